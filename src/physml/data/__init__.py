@@ -1,0 +1,1 @@
+"""Data: locating, downloading, loading and validating the studies' data sets."""

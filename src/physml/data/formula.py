@@ -1,0 +1,149 @@
+"""Featuriser: chemical formula -> the 81 UCI features (Hamidieh 2018).
+
+For a material with k elements, property values t_i and atom fractions p_i = n_i / sum(n), each of
+the 8 element properties gives 10 statistics (the definitions of ../shared/data/supercon/SOURCE.md):
+mean, wtd_mean, gmean, wtd_gmean, entropy, wtd_entropy, range, wtd_range, std, wtd_std.
+Formulas are parsed by pymatgen's Composition; symbols are then checked against the element table
+(pymatgen turns unknown symbols into dummy species rather than failing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Composition, Element
+
+from physml.data.elements import PROPERTIES, element_symbols, element_table, property_matrix
+from physml.errors import FormulaError
+
+STATISTICS = (
+    "mean",
+    "wtd_mean",
+    "gmean",
+    "wtd_gmean",
+    "entropy",
+    "wtd_entropy",
+    "range",
+    "wtd_range",
+    "std",
+    "wtd_std",
+)
+FEATURE_NAMES: tuple[str, ...] = ("number_of_elements",) + tuple(
+    f"{stat}_{prop}" for prop in PROPERTIES for stat in STATISTICS
+)
+SEED17_FEATURES: tuple[str, ...] = ("number_of_elements",) + tuple(
+    f"{stat}_{prop}" for prop in PROPERTIES for stat in ("mean", "std")
+)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"all81": FEATURE_NAMES, "seed17": SEED17_FEATURES}
+
+_SYMBOL_TOKEN = re.compile(r"[A-Z][a-z]?")
+
+
+def _neg_xlogx_sum(weights: np.ndarray) -> np.ndarray:
+    safe = np.where(weights > 0, weights, 1.0)
+    return -np.sum(np.where(weights > 0, weights * np.log(safe), 0.0), axis=1)
+
+
+def _property_statistics(amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n, 10) statistics of one property for n materials; amounts is (n, n_elements)."""
+    present = amounts > 0
+    count = present.sum(axis=1)
+    fractions = amounts / amounts.sum(axis=1, keepdims=True)
+    t = np.where(present, np.nan_to_num(values)[None, :], 0.0)
+    log_t = np.log(np.where(present, t, 1.0))
+    weighted = fractions * t
+
+    mean = t.sum(axis=1) / count
+    wtd_mean = weighted.sum(axis=1)
+    gmean = np.exp(log_t.sum(axis=1) / count)
+    wtd_gmean = np.exp((fractions * log_t).sum(axis=1))
+    entropy = _neg_xlogx_sum(t / t.sum(axis=1, keepdims=True))
+    wtd_entropy = _neg_xlogx_sum(weighted / weighted.sum(axis=1, keepdims=True))
+    value_range = np.where(present, t, -np.inf).max(axis=1) - np.where(present, t, np.inf).min(axis=1)
+    wtd_range = np.where(present, weighted, -np.inf).max(axis=1) - np.where(present, weighted, np.inf).min(
+        axis=1
+    )
+    std = np.sqrt(np.where(present, (t - mean[:, None]) ** 2, 0.0).sum(axis=1) / count)
+    wtd_std = np.sqrt((fractions * (t - wtd_mean[:, None]) ** 2).sum(axis=1))
+    return np.column_stack(
+        [mean, wtd_mean, gmean, wtd_gmean, entropy, wtd_entropy, value_range, wtd_range, std, wtd_std]
+    )
+
+
+def check_properties_known(amounts: np.ndarray, labels: Iterable[str] | None = None) -> None:
+    """Every present element needs all 8 property values (noble gases, Pm, Po, At, Rn lack some)."""
+    missing = np.isnan(property_matrix())  # (n_elements, 8)
+    symbols = element_symbols()
+    uses_missing = (amounts > 0) & missing.any(axis=1)[None, :]
+    if not uses_missing.any():
+        return
+    row, col = map(int, np.argwhere(uses_missing)[0])
+    label = list(labels)[row] if labels is not None else f"row {row}"
+    absent = [prop for prop, gap in zip(PROPERTIES, missing[col]) if gap]
+    raise FormulaError(
+        f"{label}: element {symbols[col]} has no {', '.join(absent)} value in the element table "
+        "(the UCI features are undefined for it)"
+    )
+
+
+def featurise_amounts(amounts: np.ndarray, labels: Iterable[str] | None = None) -> pd.DataFrame:
+    """Element amounts, (n, 86) in element_symbols() order -> DataFrame of the 81 features."""
+    amounts = np.asarray(amounts, dtype=float)
+    n_elements = len(element_symbols())
+    if amounts.ndim != 2 or amounts.shape[1] != n_elements:
+        raise FormulaError(f"amounts must have shape (n, {n_elements}), got {amounts.shape}")
+    empty = np.flatnonzero((amounts > 0).sum(axis=1) == 0)
+    if empty.size:
+        raise FormulaError(f"row {int(empty[0])}: composition has no element with a positive amount")
+    check_properties_known(amounts, labels)
+    values = property_matrix()
+    blocks = [(amounts > 0).sum(axis=1, keepdims=True).astype(float)]
+    blocks += [_property_statistics(amounts, values[:, j]) for j in range(len(PROPERTIES))]
+    return pd.DataFrame(np.hstack(blocks), columns=list(FEATURE_NAMES))
+
+
+def parse_formula(formula: str) -> dict[str, float]:
+    """`Ba0.2La1.8Cu1O4` -> {'Ba': 0.2, 'La': 1.8, 'Cu': 1.0, 'O': 4.0}; an element without a number counts 1."""
+    if not isinstance(formula, str):
+        raise FormulaError(f"formula must be a string, got {type(formula).__name__}: {formula!r}")
+    if not formula.strip():
+        raise FormulaError("formula is empty: give a chemical formula such as 'YBa2Cu3O7'")
+    try:
+        composition = Composition(formula.strip())
+    except Exception as exc:  # pymatgen raises ValueError and others for malformed text
+        raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
+    table = element_table()
+    amounts: dict[str, float] = {}
+    for species, amount in composition.items():
+        symbol = getattr(species, "symbol", str(species))
+        if not isinstance(species, Element) or symbol not in table.index:
+            raise FormulaError(f"formula {formula!r}: unknown element {symbol!r}")
+        amounts[symbol] = float(amount)
+    for token in _SYMBOL_TOKEN.findall(formula):
+        if token in table.index and token not in amounts:
+            raise FormulaError(f"formula {formula!r}: element {token} has amount 0")
+    if not amounts or sum(amounts.values()) <= 0:
+        raise FormulaError(f"formula {formula!r} has no element with a positive amount")
+    return amounts
+
+
+def amounts_vector(composition: Mapping[str, float]) -> np.ndarray:
+    symbols = element_symbols()
+    vector = np.zeros(len(symbols))
+    for symbol, amount in composition.items():
+        vector[symbols.index(symbol)] = amount
+    return vector
+
+
+def featurise_formulas(formulas: Iterable[str]) -> pd.DataFrame:
+    """Formulas -> one row of the 81 features each (index = the formulas as given)."""
+    formulas = list(formulas)
+    if not formulas:
+        raise FormulaError("no formula given")
+    matrix = np.vstack([amounts_vector(parse_formula(f)) for f in formulas])
+    frame = featurise_amounts(matrix, labels=[f"formula {f!r}" for f in formulas])
+    frame.index = pd.Index(formulas, name="formula")
+    return frame

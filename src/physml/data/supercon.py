@@ -1,0 +1,140 @@
+"""UCI Superconductivity Data (dataset 464): load train.csv + unique_m.csv and validate them.
+
+Every problem raises DataValidationError naming the file, the row (1-based data row and the file
+line) and the column. Nothing is returned half-loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from physml.data.elements import element_symbols
+from physml.data.formula import FEATURE_NAMES, FEATURE_SETS
+from physml.data.paths import task_data_dir
+from physml.errors import DataValidationError
+
+TARGET = "critical_temp"
+TRAIN_COLUMNS: tuple[str, ...] = FEATURE_NAMES + (TARGET,)
+DATA_FOLDER = "supercon"
+
+
+@dataclass(frozen=True)
+class SuperconData:
+    """The validated data: features + Tc from train.csv, compositions from unique_m.csv."""
+
+    features: pd.DataFrame  # 81 feature columns
+    tc: pd.Series  # critical temperature, K
+    compositions: pd.DataFrame  # 86 element-amount columns
+    materials: pd.Series  # material strings
+    train_path: Path
+    unique_m_path: Path
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """train.csv as a frame (features + critical_temp), e.g. for an MLflow dataset input."""
+        return pd.concat([self.features, self.tc], axis=1)
+
+    def select(self, feature_set: str) -> pd.DataFrame:
+        if feature_set not in FEATURE_SETS:
+            raise DataValidationError(
+                f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}"
+            )
+        return self.features[list(FEATURE_SETS[feature_set])]
+
+    def composition_groups(self) -> np.ndarray:
+        """An integer id per row; rows with identical element amounts share an id."""
+        _, ids = np.unique(self.compositions.to_numpy(), axis=0, return_inverse=True)
+        return ids.ravel()
+
+
+def find_file(folder: Path, stem: str) -> Path:
+    for name in (f"{stem}.csv", f"{stem}.csv.gz"):
+        if (folder / name).exists():
+            return folder / name
+    raise DataValidationError(
+        f"{folder / (stem + '.csv')}[.gz] not found. Point --data-dir (or PHYSML_DATA_DIR, a folder "
+        f"holding supercon/) at the UCI files, or run `physml data download supercon`."
+    )
+
+
+def _where(path: Path, row_index: int) -> str:
+    return f"{path.name} row {row_index + 1} (line {row_index + 2})"
+
+
+def check_header(path: Path, columns: list[str], expected: list[str]) -> None:
+    for position, (got, want) in enumerate(zip(columns, expected)):
+        if got != want:
+            raise DataValidationError(f"{path}: column {position + 1} is {got!r}, expected {want!r}")
+    if len(columns) != len(expected):
+        raise DataValidationError(f"{path}: {len(columns)} columns, expected {len(expected)}")
+
+
+def check_numeric(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell a finite number; else name the first bad cell."""
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    not_number = numeric.isna() & frame.notna()
+    for mask, problem in (
+        (not_number, "is not a number"),
+        (numeric.isna(), "is missing (NaN)"),
+        (~np.isfinite(numeric.to_numpy(dtype=float, na_value=0.0)), "is infinite"),
+    ):
+        mask = np.asarray(mask)
+        if mask.any():
+            row, col = map(int, np.argwhere(mask)[0])
+            raise DataValidationError(
+                f"{_where(path, row)}, column {frame.columns[col]!r}: value {frame.iat[row, col]!r} {problem}"
+            )
+    return numeric.astype(float)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataValidationError(f"{path}: cannot be read as CSV: {exc}") from None
+
+
+def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
+    """Load and validate the two UCI files from `data_dir` (or $PHYSML_DATA_DIR/supercon)."""
+    folder = task_data_dir(DATA_FOLDER, data_dir)
+    train_path = find_file(folder, "train")
+    unique_path = find_file(folder, "unique_m")
+
+    train_raw = read_csv(train_path)
+    check_header(train_path, list(train_raw.columns), list(TRAIN_COLUMNS))
+    train = check_numeric(train_path, train_raw)
+    negative = np.flatnonzero(train[TARGET].to_numpy() < 0)
+    if negative.size:
+        row = int(negative[0])
+        raise DataValidationError(
+            f"{_where(train_path, row)}, column {TARGET!r}: Tc = {train[TARGET].iat[row]} K is negative"
+        )
+
+    elements = element_symbols()
+    unique_raw = read_csv(unique_path)
+    check_header(unique_path, list(unique_raw.columns), elements + [TARGET, "material"])
+    unique = check_numeric(unique_path, unique_raw[elements + [TARGET]])
+    if len(unique) != len(train):
+        raise DataValidationError(
+            f"{unique_path} has {len(unique)} rows but {train_path} has {len(train)}: "
+            "they must describe the same materials row by row"
+        )
+    mismatch = np.flatnonzero(~np.isclose(unique[TARGET].to_numpy(), train[TARGET].to_numpy(), rtol=1e-9))
+    if mismatch.size:
+        row = int(mismatch[0])
+        raise DataValidationError(
+            f"{_where(unique_path, row)}, column {TARGET!r}: Tc = {unique[TARGET].iat[row]} differs from "
+            f"{train_path.name} ({train[TARGET].iat[row]}): the files are not aligned"
+        )
+    return SuperconData(
+        features=train[list(FEATURE_NAMES)],
+        tc=train[TARGET],
+        compositions=unique[elements],
+        materials=unique_raw["material"],
+        train_path=train_path,
+        unique_m_path=unique_path,
+    )

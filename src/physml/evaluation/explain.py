@@ -1,0 +1,55 @@
+"""SHAP feature importance for every model, in the standard-scaled feature space.
+
+Explainer per model: LinearExplainer (exact for linear regression), TreeExplainer (exact for
+XGBoost) and, for the Keras net, the model-agnostic PermutationExplainer over the net's numpy
+predict function, which works with Keras 3 (SHAP's Deep/GradientExplainer target TF1-style graphs).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import shap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
+
+
+def shap_values(model_kind: str, regressor, background: pd.DataFrame, sample: pd.DataFrame, seed: int = 0):
+    """shap.Explanation for `sample` (already scaled), with `background` as the reference data."""
+    if model_kind == "linear":
+        explainer = shap.LinearExplainer(regressor, background)
+    elif model_kind == "gbm":
+        explainer = shap.TreeExplainer(regressor, background)
+    else:
+        masker = shap.maskers.Independent(background, max_samples=len(background))
+        explainer = shap.PermutationExplainer(lambda x: regressor.predict(np.asarray(x)), masker, seed=seed)
+        return explainer(sample, max_evals=2 * sample.shape[1] + 1, silent=True)
+    return explainer(sample)
+
+
+def beeswarm(explanation, max_display: int = 20, title: str = "") -> Figure:
+    plt.figure(figsize=(8, 7))
+    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
+    fig = plt.gcf()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bar(explanation, max_display: int = 20, title: str = "") -> Figure:
+    plt.figure(figsize=(8, 7))
+    shap.plots.bar(explanation, max_display=max_display, show=False)
+    fig = plt.gcf()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def mean_abs_shap(explanation) -> pd.Series:
+    values = np.abs(np.asarray(explanation.values)).mean(axis=0)
+    return pd.Series(values, index=explanation.feature_names).sort_values(ascending=False)

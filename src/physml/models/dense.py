@@ -1,0 +1,142 @@
+"""The dense Keras net of the seed study as a scikit-learn regressor.
+
+m hidden ReLU layers of n units, a linear output, MSE loss, SGD or Adam with learning rate eta,
+a validation split, epochs and batch size. It pickles (Keras 3 models do), so it sits in a
+scikit-learn Pipeline behind the StandardScaler and is logged as one MLflow model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from physml.errors import TrainingDiverged
+
+EpochHook = Callable[[int, dict[str, float]], None]
+
+
+def build_dense_net(n_features: int, layers: int, units: int) -> keras.Model:
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = inputs
+    for index in range(layers):
+        x = keras.layers.Dense(units, activation="relu", name=f"hidden_{index + 1}")(x)
+    outputs = keras.layers.Dense(1, name="tc")(x)
+    return keras.Model(inputs, outputs, name=f"dense_{layers}x{units}")
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}; choose adam or sgd")
+
+
+class DenseRegressor(RegressorMixin, BaseEstimator):
+    """Keras dense net with a scikit-learn face; `fit(..., on_epoch_end=hook)` reports each epoch."""
+
+    def __init__(
+        self,
+        layers: int = 3,
+        units: int = 125,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 40,
+        batch_size: int = 64,
+        validation_split: float = 0.2,
+        scale_target: bool = True,
+        seed: int = 42,
+        progress: bool = True,
+    ):
+        self.layers = layers
+        self.units = units
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_split = validation_split
+        self.scale_target = scale_target
+        self.seed = seed
+        self.progress = progress
+
+    def fit(self, X, y, on_epoch_end: EpochHook | list[EpochHook] | None = None):
+        keras.utils.set_random_seed(self.seed)
+        X = np.asarray(X, dtype="float32")
+        y = np.asarray(y, dtype="float32").reshape(-1)
+        self.y_mean_ = float(y.mean()) if self.scale_target else 0.0
+        self.y_scale_ = (float(y.std()) or 1.0) if self.scale_target else 1.0
+        y_fit = (y - self.y_mean_) / self.y_scale_
+
+        # Keras takes the last fraction as validation; shuffle once (seeded) so it is a random part.
+        order = np.random.default_rng(self.seed).permutation(len(X))
+        X, y_fit = X[order], y_fit[order]
+
+        self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
+        self.model_.compile(optimizer=make_optimizer(self.optimizer, self.learning_rate), loss="mse")
+        hooks = on_epoch_end if isinstance(on_epoch_end, list) else [on_epoch_end] if on_epoch_end else []
+        self.history_: dict[str, list[float]] = {}
+        callback = _EpochReporter(self, hooks)
+        self.model_.fit(
+            X,
+            y_fit,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation_split=self.validation_split,
+            shuffle=True,
+            verbose=0,
+            callbacks=[callback],
+        )
+        callback.close()
+        return self
+
+    def predict(self, X):
+        X = np.asarray(X, dtype="float32")
+        scaled = self.model_.predict(X, batch_size=4096, verbose=0).reshape(-1)
+        return scaled.astype("float64") * self.y_scale_ + self.y_mean_
+
+
+def _epoch_metrics(regressor: DenseRegressor, logs: dict) -> dict[str, float]:
+    """Keras logs (training scale) plus RMSE in kelvin, which reads the same with or without target scaling."""
+    metrics = {key: float(value) for key, value in logs.items() if key in ("loss", "val_loss")}
+    for key in ("loss", "val_loss"):
+        if key in metrics and math.isfinite(metrics[key]) and metrics[key] >= 0:
+            prefix = "val_" if key.startswith("val") else "train_"
+            metrics[f"{prefix}rmse"] = math.sqrt(metrics[key]) * regressor.y_scale_
+    return metrics
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    """Progress bar over epochs, history, divergence check and the caller's hooks."""
+
+    def __init__(self, regressor: DenseRegressor, hooks: list[EpochHook]):
+        super().__init__()
+        self.regressor = regressor
+        self.hooks = hooks
+        self.bar = None
+        if regressor.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=regressor.epochs, desc="dnn epochs", unit="epoch", leave=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = _epoch_metrics(self.regressor, logs or {})
+        loss = float((logs or {}).get("loss", float("nan")))
+        if not math.isfinite(loss):
+            self.close()
+            raise TrainingDiverged(epoch + 1, loss)
+        for key, value in metrics.items():
+            self.regressor.history_.setdefault(key, []).append(value)
+        for hook in self.hooks:
+            hook(epoch + 1, metrics)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("rmse")})
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

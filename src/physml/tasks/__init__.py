@@ -1,0 +1,1 @@
+"""Tasks: one train function per task, shared by the CLI, the MLproject entry points and tuning."""

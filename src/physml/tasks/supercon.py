@@ -1,0 +1,221 @@
+"""supercon: predict the superconducting critical temperature Tc from composition.
+
+`train(config, model, data)` trains and evaluates one model inside the active MLflow run and logs
+everything a person needs to judge it. `run(config, models)` opens one run per model around it.
+The CLI, the MLproject entry point and tuning trials all call these; none re-implements a step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import mlflow.data
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.data.sources import LocalArtifactDatasetSource
+from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from physml.config import SuperconConfig
+from physml.data.splits import split_indices
+from physml.data.supercon import SuperconData, load_supercon
+from physml.errors import TrainingDiverged
+from physml.evaluation import explain, plots
+from physml.evaluation.metrics import regression_metrics
+from physml.tracking.registry import mark_new_version
+from physml.tracking.runs import SOURCE_DIR, log_figure, pinned, standard_tags, task_run
+
+TASK = "supercon"
+REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost-cpu", "keras", "tensorflow-cpu", "numpy", "pandas", "cloudpickle")
+
+
+@dataclass
+class SplitData:
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+    split_digest: str
+
+
+@dataclass
+class TrainResult:
+    model: str
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_uri: str | None = None
+    registered_name: str | None = None
+    registered_version: str | None = None
+    diverged: bool = False
+
+
+def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
+    features = data.select(config.data.feature_set)
+    groups = data.composition_groups() if config.data.split == "grouped" else None
+    train_idx, test_idx = split_indices(
+        len(features), config.data.split, config.data.test_fraction, config.seed, groups
+    )
+    digest = hashlib.sha256(test_idx.astype(np.int64).tobytes()).hexdigest()[:16]
+    return SplitData(
+        X_train=features.iloc[train_idx].reset_index(drop=True),
+        X_test=features.iloc[test_idx].reset_index(drop=True),
+        y_train=data.tc.iloc[train_idx].reset_index(drop=True),
+        y_test=data.tc.iloc[test_idx].reset_index(drop=True),
+        split_digest=digest,
+    )
+
+
+def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
+    """Scaler (fitted on the training part only) + regressor: one object, saved as one model."""
+    if model == "linear":
+        from physml.models.baselines import make_linear
+
+        regressor = make_linear()
+    elif model == "gbm":
+        from physml.models.baselines import make_gbm
+
+        regressor = make_gbm(config.gbm, config.seed)
+    elif model == "dnn":
+        from physml.models.dense import DenseRegressor
+
+        regressor = DenseRegressor(**config.model_params("dnn"), seed=config.seed)
+    else:
+        raise ValueError(f"unknown model {model!r}; choose linear, gbm or dnn")
+    return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
+
+
+def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+    mlflow.log_metrics(metrics, step=epoch)
+
+
+def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split: SplitData) -> None:
+    params = {
+        "model": model,
+        "feature_set": config.data.feature_set,
+        "split": config.data.split,
+        "test_fraction": config.data.test_fraction,
+        "seed": config.seed,
+        "preset": config.preset or "none",
+        "n_features": split.X_train.shape[1],
+        "n_train": len(split.X_train),
+        "n_test": len(split.X_test),
+        "split_digest": split.split_digest,
+    }
+    params.update(config.model_params(model))
+    mlflow.log_params(params)
+    dataset = mlflow.data.from_pandas(
+        data.frame, source=LocalArtifactDatasetSource(str(data.train_path.resolve())), name="uci-superconductivity", targets="critical_temp"
+    )
+    mlflow.log_input(dataset, context="training")
+
+
+def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig) -> dict[str, float]:
+    predictions = pipeline.predict(split.X_test)
+    metrics = regression_metrics(
+        split.y_test, predictions, "test_", config.evaluation.bootstrap_resamples, config.seed
+    )
+    train_predictions = pipeline.predict(split.X_train)
+    metrics.update(regression_metrics(split.y_train, train_predictions, "train_", 0))
+    mlflow.log_metrics(metrics)
+
+    title = f"{model}: R² {metrics['test_r2']:.3f}, RMSE {metrics['test_rmse']:.1f} K ({config.data.split} split)"
+    log_figure(plots.predicted_vs_true(split.y_test, predictions, title), "plots/predicted_vs_true.png")
+    log_figure(plots.cumulative_abs_error(split.y_test, predictions, title), "plots/cumulative_abs_error.png")
+    log_figure(plots.residual_vs_true(split.y_test, predictions, title), "plots/residual_vs_true.png")
+    errors = pd.DataFrame({"true_tc": split.y_test, "predicted_tc": predictions})
+    mlflow.log_table(errors, "predictions/test_predictions.json")
+    return metrics
+
+
+def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig) -> pd.Series:
+    scaler = pipeline.named_steps["scaler"]
+    names = list(split.X_train.columns)
+    rng = np.random.default_rng(config.seed)
+
+    def scaled_sample(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+        rows = rng.choice(len(frame), size=min(n, len(frame)), replace=False)
+        return pd.DataFrame(scaler.transform(frame.iloc[rows]), columns=names)
+
+    background = scaled_sample(split.X_train, config.evaluation.shap_background)
+    sample = scaled_sample(split.X_test, config.evaluation.shap_samples)
+    explanation = explain.shap_values(model, pipeline.named_steps["regressor"], background, sample, config.seed)
+    title = f"{model}: SHAP ({explain.EXPLAINERS[model]}, standard-scaled features)"
+    log_figure(explain.beeswarm(explanation, title=title), "shap/beeswarm.png")
+    log_figure(explain.bar(explanation, title=title), "shap/bar.png")
+    importance = explain.mean_abs_shap(explanation)
+    mlflow.log_table(importance.rename_axis("feature").reset_index(name="mean_abs_shap"), "shap/importance.json")
+    mlflow.set_tag("shap_explainer", explain.EXPLAINERS[model])
+    return importance
+
+
+def log_model(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, result: TrainResult) -> None:
+    example = split.X_test.head(5)
+    signature = infer_signature(example, pipeline.predict(example))
+    registered = config.registry.names.get(model) if config.registry.register else None
+    info = mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        serialization_format="cloudpickle",
+        signature=signature,
+        input_example=example,
+        pip_requirements=pinned(*REQUIREMENTS),
+        code_paths=[str(SOURCE_DIR)],
+        registered_model_name=registered,
+    )
+    result.model_uri = info.model_uri
+    if registered and info.registered_model_version is not None:
+        result.registered_name = registered
+        result.registered_version = str(info.registered_model_version)
+        aliases = mark_new_version(MlflowClient(), registered, result.registered_version)
+        mlflow.set_tag("registered_model", f"{registered} v{result.registered_version} ({', '.join(aliases)})")
+
+
+def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None) -> TrainResult:
+    """Train and evaluate one model inside the active MLflow run; log params, metrics, plots, SHAP, model."""
+    result = TrainResult(model=model, run_id=mlflow.active_run().info.run_id)
+    split = make_split(config, data)
+    log_run_inputs(config, model, data, split)
+
+    pipeline = build_pipeline(config, model)
+    fit_params = {}
+    if model == "dnn":
+        hooks = [log_epoch] + ([on_epoch_end] if on_epoch_end else [])
+        fit_params["regressor__on_epoch_end"] = hooks
+    started = time.perf_counter()
+    pipeline.fit(split.X_train, split.y_train, **fit_params)
+    mlflow.log_metric("fit_seconds", time.perf_counter() - started)
+    if model == "dnn":
+        history = pipeline.named_steps["regressor"].history_
+        log_figure(plots.training_curves(history, f"dnn {config.dnn.layers}x{config.dnn.units}"), "plots/training_curves.png")
+
+    result.metrics = log_evaluation(model, pipeline, split, config)
+    log_shap(model, pipeline, split, config)
+    log_model(model, pipeline, split, config, result)
+    return result
+
+
+def run(config: SuperconConfig, models: list[str], data_dir: str | Path | None = None) -> list[TrainResult]:
+    """One MLflow run per model (nested under an active run, e.g. `mlflow run`). A diverged model is
+    recorded as a FAILED run tagged diverged=true, and the other models still train."""
+    data = load_supercon(data_dir)
+    results = []
+    for model in models:
+        run_name = f"{model}-{config.data.feature_set}-{config.data.split}"
+        try:
+            with task_run(config.experiment, run_name, standard_tags(TASK, model, config.preset)) as active:
+                try:
+                    results.append(train(config, model, data))
+                except TrainingDiverged as exc:
+                    mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
+                    results.append(TrainResult(model=model, run_id=active.info.run_id, diverged=True))
+                    raise
+        except TrainingDiverged as exc:
+            print(f"{model}: {exc}; run {results[-1].run_id} marked FAILED with tag diverged=true")
+    return results

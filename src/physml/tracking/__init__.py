@@ -1,0 +1,1 @@
+"""Tracking: the embedded MLflow server, run conventions, the model registry."""

@@ -1,0 +1,27 @@
+"""Model registry conventions: aliases on newly registered versions (MLflow 3 aliases, not stages)."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+CHAMPION = "champion"
+CANDIDATE = "candidate"
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return client.get_model_version_by_alias(name, alias).version
+    except MlflowException:
+        return None
+
+
+def mark_new_version(client: MlflowClient, name: str, version: str | int) -> list[str]:
+    """A new version becomes `candidate`; the first version of a model is also `champion`,
+    so `models:/NAME@champion` resolves from the first run on. Later champions are promoted."""
+    aliases = [CANDIDATE]
+    if alias_version(client, name, CHAMPION) is None:
+        aliases.append(CHAMPION)
+    for alias in aliases:
+        client.set_registered_model_alias(name, alias, str(version))
+    return aliases

@@ -1,0 +1,176 @@
+"""The embedded tracking server: a real `mlflow server` process that physml starts and stops.
+
+SQLite backend store and a local artifact store (served through the server's artifact proxy) in a
+project-local directory (`./.physml` or $PHYSML_HOME), bound to 127.0.0.1. Clients talk HTTP to it
+exactly as they would to a team server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import requests
+
+from physml.errors import TrackingServerError
+
+DEFAULT_PORT = 5000
+STATE_FILE = "server.json"
+
+
+@dataclass
+class ServerInfo:
+    pid: int
+    host: str
+    port: int
+    home: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def home_dir(home: str | Path | None = None) -> Path:
+    return Path(home or os.environ.get("PHYSML_HOME") or Path.cwd() / ".physml").resolve()
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_state(home: Path) -> ServerInfo | None:
+    path = home / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        return ServerInfo(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def status(home: str | Path | None = None) -> ServerInfo | None:
+    """The running embedded server of this home, or None (a stale state file is removed)."""
+    home = home_dir(home)
+    info = _read_state(home)
+    if info is None:
+        return None
+    if _pid_alive(info.pid) and is_healthy(info.url):
+        return info
+    if not _pid_alive(info.pid):
+        (home / STATE_FILE).unlink(missing_ok=True)
+    return None
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start(
+    home: str | Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = 120
+) -> ServerInfo:
+    """Start `mlflow server` in the background and wait until /health answers."""
+    home = home_dir(home)
+    running = status(home)
+    if running:
+        return running
+    if port_in_use(host, port):
+        raise TrackingServerError(
+            f"port {port} on {host} is already taken by another process; choose another with --port"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "mlartifacts").mkdir(exist_ok=True)
+    log_path = home / "server.log"
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "mlartifacts"),
+        "--host", host, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    info = ServerInfo(pid=process.pid, host=host, port=port, home=str(home))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise TrackingServerError(f"mlflow server exited with code {process.returncode}; log {log_path}:\n{tail}")
+        if is_healthy(info.url):
+            (home / STATE_FILE).write_text(json.dumps(asdict(info)))
+            return info
+        time.sleep(0.5)
+    _terminate(process.pid)
+    raise TrackingServerError(f"mlflow server did not answer on {info.url} within {timeout:.0f} s; see {log_path}")
+
+
+def _terminate(pid: int, timeout: float = 20) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            reaped, _ = os.waitpid(pid, os.WNOHANG)  # our child when started in this process
+            if reaped:
+                return
+        except ChildProcessError:
+            pass
+        if not _pid_alive(pid):
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop(home: str | Path | None = None) -> ServerInfo | None:
+    """Stop the embedded server of this home; returns what was stopped, or None."""
+    home = home_dir(home)
+    info = _read_state(home)
+    if info is None:
+        return None
+    if _pid_alive(info.pid):
+        _terminate(info.pid)
+    (home / STATE_FILE).unlink(missing_ok=True)
+    return info
+
+
+def resolve_tracking_uri(explicit: str | None = None, autostart: bool = True, port: int = DEFAULT_PORT) -> str:
+    """--tracking-uri > $MLFLOW_TRACKING_URI > the running embedded server > start the embedded server."""
+    if explicit:
+        return explicit
+    if env := os.environ.get("MLFLOW_TRACKING_URI"):
+        return env
+    running = status()
+    if running:
+        return running.url
+    if not autostart:
+        raise TrackingServerError("no tracking server: pass --tracking-uri, set MLFLOW_TRACKING_URI or run `physml server start`")
+    info = start(port=port)
+    print(f"started the embedded MLflow server at {info.url} (stop it with `physml server stop`)", file=sys.stderr)
+    return info.url
