@@ -70,7 +70,10 @@ def check_header(path: Path, columns: list[str], expected: list[str]) -> None:
         if got != want:
             raise DataValidationError(f"{path}: column {position + 1} is {got!r}, expected {want!r}")
     if len(columns) != len(expected):
-        raise DataValidationError(f"{path}: {len(columns)} columns, expected {len(expected)}")
+        missing = [name for name in expected if name not in columns]
+        extra = [name for name in columns if name not in expected]
+        detail = f"missing {missing}" if missing else f"unexpected {extra}"
+        raise DataValidationError(f"{path}: {len(columns)} columns, expected {len(expected)} ({detail})")
 
 
 def check_numeric(path: Path, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real data in ../shared/data and a real `mlflow server` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from physml.tracking import server
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """$PHYSML_DATA_DIR, else ../shared/data beside the repository. Missing data is an error, not a skip."""
+    root = Path(os.environ.get("PHYSML_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    assert (root / "supercon" / "train.csv.gz").exists(), f"test data not found under {root} (set PHYSML_DATA_DIR)"
+    return root
+
+
+@pytest.fixture(scope="session")
+def supercon_dir(data_root) -> Path:
+    return data_root / "supercon"
+
+
+@pytest.fixture(scope="session")
+def supercon_data(supercon_dir):
+    from physml.data.supercon import load_supercon
+
+    return load_supercon(supercon_dir)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real tracking server (SQLite + proxied local artifacts) for the whole test session."""
+    home = tmp_path_factory.mktemp("physml-home")
+    info = server.start(home=home, port=free_port())
+    yield info
+    server.stop(home=home)
+
+
+@pytest.fixture
+def tracking(mlflow_server, monkeypatch):
+    """Point this test's client (and any subprocess it starts) at the session's server."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    mlflow.set_tracking_uri(mlflow_server.url)
+    yield mlflow_server.url
+    while mlflow.active_run():
+        mlflow.end_run()

@@ -1,0 +1,105 @@
+"""The loader on the real data, and each kind of bad input with the message it must give."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from physml.data.splits import split_indices
+from physml.data.supercon import load_supercon
+from physml.errors import DataValidationError
+
+
+def test_loads_the_shared_data(supercon_data):
+    assert supercon_data.features.shape == (21263, 81)
+    assert supercon_data.tc.min() >= 0 and supercon_data.tc.max() == pytest.approx(185.0)
+    assert supercon_data.select("seed17").shape == (21263, 17)
+    assert len(np.unique(supercon_data.composition_groups())) == 15309
+
+
+def test_data_dir_from_environment(supercon_dir, monkeypatch):
+    monkeypatch.setenv("PHYSML_DATA_DIR", str(supercon_dir.parent))
+    assert len(load_supercon().tc) == 21263
+
+
+def test_grouped_split_keeps_compositions_on_one_side(supercon_data):
+    groups = supercon_data.composition_groups()
+    train, test = split_indices(len(groups), "grouped", 0.3, 42, groups)
+    assert not set(groups[train]) & set(groups[test])
+    assert 0.25 < len(test) / len(groups) < 0.35
+    random_train, random_test = split_indices(len(groups), "random", 0.3, 42)
+    assert len(random_test) == round(0.3 * len(groups)) or abs(len(random_test) - 0.3 * len(groups)) <= 1
+    assert set(groups[random_train]) & set(groups[random_test])  # the leak the grouped split removes
+
+
+@pytest.fixture
+def small_copy(supercon_dir, tmp_path):
+    """The first 50 rows of both real files, as plain CSV, to corrupt one way per test."""
+    folder = tmp_path / "supercon"
+    folder.mkdir()
+    for stem in ("train", "unique_m"):
+        frame = pd.read_csv(supercon_dir / f"{stem}.csv.gz", nrows=50, dtype=str, keep_default_na=False)
+        frame.to_csv(folder / f"{stem}.csv", index=False)
+    return folder
+
+
+def corrupt(folder, stem, edit):
+    path = folder / f"{stem}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = edit(frame)
+    frame.to_csv(path, index=False)
+
+
+def test_small_copy_is_valid(small_copy):
+    assert len(load_supercon(small_copy).tc) == 50
+
+
+def set_cell(row, column, value):
+    def edit(frame):
+        frame.loc[row, column] = value
+        return frame
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "stem, edit, message",
+    [
+        ("train", lambda f: f.rename(columns={"mean_fie": "mean_FIE"}),
+         "train.csv: column 12 is 'mean_FIE', expected 'mean_fie'"),
+        ("train", lambda f: f.drop(columns=["wtd_std_Valence"]),
+         "train.csv: column 81 is 'critical_temp', expected 'wtd_std_Valence'"),
+        ("train", set_cell(6, "gmean_Density", "abc"),
+         "train.csv row 7 (line 8), column 'gmean_Density': value 'abc' is not a number"),
+        ("train", set_cell(3, "std_fie", ""),
+         "train.csv row 4 (line 5), column 'std_fie': value nan is missing (NaN)"),
+        ("train", set_cell(9, "range_Valence", "inf"),
+         "train.csv row 10 (line 11), column 'range_Valence': value 'inf' is infinite"),
+        ("train", set_cell(12, "critical_temp", "-3.5"),
+         "train.csv row 13 (line 14), column 'critical_temp': Tc = -3.5 K is negative"),
+        ("unique_m", set_cell(20, "critical_temp", "999"),
+         "unique_m.csv row 21 (line 22), column 'critical_temp': Tc = 999.0 differs from train.csv"),
+        ("unique_m", lambda f: f.iloc[:-1], "unique_m.csv has 49 rows but"),
+        ("unique_m", lambda f: f.drop(columns=["material"]), "unique_m.csv: 87 columns, expected 88 (missing ['material'])"),
+    ],
+)
+def test_bad_input_names_file_row_and_column(small_copy, stem, edit, message):
+    corrupt(small_copy, stem, edit)
+    with pytest.raises(DataValidationError) as caught:
+        load_supercon(small_copy)
+    assert message in str(caught.value)
+
+
+def test_missing_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataValidationError, match=r"train\.csv\]?\[?\.gz\]? not found.*physml data download supercon"):
+        load_supercon(tmp_path)
+
+
+def test_truncated_gzip_is_reported_by_file(small_copy, supercon_dir):
+    (small_copy / "train.csv").unlink()
+    payload = (supercon_dir / "train.csv.gz").read_bytes()[:5000]
+    (small_copy / "train.csv.gz").write_bytes(payload)
+    with pytest.raises(DataValidationError, match=r"train\.csv\.gz: cannot be read as CSV"):
+        load_supercon(small_copy)

@@ -1,0 +1,140 @@
+"""Train the three supercon models through the CLI against a real MLflow server, then check what
+the server returns: runs, params, metrics, artifacts that decode, registered versions, inputs."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import matplotlib.image as mpimg
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from physml.cli import main
+
+EXPERIMENT = "test-supercon-quick"
+QUICK_EPOCHS = 3  # projects/supercon/config.yaml, preset quick
+
+
+@pytest.fixture(scope="module")
+def quick_runs(mlflow_server, supercon_dir):
+    """One `physml supercon train --model all --preset quick` invocation; its runs by model."""
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server.url
+    try:
+        code = main(["supercon", "train", "--model", "all", "--preset", "quick", "--experiment", EXPERIMENT,
+                     "--data-dir", str(supercon_dir)])  # fmt: skip
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+    assert code == 0
+    client = MlflowClient(mlflow_server.url)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    return {run.data.params["model"]: run for run in runs}
+
+
+def test_one_finished_run_per_model(quick_runs):
+    assert sorted(quick_runs) == ["dnn", "gbm", "linear"]
+    assert {run.info.status for run in quick_runs.values()} == {"FINISHED"}
+
+
+@pytest.mark.parametrize("model, r2_low, r2_high", [("linear", 0.65, 0.80), ("gbm", 0.80, 0.95), ("dnn", 0.55, 0.92)])
+def test_test_metrics_are_sane(quick_runs, model, r2_low, r2_high):
+    metrics = quick_runs[model].data.metrics
+    assert r2_low < metrics["test_r2"] < r2_high
+    assert metrics["test_r2_ci_low"] < metrics["test_r2"] < metrics["test_r2_ci_high"]
+    assert metrics["test_rmse_ci_low"] < metrics["test_rmse"] < metrics["test_rmse_ci_high"]
+    assert 0 < metrics["test_median_abs_error"] < metrics["test_mae"] < metrics["test_rmse"]
+    assert metrics["test_mae"] < metrics["test_p90_abs_error"] < 60
+
+
+def test_params_tags_and_dataset_input(quick_runs):
+    run = quick_runs["dnn"]
+    params = run.data.params
+    assert params["feature_set"] == "all81" and params["split"] == "random" and params["seed"] == "42"
+    assert params["n_features"] == "81" and int(params["n_test"]) == 6379
+    assert (params["layers"], params["units"], params["epochs"]) == ("3", "32", str(QUICK_EPOCHS))
+    assert run.data.tags["physml.version"] and len(run.data.tags["git_sha"]) in (40, 7) or run.data.tags["git_sha"] == "unknown"
+    assert run.data.tags["shap_explainer"] == "PermutationExplainer"
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "uci-superconductivity" and len(dataset_input.dataset.digest) >= 8
+
+
+def test_dnn_logs_every_epoch(quick_runs, mlflow_server):
+    client = MlflowClient(mlflow_server.url)
+    for key in ("loss", "val_loss", "val_rmse"):
+        history = client.get_metric_history(quick_runs["dnn"].info.run_id, key)
+        assert [m.step for m in history] == list(range(1, QUICK_EPOCHS + 1))
+    val_rmse = [m.value for m in client.get_metric_history(quick_runs["dnn"].info.run_id, "val_rmse")]
+    assert val_rmse[-1] < val_rmse[0]
+
+
+@pytest.mark.parametrize("model", ["linear", "gbm", "dnn"])
+def test_plots_and_shap_are_pngs_that_decode(quick_runs, model, tracking, tmp_path):
+    run_id = quick_runs[model].info.run_id
+    expected = ["plots/predicted_vs_true.png", "plots/cumulative_abs_error.png", "plots/residual_vs_true.png",
+                "shap/beeswarm.png", "shap/bar.png"] + (["plots/training_curves.png"] if model == "dnn" else [])
+    for artifact in expected:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(tmp_path))
+        image = mpimg.imread(local)
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200, artifact
+        assert image.std() > 0.01, f"{artifact} is blank"
+    importance = mlflow.artifacts.load_text(f"runs:/{run_id}/shap/importance.json")
+    assert "mean_abs_shap" in importance
+
+
+def test_models_are_registered_with_aliases_and_predict(quick_runs, tracking, supercon_data):
+    client = MlflowClient()
+    for model in ("linear", "gbm", "dnn"):
+        name = f"supercon-{model}"
+        versions = client.search_model_versions(f"name='{name}'")
+        run_versions = [v for v in versions if v.run_id == quick_runs[model].info.run_id]
+        assert len(run_versions) == 1
+        assert client.get_model_version_by_alias(name, "candidate").version == run_versions[0].version
+        assert client.get_model_version_by_alias(name, "champion") is not None
+    loaded = mlflow.pyfunc.load_model("models:/supercon-gbm@candidate")
+    assert loaded.metadata.get_input_schema().input_names()[:2] == ["number_of_elements", "mean_atomic_mass"]
+    predictions = loaded.predict(supercon_data.features.head(50))
+    assert abs(predictions - supercon_data.tc.head(50).to_numpy()).mean() < 20
+
+
+def test_predict_a_formula_from_the_command_line(quick_runs, tracking, capsys):
+    run_id = quick_runs["gbm"].info.run_id
+    code = main(["supercon", "predict", "--formula", "YBa2Cu3O7", "--formula", "MgB2", "--model", f"runs:/{run_id}/model"])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = dict(line.split("\tTc = ") for line in out.strip().splitlines()[-2:])
+    assert 40 < float(lines["YBa2Cu3O7"].removesuffix(" K")) < 130  # measured ~92 K
+    assert 5 < float(lines["MgB2"].removesuffix(" K")) < 60  # measured 39 K
+
+
+def test_bad_formula_is_a_clear_error_before_any_model_loads(tracking, capsys):
+    assert main(["supercon", "predict", "--formula", "Qq3", "--model", "models:/does-not-exist@champion"]) == 2
+    assert "physml: error: formula 'Qq3': unknown element 'Qq'" in capsys.readouterr().err
+
+
+def test_diverging_dnn_is_a_failed_run_tagged_diverged(tracking, supercon_dir):
+    code = main(["supercon", "train", "--model", "dnn", "--preset", "quick", "--optimizer", "sgd",
+                 "--learning-rate", "50", "--experiment", "test-diverged", "--no-register",
+                 "--data-dir", str(supercon_dir)])  # fmt: skip
+    assert code == 3
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("test-diverged").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["diverged"] == "true"
+    assert run.data.params["learning_rate"] == "50.0"  # what was logged before the failure is kept
+    assert "test_r2" not in run.data.metrics
+
+
+def test_grouped_split_is_logged_and_harder(tracking, supercon_dir):
+    code = main(["supercon", "train", "--model", "linear", "--preset", "quick", "--split", "grouped",
+                 "--experiment", "test-grouped", "--no-register", "--data-dir", str(supercon_dir)])  # fmt: skip
+    assert code == 0
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("test-grouped").experiment_id])
+    assert run.data.params["split"] == "grouped"
+    assert 0.5 < run.data.metrics["test_r2"] < 0.80

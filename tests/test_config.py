@@ -1,0 +1,35 @@
+import pytest
+
+from physml.config import load_supercon_config
+from physml.errors import ConfigError
+
+
+def test_defaults_preset_and_overrides_compose():
+    config = load_supercon_config(preset="seed", overrides={"dnn.epochs": 7, "data.split": "grouped"})
+    assert (config.dnn.layers, config.dnn.units, config.dnn.optimizer) == (3, 125, "sgd")
+    assert config.dnn.learning_rate == pytest.approx(0.00109)
+    assert config.dnn.batch_size == 16 and config.dnn.epochs == 7
+    assert config.data.split == "grouped" and config.preset == "seed"
+    assert config.registry.names["dnn"] == "supercon-dnn"
+
+
+def test_string_overrides_are_read_as_yaml():
+    config = load_supercon_config(overrides=["gbm.max_depth=5", "registry.register=false"])
+    assert config.gbm.max_depth == 5 and config.registry.register is False
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"overrides": {"dnn.unitz": 3}}, "unknown config key 'dnn.unitz'"),
+        ({"overrides": {"dnn.units": "many"}}, "config key 'dnn.units' must be an integer, got 'many'"),
+        ({"overrides": {"data.split": "diagonal"}}, "config key 'data.split' must be one of ('random', 'grouped')"),
+        ({"overrides": ["dnn.units"]}, "override 'dnn.units' must look like key=value"),
+        ({"preset": "fastest"}, "unknown preset 'fastest'"),
+        ({"path": "/nonexistent/config.yaml"}, "config file not found: /nonexistent/config.yaml"),
+    ],
+)
+def test_bad_config_names_the_key(kwargs, message):
+    with pytest.raises(ConfigError) as caught:
+        load_supercon_config(**kwargs)
+    assert message in str(caught.value)
