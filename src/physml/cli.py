@@ -20,6 +20,15 @@ def _none_if_empty(value: str | None) -> str | None:
     return value if value not in (None, "", "none", "None") else None
 
 
+def optional_int(text: str) -> int | None:
+    """An integer flag that MLproject may pass as an empty string (unset)."""
+    return int(float(text)) if _none_if_empty(text) else None
+
+
+def optional_float(text: str) -> float | None:
+    return float(text) if _none_if_empty(text) else None
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     from physml.tracking import server
 
@@ -60,7 +69,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def _supercon_overrides(args: argparse.Namespace) -> dict:
     flags = {
-        "data.feature_set": args.feature_set, "data.split": args.split, "seed": args.seed,
+        "data.feature_set": _none_if_empty(args.feature_set), "data.split": _none_if_empty(args.split), "seed": args.seed,
         "experiment": _none_if_empty(args.experiment), "dnn.epochs": args.epochs, "dnn.batch_size": args.batch_size,
         "dnn.learning_rate": args.learning_rate, "dnn.layers": args.layers, "dnn.units": args.units,
         "dnn.optimizer": _none_if_empty(args.optimizer), "gbm.n_estimators": args.n_estimators,
@@ -90,7 +99,7 @@ def cmd_supercon_train(args: argparse.Namespace) -> int:
             results = supercon.run(config, models, _none_if_empty(args.data_dir))
     else:
         results = supercon.run(config, models, _none_if_empty(args.data_dir))
-    print_results(results, config.experiment)
+    print_results(results)
     return 3 if any(result.diverged for result in results) else 0
 
 
@@ -136,16 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=["linear", "gbm", "dnn", "all"], default="all")
     train.add_argument("--preset", help="a preset of projects/supercon/config.yaml (seed, demo, quick)")
     train.add_argument("--config", help="config YAML (default: projects/supercon/config.yaml)")
-    train.add_argument("--feature-set", choices=["all81", "seed17"])
-    train.add_argument("--split", choices=["random", "grouped"])
-    train.add_argument("--seed", type=int)
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--layers", type=int)
-    train.add_argument("--units", type=int)
-    train.add_argument("--optimizer", choices=["adam", "sgd", ""])
-    train.add_argument("--n-estimators", type=int, help="boosting rounds of the gbm model")
+    train.add_argument("--feature-set", help="all81 (default) or seed17")
+    train.add_argument("--split", help="random (default, 70:30) or grouped (by composition)")
+    train.add_argument("--seed", type=optional_int)
+    train.add_argument("--epochs", type=optional_int)
+    train.add_argument("--batch-size", type=optional_int)
+    train.add_argument("--learning-rate", type=optional_float)
+    train.add_argument("--layers", type=optional_int)
+    train.add_argument("--units", type=optional_int)
+    train.add_argument("--optimizer", help="adam or sgd")
+    train.add_argument("--n-estimators", type=optional_int, help="boosting rounds of the gbm model")
     train.add_argument("--experiment", help="MLflow experiment name (default: supercon)")
     train.add_argument("--data-dir", help="folder with train.csv and unique_m.csv")
     train.add_argument("--no-register", action="store_true", help="do not register the models")

@@ -35,7 +35,7 @@ def cumulative_abs_error(y_true, y_pred, title: str = "", mark_quantile: float =
     ax.annotate(f"{mark_quantile:.0%} of errors < {mark:.1f} K", (mark, mark_quantile), xytext=(8, -18),
                 textcoords="offset points", color="tab:red")
     ax.set(xlabel="|predicted - true| Tc (K)", ylabel="cumulative fraction of test materials", title=title,
-           ylim=(0, 1.01), xlim=(0, float(errors.max())))
+           ylim=(0, 1.01), xlim=(0, float(np.quantile(errors, 0.995))))
     ax.grid(alpha=0.3)
     return fig
 

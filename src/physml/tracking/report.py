@@ -20,9 +20,9 @@ def results_table(results) -> str:
     return "\n".join(lines)
 
 
-def print_results(results, experiment: str) -> None:
+def print_results(results) -> None:
     print(results_table(results))
     uri = mlflow.get_tracking_uri()
-    found = mlflow.get_experiment_by_name(experiment)
-    if uri.startswith("http") and found is not None:
-        print(f"\nMLflow UI: {uri}/#/experiments/{found.experiment_id}")
+    if uri.startswith("http") and results and results[0].run_id:
+        experiment_id = mlflow.get_run(results[0].run_id).info.experiment_id
+        print(f"\nMLflow UI: {uri}/#/experiments/{experiment_id}")

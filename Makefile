@@ -1,0 +1,38 @@
+# physml: the two set-up commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Real data for the demo and tests: ../shared/data beside the checkout, unless PHYSML_DATA_DIR is set.
+PHYSML_DATA_DIR ?= $(abspath ../shared/data)
+export PHYSML_DATA_DIR
+PORT ?= 5000
+
+.PHONY: install demo test server-start server-stop clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## demo: install, start the embedded MLflow server, train linear + GBM + DNN, print results and the UI URL
+demo: install
+	$(BIN)/physml server start --port $(PORT)
+	MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) $(BIN)/physml supercon train --model all --preset demo
+	@echo "The server keeps running for the UI; stop it with: make server-stop"
+
+## test: install and run the whole test suite (starts its own servers on free ports)
+test: install
+	$(BIN)/python -m pytest
+
+server-start: install
+	$(BIN)/physml server start --port $(PORT)
+
+server-stop:
+	$(BIN)/physml server stop
+
+clean:
+	rm -rf $(VENV) .physml .pytest_cache
