@@ -8,6 +8,8 @@ The CLI, the MLproject entry point and tuning trials all call these; none re-imp
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,19 +158,22 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
 
 
 def log_model(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, result: TrainResult) -> None:
+    """The fitted Pipeline as an MLflow model (with physml's source, so it loads anywhere), registered."""
     example = split.X_test.head(5)
     signature = infer_signature(example, pipeline.predict(example))
     registered = config.registry.names.get(model) if config.registry.register else None
-    info = mlflow.sklearn.log_model(
-        pipeline,
-        name="model",
-        serialization_format="cloudpickle",
-        signature=signature,
-        input_example=example,
-        pip_requirements=pinned(*REQUIREMENTS),
-        code_paths=[str(SOURCE_DIR)],
-        registered_model_name=registered,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        source = shutil.copytree(SOURCE_DIR, Path(tmp) / "physml", ignore=shutil.ignore_patterns("__pycache__"))
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            pip_requirements=pinned(*REQUIREMENTS),
+            code_paths=[str(source)],
+            registered_model_name=registered,
+        )
     result.model_uri = info.model_uri
     if registered and info.registered_model_version is not None:
         result.registered_name = registered
