@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PHYSML_DATA_DIR ?= $(abspath ../shared/data)
 export PHYSML_DATA_DIR
 PORT ?= 5000
+# Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install demo test server-start server-stop clean
 

@@ -12,8 +12,9 @@ from tests.conftest import REPO_ROOT
 
 
 def test_mlflow_run_supercon_entry_point(mlflow_server, supercon_dir):
-    env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server.url)
-    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+    venv_bin = Path(sys.executable).parent  # the entry point runs `physml`, as in an activated venv
+    env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server.url, PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
+    mlflow_cli = str(venv_bin / "mlflow")
     result = subprocess.run(
         [mlflow_cli, "run", str(REPO_ROOT), "-e", "supercon", "--env-manager", "local",
          "-P", "model=linear", "-P", "preset=quick", "-P", "split=grouped", "-P", f"data_dir={supercon_dir}",
