@@ -138,3 +138,46 @@ def test_grouped_split_is_logged_and_harder(tracking, supercon_dir):
     (run,) = client.search_runs([client.get_experiment_by_name("test-grouped").experiment_id])
     assert run.data.params["split"] == "grouped"
     assert 0.5 < run.data.metrics["test_r2"] < 0.80
+
+
+def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_path):
+    """`mlflow models serve` on the registered net, started for real, answers a REST request."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    from physml.data.formula import featurise_formulas
+    from tests.conftest import free_port
+
+    port = free_port()
+    venv_bin = Path(sys.executable).parent
+    env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server.url, PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
+    version = [v.version for v in MlflowClient(mlflow_server.url).search_model_versions("name='supercon-dnn'")
+               if v.run_id == quick_runs["dnn"].info.run_id][0]  # fmt: skip
+    log = open(tmp_path / "serve.log", "wb")
+    process = subprocess.Popen(
+        [str(venv_bin / "mlflow"), "models", "serve", "-m", f"models:/supercon-dnn/{version}", "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+                time.sleep(1)
+        features = featurise_formulas(["YBa2Cu3O7"]).reset_index(drop=True)
+        response = requests.post(f"http://127.0.0.1:{port}/invocations",
+                                 json={"dataframe_split": features.to_dict(orient="split")}, timeout=60)  # fmt: skip
+        assert response.status_code == 200, response.text
+        (tc,) = response.json()["predictions"]
+        assert 20 < float(tc) < 150
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+        log.close()

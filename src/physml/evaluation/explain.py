@@ -32,22 +32,21 @@ def shap_values(model_kind: str, regressor, background: pd.DataFrame, sample: pd
     return explainer(sample)
 
 
-def beeswarm(explanation, max_display: int = 20, title: str = "") -> Figure:
+def _shap_figure(plot, explanation, max_display: int, title: str) -> Figure:
     plt.figure(figsize=(8, 7))
-    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
+    plot(explanation, max_display=max_display, show=False)
     fig = plt.gcf()
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def beeswarm(explanation, max_display: int = 20, title: str = "") -> Figure:
+    return _shap_figure(shap.plots.beeswarm, explanation, max_display, title)
 
 
 def bar(explanation, max_display: int = 20, title: str = "") -> Figure:
-    plt.figure(figsize=(8, 7))
-    shap.plots.bar(explanation, max_display=max_display, show=False)
-    fig = plt.gcf()
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _shap_figure(shap.plots.bar, explanation, max_display, title)
 
 
 def mean_abs_shap(explanation) -> pd.Series:
