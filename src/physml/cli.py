@@ -49,12 +49,14 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from physml.data.paths import cache_root, task_data_dir
+    from pathlib import Path
+
+    from physml.data.paths import cache_root
 
     if args.action == "download":
         from physml.data.download import UCI_SUPERCON, download_archive
 
-        dest = task_data_dir("supercon", args.data_dir or cache_root() / "supercon")
+        dest = Path(args.data_dir) if args.data_dir else cache_root() / "supercon"
         download_archive(UCI_SUPERCON, dest, url=args.url, sha256=args.sha256)
         print(f"supercon data in {dest}")
     if args.action in ("download", "check"):
