@@ -1,4 +1,4 @@
-"""Config as data: a task's YAML defaults, a preset merged over them, then single-key overrides.
+"""Config as data (generic part): a task's YAML defaults, a preset merged over them, then single-key overrides.
 
 The result is one typed object (a dataclass tree), so a misspelt key fails at load time with the
 key's dotted name instead of being silently ignored.
@@ -9,84 +9,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 import yaml
 
 from physml.errors import ConfigError
 
-
-@dataclass
-class SuperconData:
-    feature_set: str = "all81"
-    split: str = "random"
-    test_fraction: float = 0.3
-
-
-@dataclass
-class LinearParams:
-    pass
-
-
-@dataclass
-class GBMParams:
-    n_estimators: int = 600
-    learning_rate: float = 0.05
-    max_depth: int = 8
-    subsample: float = 0.8
-    colsample_bytree: float = 0.6
-    min_child_weight: float = 1.0
-
-
-@dataclass
-class DNNParams:
-    layers: int = 3
-    units: int = 125
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    epochs: int = 40
-    batch_size: int = 64
-    validation_split: float = 0.2
-    scale_target: bool = True
-
-
-@dataclass
-class EvaluationParams:
-    bootstrap_resamples: int = 1000
-    shap_samples: int = 200
-    shap_background: int = 100
-
-
-@dataclass
-class RegistryParams:
-    register: bool = True
-    names: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SuperconConfig:
-    experiment: str = "supercon"
-    seed: int = 42
-    data: SuperconData = field(default_factory=SuperconData)
-    linear: LinearParams = field(default_factory=LinearParams)
-    gbm: GBMParams = field(default_factory=GBMParams)
-    dnn: DNNParams = field(default_factory=DNNParams)
-    evaluation: EvaluationParams = field(default_factory=EvaluationParams)
-    registry: RegistryParams = field(default_factory=RegistryParams)
-    preset: str | None = None
-    presets: dict[str, Any] = field(default_factory=dict)
-
-    def model_params(self, model: str) -> dict[str, Any]:
-        """The hyperparameters of one model, as a flat dict."""
-        return dataclasses.asdict(getattr(self, model))
-
-
-FEATURE_SETS = ("all81", "seed17")
-SPLITS = ("random", "grouped")
-MODELS = ("linear", "gbm", "dnn")
-OPTIMIZERS = ("adam", "sgd")
+T = TypeVar("T")
 
 
 def projects_dir() -> Path:
@@ -94,9 +24,9 @@ def projects_dir() -> Path:
     if env := os.environ.get("PHYSML_PROJECTS_DIR"):
         return Path(env)
     cwd_projects = Path.cwd() / "projects"
-    if (cwd_projects / "supercon" / "config.yaml").exists():
+    if cwd_projects.is_dir():
         return cwd_projects
-    return Path(__file__).resolve().parents[2] / "projects"
+    return Path(__file__).resolve().parents[3] / "projects"
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -169,13 +99,15 @@ def _build(cls: type, values: dict, prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
-def load_supercon_config(
+def load_config(
+    cls: type[T],
+    task: str,
     path: str | Path | None = None,
     preset: str | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
-) -> SuperconConfig:
-    """Defaults from YAML, then the preset, then overrides (dotted keys)."""
-    path = Path(path) if path else projects_dir() / "supercon" / "config.yaml"
+) -> T:
+    """Defaults from `projects/<task>/config.yaml`, then the preset, then overrides (dotted keys)."""
+    path = Path(path) if path else projects_dir() / task / "config.yaml"
     try:
         tree = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
@@ -191,25 +123,11 @@ def load_supercon_config(
     items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides or [])
     for key, value in items:
         set_dotted(tree, key, value)
-    config = _build(SuperconConfig, tree)
-    validate_supercon_config(config)
-    return config
+    return _build(cls, tree)
 
 
-def validate_supercon_config(config: SuperconConfig) -> None:
-    checks = [
-        (config.data.feature_set in FEATURE_SETS, "data.feature_set", f"one of {FEATURE_SETS}"),
-        (config.data.split in SPLITS, "data.split", f"one of {SPLITS}"),
-        (0 < config.data.test_fraction < 1, "data.test_fraction", "between 0 and 1"),
-        (config.dnn.optimizer in OPTIMIZERS, "dnn.optimizer", f"one of {OPTIMIZERS}"),
-        (config.dnn.layers >= 1, "dnn.layers", ">= 1"),
-        (config.dnn.units >= 1, "dnn.units", ">= 1"),
-        (config.dnn.learning_rate > 0, "dnn.learning_rate", "> 0"),
-        (config.dnn.epochs >= 1, "dnn.epochs", ">= 1"),
-        (config.dnn.batch_size >= 1, "dnn.batch_size", ">= 1"),
-        (0 <= config.dnn.validation_split < 1, "dnn.validation_split", "in [0, 1)"),
-        (config.gbm.n_estimators >= 1, "gbm.n_estimators", ">= 1"),
-    ]
-    for ok, key, expected in checks:
-        if not ok:
+def check(rules: list[tuple[bool, str, str]]) -> None:
+    """Each rule is (holds, dotted key, what the key must be); the first that fails is the error."""
+    for holds, key, expected in rules:
+        if not holds:
             raise ConfigError(f"config key {key!r} must be {expected}")
