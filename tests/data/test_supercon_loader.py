@@ -1,7 +1,5 @@
 """The loader on the real data, and each kind of bad input with the message it must give."""
 
-import gzip
-import shutil
 
 import numpy as np
 import pandas as pd

@@ -3,7 +3,6 @@ the server returns: runs, params, metrics, artifacts that decode, registered ver
 
 from __future__ import annotations
 
-import io
 import os
 
 import matplotlib.image as mpimg

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element
 
-from physml.data.elements import PROPERTIES, element_symbols, element_table, property_matrix
+from physml.data.elements import (
+    PROPERTIES,
+    element_symbols,
+    element_table,
+    property_matrix,
+)
 from physml.errors import FormulaError
 
 STATISTICS = (

@@ -15,6 +15,7 @@ import pandas as pd
 from physml.data.elements import element_symbols
 from physml.data.formula import FEATURE_NAMES, FEATURE_SETS
 from physml.data.paths import task_data_dir
+from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
 
 TARGET = "critical_temp"
@@ -61,46 +62,6 @@ def find_file(folder: Path, stem: str) -> Path:
     )
 
 
-def _where(path: Path, row_index: int) -> str:
-    return f"{path.name} row {row_index + 1} (line {row_index + 2})"
-
-
-def check_header(path: Path, columns: list[str], expected: list[str]) -> None:
-    for position, (got, want) in enumerate(zip(columns, expected)):
-        if got != want:
-            raise DataValidationError(f"{path}: column {position + 1} is {got!r}, expected {want!r}")
-    if len(columns) != len(expected):
-        missing = [name for name in expected if name not in columns]
-        extra = [name for name in columns if name not in expected]
-        detail = f"missing {missing}" if missing else f"unexpected {extra}"
-        raise DataValidationError(f"{path}: {len(columns)} columns, expected {len(expected)} ({detail})")
-
-
-def check_numeric(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell a finite number; else name the first bad cell."""
-    numeric = frame.apply(pd.to_numeric, errors="coerce")
-    not_number = numeric.isna() & frame.notna()
-    for mask, problem in (
-        (not_number, "is not a number"),
-        (numeric.isna(), "is missing (NaN)"),
-        (~np.isfinite(numeric.to_numpy(dtype=float, na_value=0.0)), "is infinite"),
-    ):
-        mask = np.asarray(mask)
-        if mask.any():
-            row, col = map(int, np.argwhere(mask)[0])
-            raise DataValidationError(
-                f"{_where(path, row)}, column {frame.columns[col]!r}: value {frame.iat[row, col]!r} {problem}"
-            )
-    return numeric.astype(float)
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataValidationError(f"{path}: cannot be read as CSV: {exc}") from None
-
-
 def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
     """Load and validate the two UCI files from `data_dir` (or $PHYSML_DATA_DIR/supercon)."""
     folder = task_data_dir(DATA_FOLDER, data_dir)
@@ -114,7 +75,7 @@ def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
     if negative.size:
         row = int(negative[0])
         raise DataValidationError(
-            f"{_where(train_path, row)}, column {TARGET!r}: Tc = {train[TARGET].iat[row]} K is negative"
+            f"{where(train_path, row)}, column {TARGET!r}: Tc = {train[TARGET].iat[row]} K is negative"
         )
 
     elements = element_symbols()
@@ -130,7 +91,7 @@ def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
     if mismatch.size:
         row = int(mismatch[0])
         raise DataValidationError(
-            f"{_where(unique_path, row)}, column {TARGET!r}: Tc = {unique[TARGET].iat[row]} differs from "
+            f"{where(unique_path, row)}, column {TARGET!r}: Tc = {unique[TARGET].iat[row]} differs from "
             f"{train_path.name} ({train[TARGET].iat[row]}): the files are not aligned"
         )
     return SuperconData(

@@ -61,3 +61,17 @@ def training_curves(history: dict[str, list[float]], title: str = "") -> Figure:
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
+
+
+def history_panels(history: dict[str, list[float]], panels: dict[str, tuple[str, ...]], title: str = "") -> Figure:
+    """One panel per metric family (e.g. loss: loss, val_loss), epochs on x."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False, layout="constrained")
+    for ax, (panel, keys) in zip(axes[0], panels.items()):
+        for key in keys:
+            if history.get(key):
+                ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker=".", label=key)
+        ax.set(xlabel="epoch", title=panel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return fig

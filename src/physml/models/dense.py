@@ -8,15 +8,12 @@ scikit-learn Pipeline behind the StandardScaler and is logged as one MLflow mode
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from physml.errors import TrainingDiverged
-
-EpochHook = Callable[[int, dict[str, float]], None]
+from physml.models.callbacks import EpochHook, EpochReporter, as_hook_list
 
 
 def build_dense_net(n_features: int, layers: int, units: int) -> keras.Model:
@@ -77,9 +74,14 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
 
         self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
         self.model_.compile(optimizer=make_optimizer(self.optimizer, self.learning_rate), loss="mse")
-        hooks = on_epoch_end if isinstance(on_epoch_end, list) else [on_epoch_end] if on_epoch_end else []
-        self.history_: dict[str, list[float]] = {}
-        callback = _EpochReporter(self, hooks)
+        callback = EpochReporter(
+            self.epochs,
+            as_hook_list(on_epoch_end),
+            metrics_of=lambda logs: _epoch_metrics(self, logs),
+            description="dnn epochs",
+            progress=self.progress,
+            shown=("train_rmse", "val_rmse"),
+        )
         self.model_.fit(
             X,
             y_fit,
@@ -90,7 +92,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
             verbose=0,
             callbacks=[callback],
         )
-        callback.close()
+        self.history_ = callback.history
         return self
 
     def predict(self, X):
@@ -107,36 +109,3 @@ def _epoch_metrics(regressor: DenseRegressor, logs: dict) -> dict[str, float]:
             prefix = "val_" if key.startswith("val") else "train_"
             metrics[f"{prefix}rmse"] = math.sqrt(metrics[key]) * regressor.y_scale_
     return metrics
-
-
-class _EpochReporter(keras.callbacks.Callback):
-    """Progress bar over epochs, history, divergence check and the caller's hooks."""
-
-    def __init__(self, regressor: DenseRegressor, hooks: list[EpochHook]):
-        super().__init__()
-        self.regressor = regressor
-        self.hooks = hooks
-        self.bar = None
-        if regressor.progress:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=regressor.epochs, desc="dnn epochs", unit="epoch", leave=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        metrics = _epoch_metrics(self.regressor, logs or {})
-        loss = float((logs or {}).get("loss", float("nan")))
-        if not math.isfinite(loss):
-            self.close()
-            raise TrainingDiverged(epoch + 1, loss)
-        for key, value in metrics.items():
-            self.regressor.history_.setdefault(key, []).append(value)
-        for hook in self.hooks:
-            hook(epoch + 1, metrics)
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.endswith("rmse")})
-            self.bar.update(1)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

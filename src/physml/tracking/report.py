@@ -22,7 +22,30 @@ def results_table(results) -> str:
 
 def print_results(results) -> None:
     print(results_table(results))
+    if results:
+        print_ui_link(results[0].run_id)
+
+
+def print_ui_link(run_id: str | None) -> None:
     uri = mlflow.get_tracking_uri()
-    if uri.startswith("http") and results and results[0].run_id:
-        experiment_id = mlflow.get_run(results[0].run_id).info.experiment_id
-        print(f"\nMLflow UI: {uri}/#/experiments/{experiment_id}")
+    if uri.startswith("http") and run_id:
+        experiment_id = mlflow.get_run(run_id).info.experiment_id
+        print(f"\nMLflow UI: {uri}/#/experiments/{experiment_id}/runs/{run_id}")
+
+
+def galaxy_summary(result) -> str:
+    if result.diverged:
+        return f"cnn diverged (run {result.run_id}, tag diverged=true)"
+    m = result.metrics
+    lines = [
+        f"test accuracy      {m['test_accuracy']:.3f}  (majority class {m['test_majority_rate']:.3f}; "
+        f"8-view TTA {m['test_tta_accuracy']:.3f}; top-2 {m['test_top2_accuracy']:.3f})",
+        f"macro-F1           {m['test_macro_f1']:.3f}",
+        f"review list        {m['test_review_fraction']:.1%} of test galaxies; accuracy on the rest "
+        f"{m['test_confident_accuracy']:.3f}",
+    ]
+    if "test_rmse" in m:
+        lines.insert(0, f"test RMSE (37 vote fractions, Kaggle metric) {m['test_rmse']:.4f}")
+    if result.registered_name:
+        lines.append(f"registered         {result.registered_name} v{result.registered_version}")
+    return "\n".join(lines)

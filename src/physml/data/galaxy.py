@@ -1,0 +1,156 @@
+"""Galaxy Zoo (Kaggle "Galaxy Zoo - The Galaxy Challenge"): the label CSV and the JPEGs, validated.
+
+Layout: `<folder>/training_solutions_rev1.csv` (GalaxyID + Class1.1 ... Class11.6) and
+`<folder>/images_training_rev1/<GalaxyID>.jpg` (424x424 RGB). Every problem names the file, the
+row and the column (or the image); nothing is returned half-checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
+
+from physml.data.gz2_tree import GZ2
+from physml.data.paths import task_data_dir
+from physml.data.validate import check_header, check_numeric, read_csv, where
+from physml.errors import DataValidationError
+
+DATA_FOLDER = "galaxy_zoo"
+LABELS_FILE = "training_solutions_rev1.csv"
+IMAGES_DIR = "images_training_rev1"
+
+
+@dataclass(frozen=True)
+class GalaxyCatalogue:
+    votes: pd.DataFrame  # index GalaxyID, the 37 vote-fraction columns
+    image_paths: pd.Series  # GalaxyID -> JPEG path
+    labels_path: Path
+    skipped_images: list[str] = field(default_factory=list)  # "name: reason" of bad JPEGs skipped
+
+
+def check_jpeg(path: Path) -> str | None:
+    """Why `path` is not a whole JPEG, or None. Cheap: header, end-of-image marker, PIL's verify."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(3)
+            handle.seek(max(0, size - 64))
+            tail = handle.read()
+    except OSError as exc:
+        return f"cannot be read ({exc})"
+    if size == 0:
+        return "is empty"
+    if head[:2] != b"\xff\xd8":
+        return "is not a JPEG (no start-of-image marker)"
+    if b"\xff\xd9" not in tail:
+        return "is truncated (no end-of-image marker)"
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as exc:  # PIL raises several types for corrupt files
+        return f"is corrupt ({exc})"
+    return None
+
+
+def check_votes(path: Path, raw: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    check_header(path, list(raw.columns), ["GalaxyID"] + GZ2.columns)
+    numeric = check_numeric(path, raw)
+    ids = numeric["GalaxyID"]
+    not_integer = np.flatnonzero(ids.to_numpy() != np.round(ids.to_numpy()))
+    if not_integer.size:
+        row = int(not_integer[0])
+        raise DataValidationError(f"{where(path, row)}, column 'GalaxyID': {raw['GalaxyID'].iat[row]!r} is not an integer")
+    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
+    if duplicated.size:
+        row = int(duplicated[0])
+        first = int(np.flatnonzero(ids.to_numpy() == ids.iat[row])[0])
+        raise DataValidationError(
+            f"{where(path, row)}, column 'GalaxyID': duplicate GalaxyID {int(ids.iat[row])} (also at row {first + 1})"
+        )
+    votes = numeric[GZ2.columns]
+    outside = (votes < 0) | (votes > 1)
+    if outside.to_numpy().any():
+        row, col = map(int, np.argwhere(outside.to_numpy())[0])
+        raise DataValidationError(
+            f"{where(path, row)}, column {GZ2.columns[col]!r}: {votes.iat[row, col]} is outside [0, 1]"
+        )
+    totals = GZ2.question_totals(votes)
+    expected = GZ2.expected_totals(votes)
+    off = (totals - expected).abs() > tolerance
+    if off.to_numpy().any():
+        row, col = map(int, np.argwhere(off.to_numpy())[0])
+        number = int(off.columns[col])
+        question = GZ2.questions[number]
+        parents = GZ2.parents[number]
+        should = "1" if not parents else " + ".join(parents)
+        raise DataValidationError(
+            f"{where(path, row)}, columns {question.columns[0]}..{question.columns[-1]} (Q{number}): answers sum to "
+            f"{totals.iat[row, col]:.6g}, but the decision tree needs {should} = {expected.iat[row, col]:.6g} "
+            f"(tolerance {tolerance})"
+        )
+    votes.index = pd.Index(ids.astype(np.int64), name="GalaxyID")
+    return votes
+
+
+def match_images(labels_path: Path, images_dir: Path, ids: pd.Index) -> pd.Series:
+    if not images_dir.is_dir():
+        raise DataValidationError(f"image folder {images_dir} not found")
+    on_disk = {int(p.stem): p for p in images_dir.glob("*.jpg") if p.stem.isdigit()}
+    without_image = [int(i) for i in ids if int(i) not in on_disk]
+    if without_image:
+        row = int(ids.get_loc(without_image[0]))
+        raise DataValidationError(
+            f"{len(without_image)} label rows in {labels_path.name} have no image in {images_dir}, e.g. GalaxyID "
+            f"{without_image[0]} ({where(labels_path, row)}: {IMAGES_DIR}/{without_image[0]}.jpg is missing)"
+        )
+    known = set(int(i) for i in ids)
+    without_row = sorted(i for i in on_disk if i not in known)
+    if without_row:
+        raise DataValidationError(
+            f"{len(without_row)} images in {images_dir} have no label row in {labels_path.name}, "
+            f"e.g. {IMAGES_DIR}/{without_row[0]}.jpg"
+        )
+    return pd.Series({int(i): on_disk[int(i)] for i in ids}, name="path").rename_axis("GalaxyID")
+
+
+def load_galaxy_zoo(
+    data_dir: str | Path | None = None,
+    skip_bad_images: bool = False,
+    tolerance: float = 1e-3,
+    limit: int | None = None,
+    progress: bool = True,
+) -> GalaxyCatalogue:
+    """Validate labels and images in `data_dir` (or $PHYSML_DATA_DIR/galaxy_zoo).
+
+    `limit` keeps the first N galaxies by GalaxyID (after the whole CSV is checked), for smoke runs.
+    A corrupt JPEG is an error naming it, unless `skip_bad_images`, which drops and lists it.
+    """
+    folder = task_data_dir(DATA_FOLDER, data_dir)
+    labels_path = folder / LABELS_FILE
+    if not labels_path.exists():
+        raise DataValidationError(
+            f"{labels_path} not found. Point --data-dir (or PHYSML_DATA_DIR, a folder holding galaxy_zoo/) at the "
+            "Kaggle files, or run `physml data download galaxy`."
+        )
+    votes = check_votes(labels_path, read_csv(labels_path), tolerance)
+    paths = match_images(labels_path, folder / IMAGES_DIR, votes.index)
+    if limit:
+        votes, paths = votes.iloc[:limit], paths.iloc[:limit]
+    skipped, bad_ids = [], []
+    for galaxy_id, path in tqdm(paths.items(), total=len(paths), desc="check JPEGs", unit="img", disable=not progress):
+        problem = check_jpeg(path)
+        if problem is None:
+            continue
+        if not skip_bad_images:
+            raise DataValidationError(
+                f"{IMAGES_DIR}/{path.name} {problem}; fix or remove it, or pass --skip-bad-images to skip bad images"
+            )
+        skipped.append(f"{path.name}: {problem}")
+        bad_ids.append(galaxy_id)
+    votes, paths = votes.drop(index=bad_ids), paths.drop(index=bad_ids)
+    return GalaxyCatalogue(votes=votes, image_paths=paths, labels_path=labels_path, skipped_images=skipped)

@@ -1,0 +1,93 @@
+"""Everything logged about a trained galaxy CNN on the test part: metrics, confusion matrices,
+calibration, test-time augmentation, the low-confidence review list, activation maps and filters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+
+from physml.config.galaxy import GalaxyConfig
+from physml.data.gz2_tree import GZ2
+from physml.data.images import centre_crop, dihedral_views
+from physml.evaluation import classification as cls
+from physml.evaluation import vision
+from physml.models.cnn import conv_layer_names
+from physml.tracking.runs import log_figure
+
+if TYPE_CHECKING:
+    from physml.tasks.galaxy import GalaxySet
+
+
+def class_probabilities(config: GalaxyConfig, outputs: np.ndarray) -> np.ndarray:
+    """Softmax outputs as they are; predicted vote fractions turned into the 5 tree-derived classes."""
+    if config.data.target != "regression":
+        return outputs
+    fractions = pd.DataFrame(np.clip(outputs, 0, 1), columns=GZ2.columns)
+    return GZ2.class_probabilities(fractions, include_other=True).to_numpy()
+
+
+def log_classification_report(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> dict[str, float]:
+    test = data.split["test"]
+    images = centre_crop(data.images[test], config.data.input_size).astype("float32")
+    y_true = data.labels[test]
+    names = data.class_names
+    outputs = np.asarray(model.predict(images, batch_size=256, verbose=0))
+    metrics: dict[str, float] = {}
+    if config.data.target == "regression":
+        metrics["test_rmse"] = float(np.sqrt(((outputs - data.targets[test]) ** 2).mean()))  # the Kaggle metric
+    probs = class_probabilities(config, outputs)
+    metrics.update(cls.classification_metrics(y_true, probs, names))
+
+    views = [np.asarray(model.predict(v.copy(), batch_size=256, verbose=0)) for v in dihedral_views(images)]
+    tta_probs = class_probabilities(config, np.mean(views, axis=0))
+    metrics["test_tta_accuracy"] = float((tta_probs.argmax(axis=1) == y_true).mean())
+
+    predicted = probs.argmax(axis=1)
+    log_figure(cls.confusion_figure(y_true, predicted, names, normalise=False), "plots/confusion_counts.png")
+    log_figure(cls.confusion_figure(y_true, predicted, names, normalise=True), "plots/confusion_normalised.png")
+    figure, metrics["test_ece"] = cls.reliability(probs, y_true)
+    log_figure(figure, "plots/reliability.png")
+
+    log_review(config, data, images, probs, y_true, metrics)
+    log_network_views(config, model, images, data.ids[test], predicted, y_true, names)
+    mlflow.log_metrics(metrics)
+    return metrics
+
+
+def log_review(config: GalaxyConfig, data: GalaxySet, images: np.ndarray, probs: np.ndarray, y_true: np.ndarray,
+               metrics: dict[str, float]) -> None:  # fmt: skip
+    threshold = config.evaluation.review_margin
+    ids = data.ids[data.split["test"]]
+    review = cls.review_table(ids, probs, y_true, data.class_names, threshold)
+    mlflow.log_text(review.to_csv(index=False), "review/review.csv")
+    figure, summary = cls.accuracy_vs_review(probs, y_true, threshold)
+    metrics.update({f"test_{key}": value for key, value in summary.items()})
+    log_figure(figure, "review/accuracy_vs_review_fraction.png")
+
+    least = cls.review_table(ids, probs, y_true, data.class_names, margin_below=np.inf).head(25)
+    position = {galaxy: row for row, galaxy in enumerate(ids)}
+    sheet = images[[position[g] for g in least["GalaxyID"]]].astype("uint8")
+    titles = [f"{g}\npred {p} ({q:.2f})\ntrue {t}" for g, p, q, t in
+              least[["GalaxyID", "top_class", "top_probability", "true_class"]].itertuples(index=False)]  # fmt: skip
+    log_figure(vision.image_grid(sheet, titles, 5, "25 least confident test galaxies", cell=2.0), "review/least_confident.png")
+
+
+def log_network_views(config: GalaxyConfig, model: keras.Model, images: np.ndarray, ids: np.ndarray,
+                      predicted: np.ndarray, y_true: np.ndarray, names: list[str]) -> None:  # fmt: skip
+    conv_layers = conv_layer_names(model)
+    count = config.evaluation.activation_galaxies
+    titles = [f"{g}\npred {names[p]}, true {names[t]}" for g, p, t in zip(ids[:count], predicted[:count], y_true[:count])]
+    figure = vision.activation_maps(model, conv_layers[0], images[:count], titles)
+    log_figure(figure, f"network/activation_maps_{conv_layers[0]}.png")
+    mean_galaxy = images.mean(axis=0)
+    for layer in dict.fromkeys([conv_layers[0], conv_layers[-1]]):
+        patterns, responded = vision.filter_patterns(model, layer, config.evaluation.visualised_filters,
+                                                     config.evaluation.filter_steps, mean_galaxy, seed=config.seed)  # fmt: skip
+        titles = [f"filter {k}" + ("" if active else " (silent)") for k, active in enumerate(responded)]
+        grid = vision.image_grid(patterns, titles, 8,
+                                 f"{layer}: inputs that excite each filter (gradient ascent from the mean galaxy)")  # fmt: skip
+        log_figure(grid, f"network/filters_{layer}.png")
