@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import mlflow
@@ -57,3 +58,26 @@ def tracking(mlflow_server, monkeypatch):
     yield mlflow_server.url
     while mlflow.active_run():
         mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def galaxy_dir(data_root) -> Path:
+    folder = data_root / "galaxy_zoo"
+    assert (folder / "training_solutions_rev1.csv").exists(), f"Galaxy Zoo test data not found under {folder}"
+    return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_image_cache(tmp_path_factory):
+    """Decoded-image caches go to a temporary folder, not the user's cache."""
+    os.environ["PHYSML_CACHE_DIR"] = str(tmp_path_factory.mktemp("physml-cache"))
+    yield
+
+
+def subprocess_env(tracking_uri: str) -> dict[str, str]:
+    """Environment for a CLI started by a test: the venv's commands on PATH, the test server as
+    tracking URI, and none of the experiment/run variables that in-process MLflow calls leave behind."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")}
+    venv_bin = Path(sys.executable).parent
+    env.update(MLFLOW_TRACKING_URI=tracking_uri, PATH=f"{venv_bin}{os.pathsep}{env['PATH']}")
+    return env

@@ -18,7 +18,8 @@ def test_conda_env_and_pyproject_agree():
 def test_mlproject_entry_points_call_the_cli():
     spec = yaml.safe_load((REPO_ROOT / "MLproject").read_text())
     assert spec["conda_env"] == "conda.yaml"
-    command = spec["entry_points"]["supercon"]["command"]
-    assert command.startswith("physml supercon train")
-    for parameter in spec["entry_points"]["supercon"]["parameters"]:
-        assert "{" + parameter + "}" in command
+    for task in ("supercon", "galaxy"):
+        command = spec["entry_points"][task]["command"]
+        assert command.startswith(f"physml {task} train")
+        for parameter in spec["entry_points"][task]["parameters"]:
+            assert "{" + parameter + "}" in command

@@ -1,19 +1,18 @@
 """`mlflow run . -e supercon --env-manager local` against the real server: the project run
 succeeds and the model run is its child."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, subprocess_env
 
 
 def test_mlflow_run_supercon_entry_point(mlflow_server, supercon_dir):
     venv_bin = Path(sys.executable).parent  # the entry point runs `physml`, as in an activated venv
-    env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server.url, PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
+    env = subprocess_env(mlflow_server.url)
     mlflow_cli = str(venv_bin / "mlflow")
     result = subprocess.run(
         [mlflow_cli, "run", str(REPO_ROOT), "-e", "supercon", "--env-manager", "local",

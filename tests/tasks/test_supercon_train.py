@@ -149,11 +149,11 @@ def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_pa
     import requests
 
     from physml.data.formula import featurise_formulas
-    from tests.conftest import free_port
+    from tests.conftest import free_port, subprocess_env
 
     port = free_port()
     venv_bin = Path(sys.executable).parent
-    env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server.url, PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
+    env = subprocess_env(mlflow_server.url)
     version = [v.version for v in MlflowClient(mlflow_server.url).search_model_versions("name='supercon-dnn'")
                if v.run_id == quick_runs["dnn"].info.run_id][0]  # fmt: skip
     log = open(tmp_path / "serve.log", "wb")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import albumentations as A
 import numpy as np
-import platformdirs
 import tensorflow as tf
 from tqdm.auto import tqdm
+
+from physml.data.paths import cache_base
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -38,7 +39,7 @@ def decoded_images(
     paths: list[Path], crop: int = 212, size: int = 70, cache_dir: Path | None = None, progress: bool = True
 ) -> np.ndarray:
     """(N, size, size, 3) uint8, decoded in a parallel tf.data map, or read from the disk cache."""
-    cache_dir = Path(cache_dir or Path(platformdirs.user_cache_dir("physml")) / "galaxy_images")
+    cache_dir = Path(cache_dir or cache_base() / "galaxy_images")
     cache_file = cache_dir / f"{cache_key(paths, crop, size)}.npy"
     if cache_file.exists():
         return np.load(cache_file)

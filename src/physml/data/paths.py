@@ -8,9 +8,15 @@ from pathlib import Path
 import platformdirs
 
 
+def cache_base() -> Path:
+    """physml's cache: $PHYSML_CACHE_DIR or the user cache dir (~/.cache/physml on Linux)."""
+    env = os.environ.get("PHYSML_CACHE_DIR")
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("physml"))
+
+
 def cache_root() -> Path:
     """The download cache, a data root laid out like ../shared/data (supercon/, galaxy_zoo/)."""
-    return Path(platformdirs.user_cache_dir("physml")) / "data"
+    return cache_base() / "data"
 
 
 def data_root() -> Path:

@@ -1,0 +1,118 @@
+"""The Galaxy Zoo loader on the real data, and each kind of bad input with its message."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from physml.data.galaxy import IMAGES_DIR, LABELS_FILE, load_galaxy_zoo
+from physml.errors import DataValidationError
+
+
+def test_loads_the_shared_data(galaxy_dir):
+    catalogue = load_galaxy_zoo(galaxy_dir, progress=False)
+    assert catalogue.votes.shape == (4064, 37)
+    assert catalogue.votes.index.is_unique and catalogue.skipped_images == []
+    assert all(path.exists() for path in catalogue.image_paths.head())
+
+
+@pytest.fixture
+def small_copy(galaxy_dir, tmp_path):
+    """The first 30 real galaxies (labels and JPEGs), to break one way per test."""
+    folder = tmp_path / "galaxy_zoo"
+    (folder / IMAGES_DIR).mkdir(parents=True)
+    labels = pd.read_csv(galaxy_dir / LABELS_FILE, nrows=30, dtype=str, keep_default_na=False)
+    labels.to_csv(folder / LABELS_FILE, index=False)
+    for galaxy_id in labels["GalaxyID"]:
+        shutil.copy(galaxy_dir / IMAGES_DIR / f"{galaxy_id}.jpg", folder / IMAGES_DIR)
+    return folder
+
+
+def edit_labels(folder, edit):
+    path = folder / LABELS_FILE
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    edit(frame).to_csv(path, index=False)
+    return frame
+
+
+def set_cell(row, column, value):
+    def edit(frame):
+        frame.loc[row, column] = value
+        return frame
+
+    return edit
+
+
+def test_small_copy_is_valid(small_copy):
+    assert len(load_galaxy_zoo(small_copy, progress=False).votes) == 30
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda f: f.rename(columns={"Class3.1": "Class3.1x"}),
+         "training_solutions_rev1.csv: column 7 is 'Class3.1x', expected 'Class3.1'"),
+        (set_cell(4, "Class7.2", ""), "training_solutions_rev1.csv row 5 (line 6), column 'Class7.2': value nan is missing (NaN)"),
+        (set_cell(2, "Class8.1", "1.7"), "training_solutions_rev1.csv row 3 (line 4), column 'Class8.1': 1.7 is outside [0, 1]"),
+        (set_cell(6, "Class9.3", "-0.2"), "row 7 (line 8), column 'Class9.3': -0.2 is outside [0, 1]"),
+        (set_cell(9, "Class1.1", "0.9"),
+         "training_solutions_rev1.csv row 10 (line 11), columns Class1.1..Class1.3 (Q1): answers sum to"),
+        (lambda f: set_cell(11, "GalaxyID", f.loc[3, "GalaxyID"])(f),
+         "training_solutions_rev1.csv row 12 (line 13), column 'GalaxyID': duplicate GalaxyID"),
+        (set_cell(5, "Class4.1", "abc"), "row 6 (line 7), column 'Class4.1': value 'abc' is not a number"),
+    ],
+)  # fmt: skip
+def test_bad_labels_name_file_row_and_column(small_copy, edit, message):
+    edit_labels(small_copy, edit)
+    with pytest.raises(DataValidationError) as caught:
+        load_galaxy_zoo(small_copy, progress=False)
+    assert message in str(caught.value)
+
+
+def test_tree_sum_error_names_the_parent_answer(small_copy):
+    frame = edit_labels(small_copy, lambda f: f)
+    frame.loc[0, "Class2.2"] = str(float(frame.loc[0, "Class2.2"]) * 0.5)
+    frame.to_csv(small_copy / LABELS_FILE, index=False)
+    with pytest.raises(DataValidationError, match=r"row 1 \(line 2\), columns Class2.1..Class2.2 \(Q2\): answers sum to .* "
+                                                   r"but the decision tree needs Class1.2 ="):  # fmt: skip
+        load_galaxy_zoo(small_copy, progress=False)
+
+
+def test_missing_image_is_named(small_copy):
+    first = sorted((small_copy / IMAGES_DIR).iterdir())[3]
+    first.unlink()
+    with pytest.raises(DataValidationError, match=f"1 label rows .* have no image .*{first.name} is missing"):
+        load_galaxy_zoo(small_copy, progress=False)
+
+
+def test_image_without_label_row_is_named(small_copy, galaxy_dir):
+    shutil.copy(galaxy_dir / IMAGES_DIR / "999967.jpg", small_copy / IMAGES_DIR)
+    with pytest.raises(DataValidationError, match=f"1 images in .* have no label row in {LABELS_FILE}, e.g. {IMAGES_DIR}/999967.jpg"):
+        load_galaxy_zoo(small_copy, progress=False)
+
+
+def corrupt_images(folder):
+    images = sorted((folder / IMAGES_DIR).iterdir())
+    truncated, garbage = images[2], images[7]
+    truncated.write_bytes(truncated.read_bytes()[:3000])
+    garbage.write_bytes(b"this is not a jpeg" * 100)
+    return truncated, garbage
+
+
+def test_corrupt_jpeg_stops_with_its_name(small_copy):
+    truncated, _ = corrupt_images(small_copy)
+    with pytest.raises(DataValidationError, match=f"{IMAGES_DIR}/{truncated.name} is truncated .*--skip-bad-images"):
+        load_galaxy_zoo(small_copy, progress=False)
+
+
+def test_skip_bad_images_skips_and_lists_them(small_copy):
+    truncated, garbage = corrupt_images(small_copy)
+    catalogue = load_galaxy_zoo(small_copy, skip_bad_images=True, progress=False)
+    assert len(catalogue.votes) == 28 == len(catalogue.image_paths)
+    assert [s.split(":")[0] for s in catalogue.skipped_images] == [truncated.name, garbage.name]
+    assert "is not a JPEG" in catalogue.skipped_images[1]
+
+
+def test_missing_labels_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataValidationError, match="training_solutions_rev1.csv not found.*physml data download galaxy"):
+        load_galaxy_zoo(tmp_path)

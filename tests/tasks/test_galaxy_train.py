@@ -1,0 +1,149 @@
+"""`physml galaxy train` against a real MLflow server; every logged artifact must exist and decode."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from physml.cli import main
+from tests.conftest import REPO_ROOT, subprocess_env
+
+QUICK_EPOCHS = 2
+ARTIFACTS = [
+    "data/class_counts.png", "plots/training_curves.png", "plots/confusion_counts.png",
+    "plots/confusion_normalised.png", "plots/reliability.png", "review/least_confident.png",
+    "review/accuracy_vs_review_fraction.png", "network/activation_maps_conv1.png",
+    "network/filters_conv1.png", "network/filters_conv3.png",
+]  # fmt: skip
+
+
+def run_cli(server_url: str, *args: str) -> int:
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = server_url
+    try:
+        return main(["galaxy", "train", *args])
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def only_run(server_url: str, experiment: str):
+    client = MlflowClient(server_url)
+    (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    return run
+
+
+@pytest.fixture(scope="module")
+def quick_run(mlflow_server, galaxy_dir):
+    assert run_cli(mlflow_server.url, "--preset", "quick", "--experiment", "test-galaxy", "--data-dir", str(galaxy_dir)) == 0
+    return only_run(mlflow_server.url, "test-galaxy")
+
+
+def test_run_finished_with_params_and_epoch_metrics(quick_run, mlflow_server):
+    assert quick_run.info.status == "FINISHED"
+    params = quick_run.data.params
+    assert params["data.target"] == "classes4" and params["classes"] == "elliptical,spiral,barred_spiral,edge_on"
+    assert params["model.kernel_sizes"] == "[5, 3, 3]" and params["train.focal_gamma"] == "2.0"
+    assert len(params["focal_alpha"].split(",")) == 4
+    client = MlflowClient(mlflow_server.url)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "top2"):
+        assert [m.step for m in client.get_metric_history(quick_run.info.run_id, key)] == [1, 2]
+    (dataset_input,) = quick_run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "galaxy-zoo-training"
+
+
+def test_test_metrics(quick_run):
+    m = quick_run.data.metrics
+    for key in ("test_accuracy", "test_macro_f1", "test_top2_accuracy", "test_tta_accuracy", "test_majority_rate",
+                "test_review_fraction", "test_ece", "test_recall_spiral", "test_precision_edge_on"):
+        assert 0 <= m[key] <= 1, key
+    assert m["test_top2_accuracy"] >= m["test_accuracy"]
+    assert m["best_epoch"] in (1, 2) and m["skipped_images"] == 0
+    assert m["train_images_per_second"] > 10
+
+
+@pytest.mark.parametrize("artifact", ARTIFACTS)
+def test_artifacts_are_pngs_that_decode(quick_run, tracking, tmp_path, artifact):
+    local = mlflow.artifacts.download_artifacts(run_id=quick_run.info.run_id, artifact_path=artifact, dst_path=str(tmp_path))
+    image = mpimg.imread(local)
+    assert image.ndim == 3 and min(image.shape[:2]) > 150
+    assert image.std() > 0.01, f"{artifact} is blank"
+
+
+def test_review_list(quick_run, tracking):
+    text = mlflow.artifacts.load_text(f"runs:/{quick_run.info.run_id}/review/review.csv")
+    review = pd.read_csv(io.StringIO(text))
+    assert list(review.columns) == ["GalaxyID", "top_class", "top_probability", "second_class", "second_probability",
+                                    "margin", "true_class"]  # fmt: skip
+    n_test = int(quick_run.data.params["n_test"])
+    assert len(review) == round(quick_run.data.metrics["test_review_fraction"] * n_test)
+    assert (review["margin"] < 0.2).all() and review["margin"].is_monotonic_increasing
+    np.testing.assert_allclose(review["margin"], review["top_probability"] - review["second_probability"], atol=1e-6)
+
+
+def test_model_is_registered_and_predicts_probabilities(quick_run, tracking, galaxy_dir):
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("galaxy-cnn", "candidate")
+    assert version.run_id == quick_run.info.run_id
+    model = mlflow.pyfunc.load_model("models:/galaxy-cnn@candidate")
+    images = np.random.default_rng(0).uniform(0, 255, size=(3, 60, 60, 3)).astype("float32")
+    probs = np.asarray(model.predict(images))
+    assert probs.shape == (3, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_corrupt_images_are_skipped_and_counted(mlflow_server, galaxy_dir, tmp_path):
+    folder = tmp_path / "galaxy_zoo"
+    (folder / "images_training_rev1").mkdir(parents=True)
+    labels = pd.read_csv(galaxy_dir / "training_solutions_rev1.csv", nrows=400, dtype=str, keep_default_na=False)
+    labels.to_csv(folder / "training_solutions_rev1.csv", index=False)
+    for galaxy_id in labels["GalaxyID"]:
+        shutil.copy(galaxy_dir / "images_training_rev1" / f"{galaxy_id}.jpg", folder / "images_training_rev1")
+    bad = folder / "images_training_rev1" / f"{labels['GalaxyID'][5]}.jpg"
+    bad.write_bytes(bad.read_bytes()[:2000])
+    args = ["--preset", "quick", "--experiment", "test-galaxy-skip", "--data-dir", str(folder), "--no-register"]
+    assert run_cli(mlflow_server.url, *args) == 2  # default: stop, naming the file, before any run
+    assert MlflowClient(mlflow_server.url).get_experiment_by_name("test-galaxy-skip") is None
+    assert run_cli(mlflow_server.url, *args, "--skip-bad-images") == 0
+    run = only_run(mlflow_server.url, "test-galaxy-skip")
+    assert run.data.metrics["skipped_images"] == 1
+    skipped = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/data/skipped_images.txt")
+    assert skipped.startswith(f"{bad.name}: is truncated")
+
+
+def test_regression_target_reports_the_kaggle_rmse(mlflow_server, galaxy_dir):
+    args = ["--preset", "quick", "--target", "regression", "--experiment", "test-galaxy-regression",
+            "--data-dir", str(galaxy_dir), "--no-register"]  # fmt: skip
+    assert run_cli(mlflow_server.url, *args) == 0
+    metrics = only_run(mlflow_server.url, "test-galaxy-regression").data.metrics
+    assert 0.05 < metrics["test_rmse"] < 0.4
+    assert 0 <= metrics["test_accuracy"] <= 1 and "test_recall_other" in metrics
+
+
+def test_mlflow_run_galaxy_entry_point(mlflow_server, galaxy_dir):
+    venv_bin = Path(sys.executable).parent
+    env = subprocess_env(mlflow_server.url)
+    result = subprocess.run(
+        [str(venv_bin / "mlflow"), "run", str(REPO_ROOT), "-e", "galaxy", "--env-manager", "local",
+         "-P", "preset=quick", "-P", "epochs=1", "-P", f"data_dir={galaxy_dir}", "--experiment-name", "test-galaxy-project"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(mlflow_server.url)
+    runs = client.search_runs([client.get_experiment_by_name("test-galaxy-project").experiment_id])
+    (child,) = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    assert child.info.status == "FINISHED" and child.data.params["train.epochs"] == "1"
+    assert "test_accuracy" in child.data.metrics
