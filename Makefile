@@ -9,7 +9,7 @@ PORT ?= 5000
 # Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test server-start server-stop clean
+.PHONY: install demo test bench server-start server-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -20,15 +20,22 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## demo: install, start the embedded MLflow server, train linear + GBM + DNN, print results and the UI URL
+## demo: install, start the embedded MLflow server, train linear + GBM + DNN on supercon and the
+## Galaxy Zoo CNN, print results and the UI URL
 demo: install
 	$(BIN)/physml server start --port $(PORT)
 	MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) $(BIN)/physml supercon train --model all --preset demo
+	MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) $(BIN)/physml galaxy train --preset demo
 	@echo "The server keeps running for the UI; stop it with: make server-stop"
 
 ## test: install and run the whole test suite (starts its own servers on free ports)
 test: install
 	$(BIN)/python -m pytest
+
+## bench: the scripts in benchmarks/ (they measure and print)
+bench: install
+	$(BIN)/python benchmarks/supercon_dnn_throughput.py --data-dir $(PHYSML_DATA_DIR)/supercon
+	$(BIN)/python benchmarks/galaxy_pipeline.py --data-dir $(PHYSML_DATA_DIR)/galaxy_zoo
 
 server-start: install
 	$(BIN)/physml server start --port $(PORT)
