@@ -116,3 +116,22 @@ def test_skip_bad_images_skips_and_lists_them(small_copy):
 def test_missing_labels_file_says_how_to_get_it(tmp_path):
     with pytest.raises(DataValidationError, match="training_solutions_rev1.csv not found.*physml data download galaxy"):
         load_galaxy_zoo(tmp_path)
+
+
+def test_download_without_kaggle_credentials_says_what_to_do(tmp_path, monkeypatch, capsys):
+    from physml.cli import main
+
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    assert main(["data", "download", "galaxy", "--data-dir", str(tmp_path / "dest")]) == 2
+    err = capsys.readouterr().err
+    assert "no Kaggle credentials found" in err and "pip install kaggle" in err and "~/.kaggle/kaggle.json" in err
+    assert not (tmp_path / "dest").exists()
+
+
+def test_data_check_galaxy_from_the_command_line(galaxy_dir, capsys):
+    from physml.cli import main
+
+    assert main(["data", "check", "galaxy", "--data-dir", str(galaxy_dir)]) == 0
+    assert "4064 galaxies with images, decision tree consistent: OK" in capsys.readouterr().out
