@@ -48,10 +48,12 @@ class GalaxyEvaluation:
     activation_galaxies: int = 4
     visualised_filters: int = 16
     filter_steps: int = 40
+    network_views: bool = True  # activation maps and filter pictures (tuning trials switch them off)
 
 
 @dataclass
 class GalaxyRegistry:
+    log_model: bool = True
     register: bool = True
     name: str = "galaxy-cnn"
 

@@ -54,10 +54,12 @@ class EvaluationParams:
     bootstrap_resamples: int = 1000
     shap_samples: int = 200
     shap_background: int = 100
+    explain: bool = True  # SHAP plots (tuning trials switch them off; the retrained best has them)
 
 
 @dataclass
 class RegistryParams:
+    log_model: bool = True
     register: bool = True
     names: dict[str, str] = field(default_factory=dict)
 

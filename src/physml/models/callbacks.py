@@ -4,6 +4,7 @@ and the caller's per-epoch hooks (MLflow logging, a Ray Tune report, ...)."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import keras
@@ -31,6 +32,7 @@ class EpochReporter(keras.callbacks.Callback):
         self.metrics_of = metrics_of or (lambda logs: {k: float(v) for k, v in logs.items()})
         self.history: dict[str, list[float]] = {}
         self.shown = shown
+        progress = progress and os.environ.get("PHYSML_PROGRESS", "1") != "0"
         self.bar = tqdm(total=epochs, desc=description, unit="epoch") if progress else None
 
     def on_epoch_end(self, epoch, logs=None):

@@ -182,7 +182,8 @@ def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None) -> GalaxyRes
     with tempfile.TemporaryDirectory() as tmp:
         model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end)
     result.metrics = log_classification_report(config, model, data)
-    log_model(config, model, data, result)
+    if config.registry.log_model:
+        log_model(config, model, data, result)
     return result
 
 

@@ -53,7 +53,8 @@ def log_classification_report(config: GalaxyConfig, model: keras.Model, data: Ga
     log_figure(figure, "plots/reliability.png")
 
     log_review(config, data, images, probs, y_true, metrics)
-    log_network_views(config, model, images, data.ids[test], predicted, y_true, names)
+    if config.evaluation.network_views:
+        log_network_views(config, model, images, data.ids[test], predicted, y_true, names)
     mlflow.log_metrics(metrics)
     return metrics
 

@@ -201,8 +201,10 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
         log_figure(plots.training_curves(history, f"dnn {config.dnn.layers}x{config.dnn.units}"), "plots/training_curves.png")
 
     result.metrics = log_evaluation(model, pipeline, split, config)
-    log_shap(model, pipeline, split, config)
-    log_model(model, pipeline, split, config, result)
+    if config.evaluation.explain:
+        log_shap(model, pipeline, split, config)
+    if config.registry.log_model:
+        log_model(model, pipeline, split, config, result)
     return result
 
 

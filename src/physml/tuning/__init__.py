@@ -1,0 +1,1 @@
+"""Tuning: Ray Tune searches (grid, Optuna TPE + ASHA) around the tasks' train functions."""

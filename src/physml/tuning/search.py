@@ -1,0 +1,234 @@
+"""A Ray Tune search as one parent MLflow run with a nested child run per trial.
+
+grid: Tune's grid over the spec (every point once). bayes: Optuna's TPE behind a concurrency limit,
+with ASHA stopping weak trials early on the per-epoch validation metric. After the search, the best
+config is retrained with full logging (SHAP / network pictures, the model) and registered as a new
+version with the alias `candidate`. `resume=True` continues an interrupted search from its Tune
+state without redoing finished trials.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import ray
+from mlflow import MlflowClient
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
+
+from physml.tracking.runs import log_figure, standard_tags
+from physml.tracking.server import home_dir
+from physml.tuning import plots
+from physml.tuning.callbacks import FinaliseTrialRuns
+from physml.tuning.importance import param_importances
+from physml.tuning.spaces import SearchSpec, load_search_spec
+from physml.tuning.trainable import TrialSettings, run_trial, trial_config
+
+STATE_FILE = "physml_search.json"
+
+
+@dataclass
+class SearchOptions:
+    task: str
+    kind: str = "bayes"  # grid | bayes
+    num_samples: int | None = None
+    max_concurrent: int = 2
+    address: str | None = None  # None: a local Ray; "auto": the running cluster
+    resume: bool = False
+    data_dir: str | None = None
+    preset: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # applied to every trial (e.g. shorter epochs)
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 2  # retries of a trial whose worker died
+    storage: str | None = None
+    name: str | None = None
+    retrain_best: bool = True
+    seed: int = 0
+    spec_path: str | None = None  # default: projects/<task>/search.yaml
+
+
+@dataclass
+class SearchOutcome:
+    parent_run_id: str
+    results: pd.DataFrame
+    best_config: dict[str, Any]
+    best_metric: float
+    best_run_id: str | None = None
+
+
+def load_task_data(options: SearchOptions, config):
+    if options.task == "supercon":
+        from physml.data.supercon import load_supercon
+
+        return load_supercon(options.data_dir)
+    from physml.data.galaxy import load_galaxy_zoo
+    from physml.tasks.galaxy import prepare
+
+    catalogue = load_galaxy_zoo(options.data_dir, config.data.skip_bad_images, config.data.tree_tolerance,
+                                config.data.limit or None)  # fmt: skip
+    return prepare(config, catalogue)
+
+
+def epochs_of(config) -> int:
+    return config.dnn.epochs if hasattr(config, "dnn") else config.train.epochs
+
+
+def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path, callbacks, epochs: int) -> tune.Tuner:
+    if options.resume and tune.Tuner.can_restore(str(path)):
+        print(f"resuming the search in {path}")
+        return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+    if spec.kind == "grid":
+        search_alg, scheduler, samples = None, None, 1
+    else:
+        search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)
+        asha = spec.asha or {}
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
+                                  grace_period=asha.get("grace_period", 1), reduction_factor=asha.get("reduction_factor", 3))  # fmt: skip
+        samples = options.num_samples or spec.num_samples
+    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=samples, search_alg=search_alg,
+                                  scheduler=scheduler, max_concurrent_trials=options.max_concurrent)  # fmt: skip
+    run_config = tune.RunConfig(name=path.name, storage_path=str(path.parent), callbacks=callbacks, verbose=1,
+                                failure_config=tune.FailureConfig(max_failures=options.max_failures))  # fmt: skip
+    return tune.Tuner(trainable, param_space=spec.tune_space(), tune_config=tune_config, run_config=run_config)
+
+
+def results_table(result_grid, spec: SearchSpec, epochs: int) -> pd.DataFrame:
+    rows = []
+    for result in result_grid:
+        metrics = result.metrics or {}
+        row = {key: result.config.get(key) for key in spec.space}
+        row.update({
+            spec.metric: float(metrics.get(spec.metric, np.nan)),
+            "diverged": int(metrics.get("diverged", 0)),
+            "epochs_run": int(metrics.get("epoch", 0)),
+            "error": result.error is not None,
+            "mlflow_run_id": metrics.get("mlflow_run_id"),
+            "trial_id": metrics.get("trial_id"),
+            "finished_at": metrics.get("timestamp", 0),
+        })  # fmt: skip
+        row["early_stopped"] = int(not row["diverged"] and not row["error"] and 0 < row["epochs_run"] < epochs)
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("finished_at").reset_index(drop=True)
+
+
+def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
+    params = list(spec.space)
+    if spec.kind == "grid" and len(params) >= 2:
+        x, y = (params[1], params[0])
+        panel = params[2] if len(params) > 2 else None
+        log_figure(plots.grid_heatmaps(table, x, y, panel, spec.metric, spec.mode), "search/grid_heatmap.png")
+        return
+    log_figure(plots.optimisation_history(table[spec.metric].to_numpy(), spec.metric, spec.mode), "search/history.png")
+    log_figure(plots.parallel_coordinates(table, params, spec.metric, spec.mode), "search/parallel_coordinates.png")
+    importances = param_importances(table, spec)
+    if importances:
+        mlflow.log_dict(importances, "search/importance.json")
+        log_figure(plots.importance_bars(importances), "search/importance.png")
+
+
+def retrain_best(options: SearchOptions, best_config: dict[str, Any], settings: TrialSettings) -> str | None:
+    """The best config on the full training part, evaluated on the test part, with every artifact,
+    registered as a new version with alias `candidate` (a nested run of the search)."""
+    if options.task == "supercon":
+        from physml.config import load_supercon_config
+        from physml.tasks import supercon
+
+        config = load_supercon_config(preset=options.preset, overrides={**settings.fixed, **best_config})
+        (result,) = supercon.run(config, [settings.model or "dnn"], options.data_dir)
+        metrics, run_id = result.metrics, result.run_id
+    else:
+        from physml.config import load_galaxy_config
+        from physml.tasks import galaxy
+
+        config = load_galaxy_config(preset=options.preset, overrides={**settings.fixed, **best_config})
+        result = galaxy.run(config, options.data_dir)
+        metrics, run_id = result.metrics, result.run_id
+    mlflow.log_metrics({f"best_{key}": value for key, value in metrics.items() if key.startswith("test_")})
+    mlflow.set_tag("best_run_id", run_id)
+    return run_id
+
+
+def mark_interrupted_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -> None:
+    """Trial runs left RUNNING by a killed search were cut off; Tune reruns those trials on resume."""
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+    for run in client.search_runs([experiment_id], query, max_results=1000):
+        client.set_tag(run.info.run_id, "interrupted", "true")
+        client.set_terminated(run.info.run_id, "KILLED")
+
+
+def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
+    spec = load_search_spec(options.task, options.kind, options.spec_path)
+    fixed = {**spec.fixed, **options.overrides}
+    base = trial_config(TrialSettings(options.task, tracking_uri, "", "", spec.metric, options.preset, fixed), {})
+    epochs = epochs_of(base)
+    storage = Path(options.storage or home_dir() / "ray_results").resolve()
+    path = storage / (options.name or f"{options.task}-{options.kind}")
+    state_path = path / STATE_FILE
+
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment_id = mlflow.set_experiment(base.experiment).experiment_id
+    state = json.loads(state_path.read_text()) if options.resume and state_path.exists() else None
+    client = MlflowClient(tracking_uri)
+    if state is None:
+        tags = {**standard_tags(options.task, "search", options.preset), "search.kind": options.kind}
+        parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
+        state = {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
+    parent_run_id = state["parent_run_id"]
+    if options.resume:
+        mark_interrupted_trials(client, state["experiment_id"], parent_run_id)
+    settings = TrialSettings(options.task, tracking_uri, state["experiment_id"], parent_run_id, spec.metric,
+                             options.preset, fixed, spec.model)  # fmt: skip
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(address=options.address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    started = time.perf_counter()
+    try:
+        data = load_task_data(options, base)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, settings=settings, data=data),
+                                        {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})  # fmt: skip
+        tuner = build_tuner(spec, options, trainable, path, [FinaliseTrialRuns(tracking_uri)], epochs)
+        path.mkdir(parents=True, exist_ok=True)
+        state_path.write_text(json.dumps(state))
+        result_grid = tuner.fit()
+        state["wall_seconds"] += time.perf_counter() - started
+        state_path.write_text(json.dumps(state))
+        table = results_table(result_grid, spec, epochs)
+        best = result_grid.get_best_result(metric=spec.metric, mode=spec.mode)
+        best_config = {key: best.config[key] for key in spec.space}
+        best_metric = float(best.metrics[spec.metric])
+
+        with mlflow.start_run(run_id=parent_run_id):
+            mlflow.log_params({
+                "search.kind": options.kind, "search.metric": spec.metric, "search.mode": spec.mode,
+                "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
+                "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
+                "num_samples": len(table), "max_concurrent": options.max_concurrent,
+                "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
+                "address": options.address or "local", "fixed": json.dumps(fixed),
+            })  # fmt: skip
+            mlflow.log_dict(spec.space, "search/space.json")
+            mlflow.log_dict(best_config, "search/best_config.json")
+            mlflow.log_text(table.to_csv(index=False), "search/trials.csv")
+            mlflow.log_metrics({
+                "n_trials": len(table), "n_diverged": int(table["diverged"].sum()),
+                "n_early_stopped": int(table["early_stopped"].sum()), "n_errored": int(table["error"].sum()),
+                f"best_{spec.metric}": best_metric, "wall_seconds": state["wall_seconds"],
+            })  # fmt: skip
+            mlflow.set_tag("best_config", json.dumps(best_config))
+            log_search_plots(table, spec)
+            best_run_id = retrain_best(options, best_config, settings) if options.retrain_best else None
+        return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)
+    finally:
+        if started_ray:
+            ray.shutdown()

@@ -1,0 +1,91 @@
+"""One Ray Tune trial = one nested MLflow run around the task's own train function.
+
+The trial reports every epoch's validation metrics to Tune (for ASHA) and logs them to its MLflow
+run over HTTP (so it works from any node). Heavy artifacts (SHAP, network pictures, the model) are
+switched off in trials; the search retrains the best config with everything on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import ray
+from ray import tune
+
+from physml.errors import TrainingDiverged
+from physml.tracking.runs import standard_tags
+
+TRIAL_OVERRIDES = {
+    "supercon": {"evaluation.explain": False, "registry.log_model": False, "registry.register": False},
+    "galaxy": {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False},
+}
+
+
+@dataclass
+class TrialSettings:
+    task: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    metric: str
+    preset: str | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None  # supercon: which model the search tunes
+
+
+def trial_config(settings: TrialSettings, params: dict[str, Any]):
+    from physml.config import load_galaxy_config, load_supercon_config
+
+    overrides = {**settings.fixed, **params, **TRIAL_OVERRIDES[settings.task]}
+    loader = load_supercon_config if settings.task == "supercon" else load_galaxy_config
+    return loader(preset=settings.preset, overrides=overrides)
+
+
+def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
+    """The Tune function trainable: train once with `params` over the base config."""
+    os.environ["PHYSML_PROGRESS"] = "0"  # no progress bars in worker logs
+    os.environ.pop("MLFLOW_RUN_ID", None)  # a driver under `mlflow run` must not make trials resume its run
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    config = trial_config(settings, params)
+    context = tune.get_context()
+    tags = standard_tags(settings.task, settings.model or "cnn", settings.preset)
+    tags.update({"ray.trial_id": context.get_trial_id(), "ray.trial_name": context.get_trial_name(),
+                 "ray.node_id": ray.get_runtime_context().get_node_id(), "search.parent": settings.parent_run_id})  # fmt: skip
+    run = mlflow.start_run(experiment_id=settings.experiment_id, run_name=context.get_trial_name(),
+                           parent_run_id=settings.parent_run_id, tags=tags)  # fmt: skip
+    run_id = run.info.run_id
+
+    total_epochs = config.dnn.epochs if settings.task == "supercon" else config.train.epochs
+    last_epoch: dict[str, float] = {}
+
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        # The last epoch is reported after the evaluation, so a scheduler never cuts that short.
+        last_epoch.update(metrics, epoch=epoch, diverged=0, mlflow_run_id=run_id)
+        if epoch < total_epochs:
+            tune.report(dict(last_epoch))
+
+    try:
+        if settings.task == "supercon":
+            from physml.tasks import supercon
+
+            result = supercon.train(config, settings.model or "dnn", data, on_epoch_end=report)
+        else:
+            from physml.tasks import galaxy
+
+            result = galaxy.train(config, data, on_epoch_end=report)
+    except TrainingDiverged as exc:
+        mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
+        mlflow.end_run(status="FAILED")
+        tune.report({settings.metric: math.nan, "epoch": exc.epoch, "diverged": 1, "mlflow_run_id": run_id})
+    except BaseException:
+        # Tune stopped the trial (ASHA) or it crashed: KILLED here; the driver's FinaliseTrialRuns
+        # callback then tags it early_stopped, or marks it FAILED on an error.
+        mlflow.end_run(status="KILLED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+        tune.report({**last_epoch, **result.metrics})

@@ -1,0 +1,48 @@
+"""Helpers for tuning tests: run `physml tune` as a user would (a subprocess), read what the server has."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.conftest import subprocess_env
+
+
+def physml_tune(server_url: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).parent / "physml"), "tune", *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=subprocess_env(server_url), timeout=timeout)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result
+
+
+def search_runs(server_url: str, experiment: str, name_prefix: str = "search-"):
+    """(parent run, its trial child runs, the retrained-best child run or None) of the newest search."""
+    client = MlflowClient(server_url)
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    runs = client.search_runs([experiment_id], max_results=500, order_by=["attributes.start_time DESC"])
+    parent = next(r for r in runs if r.info.run_name.startswith(name_prefix))
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    trials = [r for r in children if "ray.trial_id" in r.data.tags]
+    retrained = [r for r in children if "ray.trial_id" not in r.data.tags]
+    return parent, trials, (retrained[0] if retrained else None)
+
+
+@pytest.fixture
+def small_grid(tmp_path):
+    """A 2 x 2 supercon grid spec (fast trials)."""
+
+    def write(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=2):
+        spec = {"model": "dnn", "metric": "val_rmse", "mode": "min",
+                "grid": {"fixed": {"dnn.epochs": epochs, "dnn.batch_size": 256, "dnn.optimizer": "sgd"},
+                         "space": {"dnn.units": {"grid": list(units)}, "dnn.learning_rate": {"grid": list(learning_rates)},
+                                   "dnn.layers": {"grid": [2]}}}}  # fmt: skip
+        path = tmp_path / "search.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        return str(path)
+
+    return write

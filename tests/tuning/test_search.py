@@ -1,0 +1,62 @@
+"""`physml tune` with a local Ray, against the real MLflow server."""
+
+import json
+
+import matplotlib.image as mpimg
+import mlflow
+from mlflow import MlflowClient
+
+from tests.tuning.conftest import physml_tune, search_runs
+
+
+def decodes(run_id: str, artifact: str, tmp_path) -> bool:
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(tmp_path))
+    image = mpimg.imread(local)
+    return image.ndim == 3 and image.std() > 0.01
+
+
+def test_grid_search_runs_the_studys_32_points(mlflow_server, tracking, supercon_dir, tmp_path):
+    physml_tune(mlflow_server.url, "supercon", "--search", "grid", "--epochs", "1", "--set", "dnn.batch_size=512",
+                "--set", "experiment=test-tune-grid", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-grid")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["n_trials"] == 32 and parent.data.params["searcher"].startswith("grid")
+    assert len(trials) == 32 and {t.info.status for t in trials} == {"FINISHED"}
+    points = {(t.data.params["units"], t.data.params["learning_rate"], t.data.params["layers"]) for t in trials}
+    assert len(points) == 32
+    assert all(t.data.tags["ray.node_id"] for t in trials)
+    assert all(len(MlflowClient().get_metric_history(t.info.run_id, "val_rmse")) == 1 for t in trials[:3])
+    assert decodes(parent.info.run_id, "search/grid_heatmap.png", tmp_path)
+    # the best config, retrained with every artifact and registered as the candidate
+    assert retrained is not None and retrained.info.status == "FINISHED"
+    assert parent.data.tags["best_run_id"] == retrained.info.run_id
+    assert "best_test_r2" in parent.data.metrics
+    candidate = MlflowClient().get_model_version_by_alias("supercon-dnn", "candidate")
+    assert candidate.run_id == retrained.info.run_id
+
+
+def test_a_diverging_trial_is_recorded_and_the_search_goes_on(mlflow_server, tracking, supercon_dir, small_grid, tmp_path):
+    spec = small_grid(units=(16,), learning_rates=(1e-3, 50.0))
+    physml_tune(mlflow_server.url, "supercon", "--search", "grid", "--spec", spec, "--no-retrain",
+                "--set", "experiment=test-tune-diverge", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-diverge")
+    assert parent.data.metrics["n_trials"] == 2 and parent.data.metrics["n_diverged"] == 1
+    by_rate = {t.data.params["learning_rate"]: t for t in trials}
+    assert by_rate["50.0"].info.status == "FAILED" and by_rate["50.0"].data.tags["diverged"] == "true"
+    assert by_rate["0.001"].info.status == "FINISHED"
+    assert json.loads(parent.data.tags["best_config"]) == {"dnn.units": 16, "dnn.learning_rate": 0.001, "dnn.layers": 2}
+
+
+def test_bayesian_search_with_asha_stops_weak_trials(mlflow_server, tracking, supercon_dir, tmp_path):
+    physml_tune(mlflow_server.url, "supercon", "--search", "bayes", "--num-samples", "8", "--epochs", "9",
+                "--set", "dnn.batch_size=512", "--no-retrain", "--set", "experiment=test-tune-bayes",
+                "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-bayes")
+    assert parent.data.metrics["n_trials"] == 8 and len(trials) == 8
+    assert parent.data.params["searcher"] == "OptunaSearch (TPE)" and parent.data.params["scheduler"].startswith("ASHA")
+    stopped = [t for t in trials if t.data.tags.get("early_stopped") == "true"]
+    assert parent.data.metrics["n_early_stopped"] >= 1 and len(stopped) >= 1
+    assert all(t.info.status == "KILLED" for t in stopped)
+    assert all(len(MlflowClient().get_metric_history(t.info.run_id, "val_rmse")) < 9 for t in stopped)
+    for artifact in ("search/history.png", "search/parallel_coordinates.png", "search/importance.png"):
+        assert decodes(parent.info.run_id, artifact, tmp_path), artifact

@@ -1,0 +1,32 @@
+import pytest
+import yaml
+
+from physml.errors import ConfigError
+from physml.tuning.spaces import load_search_spec
+
+
+def test_supercon_grid_is_the_studys_32_points():
+    spec = load_search_spec("supercon", "grid")
+    assert spec.space == {
+        "dnn.units": {"grid": [10, 40, 80, 200]},
+        "dnn.learning_rate": {"grid": [1e-5, 1e-4, 1e-3, 1e-2]},
+        "dnn.layers": {"grid": [2, 3]},
+    }
+    assert spec.fixed == {"dnn.epochs": 20, "dnn.batch_size": 32, "dnn.optimizer": "sgd"}
+    assert (spec.metric, spec.mode) == ("val_rmse", "min")
+
+
+def test_bayes_spaces_cover_the_same_ranges_and_galaxy_has_seven():
+    supercon = load_search_spec("supercon", "bayes")
+    assert supercon.space["dnn.learning_rate"] == {"loguniform": [1e-5, 1e-2]} and supercon.asha
+    galaxy = load_search_spec("galaxy", "bayes")
+    assert len(galaxy.space) == 7 and galaxy.metric == "val_accuracy" and galaxy.mode == "max"
+
+
+def test_malformed_space_names_the_key(tmp_path):
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump({"metric": "val_rmse", "mode": "min", "grid": {"space": {"dnn.units": {"gridd": [1]}}}}))
+    with pytest.raises(ConfigError, match="search space 'dnn.units': write one of"):
+        load_search_spec("supercon", "grid", path)
+    with pytest.raises(ConfigError, match="has no 'bayes' search"):
+        load_search_spec("supercon", "bayes", path)
