@@ -1,0 +1,93 @@
+"""A real two-node Ray cluster on this machine (`ray start --head` + a second `ray start --address`):
+trials run on both nodes, and a search survives the worker node being killed mid-way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import free_port, subprocess_env
+from tests.tuning.conftest import physml_tune, search_runs
+
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def ray_cli(*args: str, env=None) -> None:
+    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120, env=env)
+
+
+@pytest.fixture
+def two_nodes(mlflow_server, monkeypatch):
+    """Head (1 CPU) and a worker node (1 CPU, its own process group so a test can kill it).
+    Token authentication is off: the cluster listens on this machine only, for this test."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    env = subprocess_env(mlflow_server.url)
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+    port = free_port()
+    ray_cli("start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats", env=env)
+    worker = subprocess.Popen([RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats", "--block"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 90
+    import ray
+
+    while time.monotonic() < deadline:  # wait until both nodes are alive
+        ray.init(address=f"127.0.0.1:{port}", log_to_driver=False, configure_logging=False)
+        alive = [n for n in ray.nodes() if n["Alive"]]
+        ray.shutdown()
+        if len(alive) == 2:
+            break
+        time.sleep(2)
+    else:
+        pytest.fail("the worker node did not join the cluster")
+    yield worker
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_trials_run_on_both_nodes(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
+    spec = small_grid(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=3)
+    physml_tune(mlflow_server.url, "supercon", "--search", "grid", "--spec", spec, "--address", "auto", "--no-retrain",
+                "--set", "experiment=test-tune-two-nodes", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-two-nodes")
+    assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
+    assert len({t.data.tags["ray.node_id"] for t in trials}) == 2
+    assert parent.data.params["address"] == "auto"
+
+
+def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
+    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=12)
+    command = [str(Path(sys.executable).parent / "physml"), "tune", "supercon", "--search", "grid", "--spec", spec,
+               "--address", "auto", "--no-retrain", "--max-failures", "3", "--set", "experiment=test-tune-node-loss",
+               "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir)]  # fmt: skip
+    search = subprocess.Popen(command, env=subprocess_env(mlflow_server.url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    client = MlflowClient(mlflow_server.url)
+    deadline = time.monotonic() + 300
+    killed_node = None
+    while time.monotonic() < deadline and killed_node is None:
+        time.sleep(2)
+        experiment = client.get_experiment_by_name("test-tune-node-loss")
+        if experiment is None:
+            continue
+        running = client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING' and tags.`ray.node_id` != ''")
+        nodes = {r.data.tags["ray.node_id"] for r in running if "ray.trial_id" in r.data.tags}
+        if len(nodes) == 2 and any(len(client.get_metric_history(r.info.run_id, "val_rmse")) >= 1 for r in running):
+            head_nodes = {r.data.tags["ray.node_id"] for r in running}
+            os.killpg(two_nodes.pid, signal.SIGKILL)  # the worker node's raylet and its trial processes
+            killed_node = head_nodes
+    assert killed_node, "never saw trials running on both nodes"
+    output, _ = search.communicate(timeout=600)
+    assert search.returncode == 0, output[-4000:]
+    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-node-loss")
+    finished = [t for t in trials if t.info.status == "FINISHED"]
+    configs = {(t.data.params["units"], t.data.params["learning_rate"]) for t in finished}
+    assert len(configs) == 6 == parent.data.metrics["n_trials"]  # every point finished, the lost one retried
+    assert parent.data.metrics["n_errored"] == 0
+    assert len(trials) > 6  # the trial cut off with the node has its own run
