@@ -19,6 +19,20 @@ from tests.tuning.conftest import physml_tune, search_runs
 RAY = str(Path(sys.executable).parent / "ray")
 
 
+def kill_session(session_id: int) -> int:
+    """SIGKILL every process of a session: the worker node's raylet, agents and trial processes
+    (Ray gives each trial process its own process group, but they stay in the node's session)."""
+    killed = 0
+    for pid in [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]:
+        try:
+            if os.getsid(pid) == session_id:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    return killed
+
+
 def ray_cli(*args: str, env=None) -> None:
     subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120, env=env)
 
@@ -47,8 +61,7 @@ def two_nodes(mlflow_server, monkeypatch):
     else:
         pytest.fail("the worker node did not join the cluster")
     yield worker
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
+    kill_session(worker.pid)
     subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
 
 
@@ -80,7 +93,7 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
         nodes = {r.data.tags["ray.node_id"] for r in running if "ray.trial_id" in r.data.tags}
         if len(nodes) == 2 and any(len(client.get_metric_history(r.info.run_id, "val_rmse")) >= 1 for r in running):
             head_nodes = {r.data.tags["ray.node_id"] for r in running}
-            os.killpg(two_nodes.pid, signal.SIGKILL)  # the worker node's raylet and its trial processes
+            assert kill_session(two_nodes.pid) >= 2  # the worker node's raylet and its trial processes
             killed_node = head_nodes
     assert killed_node, "never saw trials running on both nodes"
     output, _ = search.communicate(timeout=600)
