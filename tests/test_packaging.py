@@ -18,8 +18,8 @@ def test_conda_env_and_pyproject_agree():
 def test_mlproject_entry_points_call_the_cli():
     spec = yaml.safe_load((REPO_ROOT / "MLproject").read_text())
     assert spec["conda_env"] == "conda.yaml"
-    for task in ("supercon", "galaxy"):
-        command = spec["entry_points"][task]["command"]
-        assert command.startswith(f"physml {task} train")
-        for parameter in spec["entry_points"][task]["parameters"]:
+    for entry, prefix in (("supercon", "physml supercon train"), ("galaxy", "physml galaxy train"), ("tune", "physml tune")):
+        command = spec["entry_points"][entry]["command"]
+        assert command.startswith(prefix)
+        for parameter in spec["entry_points"][entry]["parameters"]:
             assert "{" + parameter + "}" in command

@@ -23,7 +23,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.epochs:
         overrides[EPOCHS_KEY[args.task]] = args.epochs
     options = SearchOptions(
-        task=args.task, kind=args.search, num_samples=args.num_samples, max_concurrent=args.max_concurrent,
+        task=args.task, kind=args.search, num_samples=args.num_samples, max_concurrent=args.max_concurrent or 2,
         address=none_if_empty(args.address), resume=args.resume, data_dir=none_if_empty(args.data_dir),
         preset=none_if_empty(args.preset), overrides=overrides, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, storage=none_if_empty(args.storage),
@@ -44,7 +44,7 @@ def add_commands(sub) -> None:
     tune.add_argument("--search", choices=["grid", "bayes"], default="bayes", help="spaces: projects/<task>/search.yaml")
     tune.add_argument("--spec", help="search spec YAML (default: projects/<task>/search.yaml)")
     tune.add_argument("--num-samples", type=optional_int, help="Bayesian trials (default: the spec's)")
-    tune.add_argument("--max-concurrent", type=int, default=2)
+    tune.add_argument("--max-concurrent", type=optional_int, default=2)
     tune.add_argument("--address", help="Ray cluster address: 'auto' joins a running cluster (default: a local Ray)")
     tune.add_argument("--resume", action="store_true", help="continue an interrupted search without redoing finished trials")
     tune.add_argument("--epochs", type=optional_int, help="epochs per trial (overrides the spec)")

@@ -7,6 +7,8 @@ switched off in trials; the search retrains the best config with everything on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from typing import Any
 
 import mlflow
 import ray
+from mlflow import MlflowClient
 from ray import tune
 
 from physml.errors import TrainingDiverged
@@ -45,16 +48,37 @@ def trial_config(settings: TrialSettings, params: dict[str, Any]):
     return loader(preset=settings.preset, overrides=overrides)
 
 
+def params_digest(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finished_twin(settings: TrialSettings, digest: str):
+    """A FINISHED run of this search with the same params: the trial already ran (a resumed search
+    whose Tune state was saved before the trial's end was recorded)."""
+    query = (f"tags.mlflow.parentRunId = '{settings.parent_run_id}' and tags.`trial.params_digest` = '{digest}' "
+             "and attributes.status = 'FINISHED'")  # fmt: skip
+    runs = MlflowClient(settings.tracking_uri).search_runs([settings.experiment_id], query, max_results=1)
+    return runs[0] if runs else None
+
+
 def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
     """The Tune function trainable: train once with `params` over the base config."""
     os.environ["PHYSML_PROGRESS"] = "0"  # no progress bars in worker logs
     os.environ.pop("MLFLOW_RUN_ID", None)  # a driver under `mlflow run` must not make trials resume its run
     mlflow.set_tracking_uri(settings.tracking_uri)
     config = trial_config(settings, params)
+    digest = params_digest(params)
+    twin = finished_twin(settings, digest)
+    if twin is not None:
+        epochs = twin.data.params.get("epochs") or twin.data.params.get("train.epochs") or 0
+        tune.report({**twin.data.metrics, "epoch": int(epochs), "diverged": 0,
+                     "mlflow_run_id": twin.info.run_id, "reused": 1})  # fmt: skip
+        return
     context = tune.get_context()
     tags = standard_tags(settings.task, settings.model or "cnn", settings.preset)
     tags.update({"ray.trial_id": context.get_trial_id(), "ray.trial_name": context.get_trial_name(),
-                 "ray.node_id": ray.get_runtime_context().get_node_id(), "search.parent": settings.parent_run_id})  # fmt: skip
+                 "ray.node_id": ray.get_runtime_context().get_node_id(), "search.parent": settings.parent_run_id,
+                 "trial.params_digest": digest})  # fmt: skip
     run = mlflow.start_run(experiment_id=settings.experiment_id, run_name=context.get_trial_name(),
                            parent_run_id=settings.parent_run_id, tags=tags)  # fmt: skip
     run_id = run.info.run_id
