@@ -72,7 +72,7 @@ def test_trials_run_on_both_nodes(mlflow_server, supercon_dir, small_grid, two_n
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-two-nodes")
     assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
     assert len({t.data.tags["ray.node_id"] for t in trials}) == 2
-    assert parent.data.params["address"] == "auto"
+    assert parent.data.params["search.address"] == "auto"
 
 
 def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):

@@ -20,7 +20,7 @@ def test_grid_search_runs_the_studys_32_points(mlflow_server, tracking, supercon
                 "--set", "experiment=test-tune-grid", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
     parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-grid")
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["n_trials"] == 32 and parent.data.params["searcher"].startswith("grid")
+    assert parent.data.metrics["n_trials"] == 32 and parent.data.params["search.searcher"].startswith("grid")
     assert len(trials) == 32 and {t.info.status for t in trials} == {"FINISHED"}
     points = {(t.data.params["units"], t.data.params["learning_rate"], t.data.params["layers"]) for t in trials}
     assert len(points) == 32
@@ -53,10 +53,34 @@ def test_bayesian_search_with_asha_stops_weak_trials(mlflow_server, tracking, su
                 "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-bayes")
     assert parent.data.metrics["n_trials"] == 8 and len(trials) == 8
-    assert parent.data.params["searcher"] == "OptunaSearch (TPE)" and parent.data.params["scheduler"].startswith("ASHA")
+    assert parent.data.params["search.searcher"] == "OptunaSearch (TPE)" and parent.data.params["search.scheduler"].startswith("ASHA")
     stopped = [t for t in trials if t.data.tags.get("early_stopped") == "true"]
     assert parent.data.metrics["n_early_stopped"] >= 1 and len(stopped) >= 1
     assert all(t.info.status == "KILLED" for t in stopped)
     assert all(len(MlflowClient().get_metric_history(t.info.run_id, "val_rmse")) < 9 for t in stopped)
     for artifact in ("search/history.png", "search/parallel_coordinates.png", "search/importance.png"):
         assert decodes(parent.info.run_id, artifact, tmp_path), artifact
+
+
+def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(mlflow_server, supercon_dir, small_grid, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import REPO_ROOT, subprocess_env
+
+    spec = small_grid(units=(16,), learning_rates=(1e-3, 3e-3), epochs=1)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mlflow"), "run", str(REPO_ROOT), "-e", "tune", "--env-manager", "local",
+         "-P", "search=grid", "-P", f"spec={spec}", "-P", f"storage={tmp_path / 'ray'}", "-P", f"data_dir={supercon_dir}",
+         "--experiment-name", "test-tune-project"],
+        capture_output=True, text=True, env=subprocess_env(mlflow_server.url), timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(mlflow_server.url)
+    runs = client.search_runs([client.get_experiment_by_name("test-tune-project").experiment_id])
+    (project,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == project.info.run_id]
+    assert project.info.status == "FINISHED" and project.data.metrics["n_trials"] == 2
+    assert len([c for c in children if "ray.trial_id" in c.data.tags]) == 2
+    assert len([c for c in children if "ray.trial_id" not in c.data.tags]) == 1  # the retrained best

@@ -10,6 +10,7 @@ state without redoing finished trials.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,14 +177,21 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     state_path = path / STATE_FILE
 
     mlflow.set_tracking_uri(tracking_uri)
-    experiment_id = mlflow.set_experiment(base.experiment).experiment_id
     state = json.loads(state_path.read_text()) if options.resume and state_path.exists() else None
     client = MlflowClient(tracking_uri)
+    if state is None and os.environ.get("MLFLOW_RUN_ID"):  # under `mlflow run -e tune`: the project run is the parent
+        project_run = client.get_run(os.environ.pop("MLFLOW_RUN_ID"))  # popped: nested runs must not resume it
+        for key, value in {**standard_tags(options.task, "search", options.preset), "search.kind": options.kind}.items():
+            client.set_tag(project_run.info.run_id, key, value)
+        state = {"parent_run_id": project_run.info.run_id, "experiment_id": project_run.info.experiment_id,
+                 "wall_seconds": 0.0}  # fmt: skip
     if state is None:
+        experiment_id = mlflow.set_experiment(base.experiment).experiment_id
         tags = {**standard_tags(options.task, "search", options.preset), "search.kind": options.kind}
         parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
         state = {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
     parent_run_id = state["parent_run_id"]
+    os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
     if options.resume:
         mark_interrupted_trials(client, state["experiment_id"], parent_run_id)
     settings = TrialSettings(options.task, tracking_uri, state["experiment_id"], parent_run_id, spec.metric,
@@ -208,15 +216,16 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         best_config = {key: best.config[key] for key in spec.space}
         best_metric = float(best.metrics[spec.metric])
 
+        mlflow.set_experiment(experiment_id=state["experiment_id"])
         with mlflow.start_run(run_id=parent_run_id):
-            mlflow.log_params({
-                "search.kind": options.kind, "search.metric": spec.metric, "search.mode": spec.mode,
+            mlflow.log_params({f"search.{key}": value for key, value in {
+                "kind": options.kind, "metric": spec.metric, "mode": spec.mode,
                 "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
                 "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
-                "num_samples": len(table), "max_concurrent": options.max_concurrent,
+                "num_trials": len(table), "max_concurrent": options.max_concurrent,
                 "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
                 "address": options.address or "local", "fixed": json.dumps(fixed),
-            })  # fmt: skip
+            }.items()})  # fmt: skip (prefixed: MLproject parameters of the same run use the plain names)
             mlflow.log_dict(spec.space, "search/space.json")
             mlflow.log_dict(best_config, "search/best_config.json")
             mlflow.log_text(table.to_csv(index=False), "search/trials.csv")
