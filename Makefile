@@ -36,6 +36,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/supercon_dnn_throughput.py --data-dir $(PHYSML_DATA_DIR)/supercon
 	$(BIN)/python benchmarks/galaxy_pipeline.py --data-dir $(PHYSML_DATA_DIR)/galaxy_zoo
+	$(BIN)/python benchmarks/tune_scaling.py --data-dir $(PHYSML_DATA_DIR)/supercon
 
 server-start: install
 	$(BIN)/physml server start --port $(PORT)
