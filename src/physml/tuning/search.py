@@ -94,7 +94,8 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
         search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)
         asha = spec.asha or {}
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
-                                  grace_period=asha.get("grace_period", 1), reduction_factor=asha.get("reduction_factor", 3))  # fmt: skip
+                                  grace_period=min(asha.get("grace_period", 1), epochs),  # short runs: no later rung
+                                  reduction_factor=asha.get("reduction_factor", 3))  # fmt: skip
         samples = options.num_samples or spec.num_samples
     tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=samples, search_alg=search_alg,
                                   scheduler=scheduler, max_concurrent_trials=options.max_concurrent)  # fmt: skip
