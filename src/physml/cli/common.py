@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def add_tracking_args(parser: argparse.ArgumentParser) -> None:
@@ -23,3 +28,25 @@ def optional_int(text: str) -> int | None:
 
 def optional_float(text: str) -> float | None:
     return float(text) if none_if_empty(text) else None
+
+
+def collect_overrides(flags: dict, args: argparse.Namespace) -> dict:
+    """Config overrides from flags that were given, `--no-register` and every `--set KEY=VALUE`."""
+    from physml.config import parse_override
+
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    if getattr(args, "no_register", False):
+        overrides["registry.register"] = False
+    overrides.update(dict(parse_override(text) for text in getattr(args, "set", None) or []))
+    return overrides
+
+
+def within_project_run(train: Callable[[], T]) -> T:
+    """Under `mlflow run` (MLFLOW_RUN_ID set) the project run is opened first, so the task's runs
+    become its children; otherwise the task opens its own runs."""
+    import mlflow
+
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        return train()
+    with mlflow.start_run():
+        return train()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from physml.cli.common import (
     add_tracking_args,
+    collect_overrides,
     none_if_empty,
     optional_float,
     optional_int,
+    within_project_run,
 )
 
 
@@ -19,15 +20,9 @@ def _overrides(args: argparse.Namespace) -> dict:
         "experiment": none_if_empty(args.experiment), "train.epochs": args.epochs,
         "train.batch_size": args.batch_size, "train.learning_rate": args.learning_rate,
     }  # fmt: skip
-    overrides = {key: value for key, value in flags.items() if value is not None}
     if args.skip_bad_images:
-        overrides["data.skip_bad_images"] = True
-    if args.no_register:
-        overrides["registry.register"] = False
-    from physml.config import parse_override
-
-    overrides.update(dict(parse_override(text) for text in args.set or []))
-    return overrides
+        flags["data.skip_bad_images"] = True
+    return collect_overrides(flags, args)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -40,11 +35,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = load_galaxy_config(args.config, none_if_empty(args.preset), _overrides(args))
     mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, port=args.port))
-    if os.environ.get("MLFLOW_RUN_ID"):  # launched by `mlflow run`: the CNN run becomes its child
-        with mlflow.start_run():
-            result = galaxy.run(config, none_if_empty(args.data_dir))
-    else:
-        result = galaxy.run(config, none_if_empty(args.data_dir))
+    result = within_project_run(lambda: galaxy.run(config, none_if_empty(args.data_dir)))
     print(galaxy_summary(result))
     print_ui_link(result.run_id)
     return 3 if result.diverged else 0

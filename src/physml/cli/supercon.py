@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from physml.cli.common import (
     add_tracking_args,
+    collect_overrides,
     none_if_empty,
     optional_float,
     optional_int,
+    within_project_run,
 )
 
 
@@ -20,13 +21,7 @@ def _supercon_overrides(args: argparse.Namespace) -> dict:
         "dnn.learning_rate": args.learning_rate, "dnn.layers": args.layers, "dnn.units": args.units,
         "dnn.optimizer": none_if_empty(args.optimizer), "gbm.n_estimators": args.n_estimators,
     }  # fmt: skip
-    overrides = {key: value for key, value in flags.items() if value is not None}
-    if args.no_register:
-        overrides["registry.register"] = False
-    from physml.config import parse_override
-
-    overrides.update(dict(parse_override(text) for text in args.set or []))
-    return overrides
+    return collect_overrides(flags, args)
 
 
 def cmd_supercon_train(args: argparse.Namespace) -> int:
@@ -40,11 +35,7 @@ def cmd_supercon_train(args: argparse.Namespace) -> int:
     config = load_supercon_config(args.config, none_if_empty(args.preset), _supercon_overrides(args))
     models = list(MODELS) if args.model == "all" else [args.model]
     mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, port=args.port))
-    if os.environ.get("MLFLOW_RUN_ID"):  # launched by `mlflow run`: the models become its child runs
-        with mlflow.start_run():
-            results = supercon.run(config, models, none_if_empty(args.data_dir))
-    else:
-        results = supercon.run(config, models, none_if_empty(args.data_dir))
+    results = within_project_run(lambda: supercon.run(config, models, none_if_empty(args.data_dir)))
     print_results(results)
     return 3 if any(result.diverged for result in results) else 0
 
