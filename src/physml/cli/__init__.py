@@ -1,6 +1,6 @@
 """The physml command line: parse, load config, call a task. Nothing here trains or logs by itself.
 
-One module per command family (infra: server + data, supercon, galaxy, tune); this module wires them up.
+One module per command family (infra: server + data, supercon, galaxy, tune, models); this module wires them up.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from physml.cli import galaxy, infra, supercon, tune
+from physml.cli import galaxy, infra, models, supercon, tune
 from physml.errors import PhysmlError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     supercon.add_commands(sub)
     galaxy.add_commands(sub)
     tune.add_commands(sub)
+    models.add_commands(sub)
     return parser
 
 

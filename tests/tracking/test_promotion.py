@@ -1,0 +1,56 @@
+"""`physml promote` with a metric gate and `physml models list`, on versions trained for real and
+registered on the test server."""
+
+from mlflow import MlflowClient
+
+from physml.cli import main
+
+NAME = "test-promote"
+
+
+def train_linear(supercon_dir, *args: str) -> str:
+    code = main(["supercon", "train", "--model", "linear", "--preset", "quick", "--experiment", "test-promotion",
+                 "--set", f"registry.names.linear={NAME}", "--set", "evaluation.explain=false",
+                 "--data-dir", str(supercon_dir), *args])  # fmt: skip
+    assert code == 0
+    return MlflowClient().get_model_version_by_alias(NAME, "candidate").version
+
+
+def promote(*args: str) -> int:
+    return main(["promote", NAME, *args])
+
+
+def test_promotion_decisions(tracking, supercon_dir, capsys):
+    client = MlflowClient()
+    v1 = train_linear(supercon_dir, "--feature-set", "seed17")
+    assert client.get_model_version_by_alias(NAME, "champion").version == v1  # the first version
+
+    v2 = train_linear(supercon_dir)  # all81 beats seed17
+    assert promote("--metric", "test_rmse") == 0  # lower is better
+    assert client.get_model_version_by_alias(NAME, "champion").version == v2
+    tags = client.get_model_version(NAME, v2).tags
+    assert tags["promotion.champion.decision"] == "promoted" and f"beats the champion v{v1}" in tags["promotion.champion.reason"]
+    assert tags["promotion.champion.previous"].startswith(f"v{v1} test_rmse=")
+
+    v3 = train_linear(supercon_dir, "--feature-set", "seed17")  # worse again
+    assert promote("--metric", "test_r2") == 1
+    assert "does not beat the champion" in capsys.readouterr().out
+    assert client.get_model_version_by_alias(NAME, "champion").version == v2
+    assert client.get_model_version(NAME, v3).tags["promotion.champion.decision"] == "rejected"
+    assert promote("--metric", "test_r2", "--min", "0.99") == 1
+    assert "is below the gate --min 0.99" in capsys.readouterr().out
+
+    train_linear(supercon_dir, "--split", "grouped")  # another split: never compared with the champion
+    assert promote("--metric", "test_r2") == 1
+    assert "not comparable: split" in capsys.readouterr().out
+    assert client.get_model_version_by_alias(NAME, "champion").version == v2
+
+    assert main(["models", "list"]) == 0
+    listing = [line for line in capsys.readouterr().out.splitlines() if line.startswith(NAME)]
+    assert len(listing) == 4
+    assert any(f" {v2} " in line and "champion" in line for line in listing)
+
+
+def test_promote_errors_name_the_problem(tracking, capsys):
+    assert main(["promote", "no-such-model", "--metric", "test_r2"]) == 2
+    assert "model 'no-such-model' has no version with alias 'candidate'" in capsys.readouterr().err
