@@ -38,11 +38,11 @@ def galaxy_summary(result) -> str:
         return f"cnn diverged (run {result.run_id}, tag diverged=true)"
     m = result.metrics
     lines = [
-        f"test accuracy      {m['test_accuracy']:.3f}  (majority class {m['test_majority_rate']:.3f}; "
-        f"8-view TTA {m['test_tta_accuracy']:.3f}; top-2 {m['test_top2_accuracy']:.3f})",
+        (f"test accuracy      {m['test_accuracy']:.3f}  (majority class {m['test_majority_rate']:.3f}; "
+        f"8-view TTA {m['test_tta_accuracy']:.3f}; top-2 {m['test_top2_accuracy']:.3f})"),
         f"macro-F1           {m['test_macro_f1']:.3f}",
-        f"review list        {m['test_review_fraction']:.1%} of test galaxies; accuracy on the rest "
-        f"{m['test_confident_accuracy']:.3f}",
+        (f"review list        {m['test_review_fraction']:.1%} of test galaxies; accuracy on the rest "
+        f"{m['test_confident_accuracy']:.3f}"),
     ]
     if "test_rmse" in m:
         lines.insert(0, f"test RMSE (37 vote fractions, Kaggle metric) {m['test_rmse']:.4f}")

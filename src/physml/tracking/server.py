@@ -22,7 +22,6 @@ import requests
 from physml.errors import TrackingServerError
 
 DEFAULT_PORT = 5000
-STATE_FILE = "server.json"
 
 
 @dataclass
@@ -41,9 +40,9 @@ def home_dir(home: str | Path | None = None) -> Path:
     return Path(home or os.environ.get("PHYSML_HOME") or Path.cwd() / ".physml").resolve()
 
 
-def is_healthy(url: str, timeout: float = 2.0) -> bool:
+def is_healthy(url: str, path: str = "/health", timeout: float = 2.0) -> bool:
     try:
-        return requests.get(f"{url}/health", timeout=timeout).status_code == 200
+        return requests.get(f"{url}{path}", timeout=timeout).status_code == 200
     except requests.RequestException:
         return False
 
@@ -58,8 +57,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_state(home: Path) -> ServerInfo | None:
-    path = home / STATE_FILE
+def _read_state(home: Path, name: str = "server") -> ServerInfo | None:
+    path = home / f"{name}.json"
     if not path.exists():
         return None
     try:
@@ -68,16 +67,16 @@ def _read_state(home: Path) -> ServerInfo | None:
         return None
 
 
-def status(home: str | Path | None = None) -> ServerInfo | None:
-    """The running embedded server of this home, or None (a stale state file is removed)."""
+def status(home: str | Path | None = None, name: str = "server", health_path: str = "/health") -> ServerInfo | None:
+    """The running server `name` of this home, or None (a stale state file is removed)."""
     home = home_dir(home)
-    info = _read_state(home)
+    info = _read_state(home, name)
     if info is None:
         return None
-    if _pid_alive(info.pid) and is_healthy(info.url):
+    if _pid_alive(info.pid) and is_healthy(info.url, health_path):
         return info
     if not _pid_alive(info.pid):
-        (home / STATE_FILE).unlink(missing_ok=True)
+        (home / f"{name}.json").unlink(missing_ok=True)
     return None
 
 
@@ -87,43 +86,53 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def start(
-    home: str | Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = 120
+def launch(
+    command: list[str], *, home: Path, host: str, port: int, name: str = "server",
+    env: dict[str, str] | None = None, health_path: str = "/health", timeout: float = 120,
 ) -> ServerInfo:
-    """Start `mlflow server` in the background and wait until /health answers."""
-    home = home_dir(home)
-    running = status(home)
-    if running:
-        return running
+    """Start a server process in its own session, log to `<home>/<name>.log`, wait until
+    `health_path` answers 200 and record it in `<home>/<name>.json` (what status/stop read)."""
     if port_in_use(host, port):
         raise TrackingServerError(
             f"port {port} on {host} is already taken by another process; choose another with --port"
         )
     home.mkdir(parents=True, exist_ok=True)
-    (home / "mlartifacts").mkdir(exist_ok=True)
-    log_path = home / "server.log"
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-        "--artifacts-destination", str(home / "mlartifacts"),
-        "--host", host, "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+    log_path = home / f"{name}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     info = ServerInfo(pid=process.pid, host=host, port=port, home=str(home))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
-            raise TrackingServerError(f"mlflow server exited with code {process.returncode}; log {log_path}:\n{tail}")
-        if is_healthy(info.url):
-            (home / STATE_FILE).write_text(json.dumps(asdict(info)))
+            raise TrackingServerError(f"{command[0]} {name} exited with code {process.returncode}; log {log_path}:\n{tail}")
+        if is_healthy(info.url, health_path):
+            (home / f"{name}.json").write_text(json.dumps(asdict(info)))
             return info
         time.sleep(0.5)
     _terminate(process.pid)
-    raise TrackingServerError(f"mlflow server did not answer on {info.url} within {timeout:.0f} s; see {log_path}")
+    raise TrackingServerError(f"{name} did not answer on {info.url} within {timeout:.0f} s; see {log_path}")
+
+
+def start(
+    home: str | Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = 120
+) -> ServerInfo:
+    """Start the embedded `mlflow server` (SQLite + local artifacts) and wait until /health answers."""
+    home = home_dir(home)
+    running = status(home)
+    if running:
+        return running
+    (home / "mlartifacts").mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "mlartifacts"),
+        "--host", host, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    return launch(command, home=home, host=host, port=port, timeout=timeout)
 
 
 def _terminate(pid: int, timeout: float = 20) -> None:
@@ -148,15 +157,15 @@ def _terminate(pid: int, timeout: float = 20) -> None:
         pass
 
 
-def stop(home: str | Path | None = None) -> ServerInfo | None:
-    """Stop the embedded server of this home; returns what was stopped, or None."""
+def stop(home: str | Path | None = None, name: str = "server") -> ServerInfo | None:
+    """Stop the server `name` of this home; returns what was stopped, or None."""
     home = home_dir(home)
-    info = _read_state(home)
+    info = _read_state(home, name)
     if info is None:
         return None
     if _pid_alive(info.pid):
         _terminate(info.pid)
-    (home / STATE_FILE).unlink(missing_ok=True)
+    (home / f"{name}.json").unlink(missing_ok=True)
     return info
 
 
