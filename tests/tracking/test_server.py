@@ -16,7 +16,7 @@ from tests.conftest import free_port
 
 
 def physml(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "physml.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "physml.cli", *args], check=False, capture_output=True, text=True, env=env,
                           timeout=180)  # fmt: skip
 
 

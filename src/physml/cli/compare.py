@@ -1,0 +1,39 @@
+"""`physml compare EXPERIMENT [--metric test_r2] [--top 10]`: the best runs side by side."""
+
+from __future__ import annotations
+
+import argparse
+
+from physml.cli.common import add_tracking_args
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from physml.tracking.compare import log_comparison, select
+    from physml.tracking.server import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri, autostart=False)
+    mlflow.set_tracking_uri(uri)
+    params = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
+    comparison = select(MlflowClient(uri), args.experiment, args.metric, args.top, params)
+    print(comparison.text())
+    if args.no_log:
+        return 0
+    run_id = log_comparison(comparison)
+    experiment_id = mlflow.get_experiment_by_name(args.experiment).experiment_id
+    print(f"\ncomparison run {run_id}: table.md and comparison.png under comparison/")
+    print(f"MLflow UI: {uri}/#/experiments/{experiment_id}/runs/{run_id}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    compare = sub.add_parser("compare", help="table and figure of an experiment's best runs, logged to a comparison run")
+    compare.add_argument("experiment", help="experiment name, e.g. supercon")
+    compare.add_argument("--metric", default="test_r2", help="rank by this metric (rmse/mae/loss: lower is better)")
+    compare.add_argument("--top", type=int, default=10)
+    compare.add_argument("--params", help="comma-separated key params (default: those that differ between the runs)")
+    compare.add_argument("--no-log", action="store_true", help="print the table only; log no comparison run")
+    add_tracking_args(compare)
+    compare.set_defaults(func=cmd_compare)

@@ -1,0 +1,150 @@
+"""Compare the runs of an experiment on one metric: a table (terminal + markdown), a figure (the
+runs side by side, and the metric against each key parameter), logged to a comparison run.
+
+Key parameters are the ones whose values differ between the compared runs (what the comparison
+is about), unless the user names them. Comparison runs carry the tag physml.kind=comparison and
+are never compared themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Run
+
+from physml.errors import PhysmlError
+from physml.tracking.promotion import lower_is_better
+from physml.tracking.runs import log_figure
+
+KIND_TAG = "physml.kind"
+OTHER_METRICS = ("test_r2", "test_rmse", "test_mae", "test_accuracy", "test_macro_f1", "fit_seconds")
+MAX_KEY_PARAMS = 6
+
+
+@dataclass
+class Comparison:
+    experiment: str
+    metric: str
+    runs: list[Run]
+    params: list[str]
+    metrics: list[str]
+
+    def rows(self) -> list[list[str]]:
+        rows = []
+        for rank, run in enumerate(self.runs, 1):
+            values = [_fmt(run.data.metrics.get(m)) for m in self.metrics]
+            params = [run.data.params.get(p, "-") for p in self.params]
+            rows.append([str(rank), run.info.run_name or run.info.run_id[:8], *values, *params, run.info.run_id])
+        return rows
+
+    @property
+    def header(self) -> list[str]:
+        return ["#", "run", *self.metrics, *self.params, "run id"]
+
+    def text(self) -> str:
+        table = [self.header, *self.rows()]
+        widths = [max(len(row[i]) for row in table) for i in range(len(self.header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in table]
+        lines.insert(1, "-" * len(lines[0]))
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        direction = "lower" if lower_is_better(self.metric) else "higher"
+        lines = [f"# {self.experiment}: top {len(self.runs)} runs by {self.metric} ({direction} is better)", "",
+                 "| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
+        return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
+
+
+def select(client: MlflowClient, experiment: str, metric: str, top: int, params: list[str] | None = None) -> Comparison:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        names = ", ".join(sorted(e.name for e in client.search_experiments()))
+        raise PhysmlError(f"no experiment named {experiment!r} on {mlflow.get_tracking_uri()} (there are: {names})")
+    order = "ASC" if lower_is_better(metric) else "DESC"
+    candidates = client.search_runs([found.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                                    order_by=[f"metrics.`{metric}` {order}"], max_results=1000)
+    runs = [r for r in candidates if metric in r.data.metrics and r.data.tags.get(KIND_TAG) != "comparison"][:top]
+    if not runs:
+        raise PhysmlError(f"no finished run in {experiment!r} has the metric {metric!r}")
+    if params is None:
+        names = sorted({p for r in runs for p in r.data.params})
+        varying = [p for p in names if len({r.data.params.get(p) for r in runs}) > 1 and not p.startswith("search.")]
+        params = varying[:MAX_KEY_PARAMS]
+    metrics = [metric] + [m for m in OTHER_METRICS if m != metric and any(m in r.data.metrics for r in runs)]
+    return Comparison(experiment, metric, runs, params, metrics)
+
+
+def _as_number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def figure(comparison: Comparison):
+    """Left: the runs side by side (with the bootstrap 95% CI where logged); then the metric
+    against each key parameter (numeric parameters on a log axis when they span decades)."""
+    metric, runs = comparison.metric, comparison.runs
+    panels = 1 + len(comparison.params)
+    cols = min(panels, 3)
+    rows = math.ceil(panels / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
+    flat = axes.ravel()
+    labels = [r.info.run_name or r.info.run_id[:8] for r in runs]
+    values = [r.data.metrics[metric] for r in runs]
+    low = [r.data.metrics.get(f"{metric}_ci_low", v) for r, v in zip(runs, values)]
+    high = [r.data.metrics.get(f"{metric}_ci_high", v) for r, v in zip(runs, values)]
+    ax = flat[0]
+    positions = range(len(runs))
+    ax.barh(positions, values, xerr=[[v - lo for v, lo in zip(values, low)], [hi - v for v, hi in zip(values, high)]],
+            color="tab:blue", alpha=0.8, capsize=3)
+    ax.set_yticks(list(positions), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric)
+    ax.set_title(f"top {len(runs)} by {metric} ({'lower' if lower_is_better(metric) else 'higher'} is better)")
+    if min(values) > 0 and not lower_is_better(metric):
+        ax.set_xlim(min(low) * 0.95, max(high) * 1.01)
+    for ax, param in zip(flat[1:], comparison.params):
+        raw = [r.data.params.get(param) for r in runs]
+        numbers = [_as_number(v) for v in raw]
+        if all(n is not None for n in numbers):
+            ax.scatter(numbers, values, color="tab:orange")
+            if min(numbers) > 0 and max(numbers) / min(numbers) > 100:
+                ax.set_xscale("log")
+        else:
+            categories = sorted({str(v) for v in raw})
+            ax.scatter([categories.index(str(v)) for v in raw], values, color="tab:green")
+            ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel(param)
+        ax.set_ylabel(metric)
+    for ax in flat[panels:]:
+        ax.axis("off")
+    fig.suptitle(f"{comparison.experiment}: {metric}")
+    fig.tight_layout()
+    return fig
+
+
+def log_comparison(comparison: Comparison) -> str:
+    """A comparison run in the same experiment: table (markdown + CSV-like text), figure, the ids compared."""
+    mlflow.set_experiment(comparison.experiment)
+    tags = {KIND_TAG: "comparison", "physml.compared_runs": ",".join(r.info.run_id for r in comparison.runs)}
+    with mlflow.start_run(run_name=f"compare-{comparison.metric}", tags=tags) as run:
+        mlflow.log_params({"metric": comparison.metric, "top": len(comparison.runs),
+                           "key_params": ",".join(comparison.params) or "-"})
+        best = comparison.runs[0].data.metrics[comparison.metric]
+        mlflow.log_metric(f"best_{comparison.metric}", best)
+        mlflow.log_text(comparison.markdown(), "comparison/table.md")
+        log_figure(figure(comparison), "comparison/comparison.png")
+    return run.info.run_id

@@ -1,0 +1,56 @@
+"""`physml compare` on runs trained for real on the test server: the ranking, the table artifact,
+the figure (a PNG that decodes) and the comparison run that carries them."""
+
+from pathlib import Path
+
+import matplotlib.image
+from mlflow import MlflowClient
+
+from physml.cli import main
+
+EXPERIMENT = "test-compare"
+
+
+def train(supercon_dir, model: str, *args: str) -> None:
+    code = main(["supercon", "train", "--model", model, "--preset", "quick", "--experiment", EXPERIMENT,
+                 "--set", "evaluation.explain=false", "--set", "registry.register=false",
+                 "--data-dir", str(supercon_dir), *args])  # fmt: skip
+    assert code == 0
+
+
+def test_compare_ranks_logs_a_table_and_a_figure(tracking, supercon_dir, capsys):
+    train(supercon_dir, "linear", "--feature-set", "seed17")
+    train(supercon_dir, "linear")
+    train(supercon_dir, "gbm")
+    client = MlflowClient()
+    runs = {r.info.run_id: r for r in client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])}
+    by_rmse = sorted(runs.values(), key=lambda r: r.data.metrics["test_rmse"])
+    capsys.readouterr()
+
+    assert main(["compare", EXPERIMENT, "--metric", "test_rmse", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    table_lines = out.splitlines()[2:4]
+    assert [line.split()[-1] for line in table_lines] == [r.info.run_id for r in by_rmse[:2]]  # lower RMSE first
+    assert "feature_set" in out.splitlines()[0] or "model" in out.splitlines()[0]  # the params that differ
+
+    (comparison,) = client.search_runs([by_rmse[0].info.experiment_id], filter_string="tags.`physml.kind` = 'comparison'")
+    assert comparison.data.tags["physml.compared_runs"] == ",".join(r.info.run_id for r in by_rmse[:2])
+    assert comparison.data.metrics["best_test_rmse"] == by_rmse[0].data.metrics["test_rmse"]
+    markdown = Path(client.download_artifacts(comparison.info.run_id, "comparison/table.md")).read_text()
+    assert markdown.startswith(f"# {EXPERIMENT}: top 2 runs by test_rmse (lower is better)")
+    assert markdown.index(by_rmse[0].info.run_id) < markdown.index(by_rmse[1].info.run_id)
+    image = matplotlib.image.imread(client.download_artifacts(comparison.info.run_id, "comparison/comparison.png"))
+    assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01
+
+    # a second comparison never ranks the first one, and higher-is-better metrics sort the other way
+    assert main(["compare", EXPERIMENT, "--metric", "test_r2", "--no-log"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 3 and rows[0].split()[-1] == by_rmse[0].info.run_id
+
+
+def test_compare_errors_name_what_is_missing(tracking, capsys):
+    assert main(["compare", "no-such-experiment"]) == 2
+    assert "no experiment named 'no-such-experiment'" in capsys.readouterr().err
+    MlflowClient().create_experiment("empty-for-compare")
+    assert main(["compare", "empty-for-compare", "--metric", "test_r2"]) == 2
+    assert "no finished run in 'empty-for-compare' has the metric 'test_r2'" in capsys.readouterr().err

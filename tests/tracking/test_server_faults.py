@@ -1,0 +1,85 @@
+"""The tracking server is SIGKILLed while a real training run logs to it. Restarted, the run
+finishes with every epoch's metrics (MLflow's client retries); left dead, the run ends with one
+clear error line, and what was logged before the kill is still there once the server is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from mlflow import MlflowClient
+
+from physml.tracking import server
+from tests.conftest import free_port, subprocess_env
+
+EPOCHS = 25
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    home = tmp_path / "home"
+    info = server.start(home=home, port=free_port())
+    yield home, info
+    server.stop(home=home)
+
+
+def start_training(url: str, supercon_dir, experiment: str, **extra_env: str) -> subprocess.Popen:
+    env = subprocess_env(url) | extra_env
+    command = ["physml", "supercon", "train", "--model", "dnn", "--preset", "quick", "--experiment", experiment,
+               "--set", f"dnn.epochs={EPOCHS}", "--set", "dnn.batch_size=512", "--set", "evaluation.explain=false",
+               "--set", "registry.register=false", "--data-dir", str(supercon_dir)]  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_epochs(client: MlflowClient, experiment: str, count: int, process: subprocess.Popen, timeout=300) -> str:
+    """Poll the server until the run has logged `count` epochs; returns its run id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        found = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([found.experiment_id]) if found else []
+        if runs and len(client.get_metric_history(runs[0].info.run_id, "loss")) >= count:
+            return runs[0].info.run_id
+        time.sleep(0.3)
+    raise AssertionError(f"the run did not log {count} epochs within {timeout} s")
+
+
+def kill(info: server.ServerInfo) -> None:
+    os.killpg(info.pid, signal.SIGKILL)
+    while server.is_healthy(info.url, timeout=0.5):
+        time.sleep(0.1)
+
+
+def test_run_survives_a_server_restart(own_server, supercon_dir):
+    home, info = own_server
+    client = MlflowClient(info.url)
+    training = start_training(info.url, supercon_dir, "fault-restart")
+    run_id = wait_for_epochs(client, "fault-restart", 3, training)
+    kill(info)
+    time.sleep(3)  # the run keeps training and its client keeps retrying meanwhile
+    server.start(home=home, port=info.port)
+    _out, err = training.communicate(timeout=600)
+    assert training.returncode == 0, err[-3000:]
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and "test_r2" in run.data.metrics
+    steps = sorted(m.step for m in client.get_metric_history(run_id, "loss"))
+    assert steps == list(range(1, EPOCHS + 1))  # every epoch, before, during and after the outage
+
+
+def test_run_ends_with_a_clear_error_when_the_server_stays_down(own_server, supercon_dir):
+    home, info = own_server
+    client = MlflowClient(info.url)
+    training = start_training(info.url, supercon_dir, "fault-down", MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
+                              MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1", MLFLOW_HTTP_REQUEST_TIMEOUT="5")
+    run_id = wait_for_epochs(client, "fault-down", 3, training)
+    logged = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
+    kill(info)
+    _out, err = training.communicate(timeout=600)
+    assert training.returncode == 2
+    assert f"cannot reach the tracking server {info.url}" in err and "Traceback" not in err
+    server.start(home=home, port=info.port)  # nothing logged before the kill is lost
+    after = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
+    assert after.items() >= logged.items()
