@@ -12,6 +12,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
     from physml.tracking.compare import log_comparison, select
+    from physml.tracking.report import ui_link
     from physml.tracking.server import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri, autostart=False)
@@ -24,7 +25,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     run_id = log_comparison(comparison)
     experiment_id = mlflow.get_experiment_by_name(args.experiment).experiment_id
     print(f"\ncomparison run {run_id}: table.md and comparison.png under comparison/")
-    print(f"MLflow UI: {uri}/#/experiments/{experiment_id}/runs/{run_id}")
+    print(f"MLflow UI: {ui_link(uri, experiment_id, run_id)}")
     return 0
 
 
