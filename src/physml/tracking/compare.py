@@ -24,6 +24,7 @@ from physml.tracking.promotion import lower_is_better
 from physml.tracking.runs import log_figure
 
 KIND_TAG = "physml.kind"
+FIRST_PARAMS = ("model", "feature_set", "split", "target")  # shown first when they differ
 OTHER_METRICS = ("test_r2", "test_rmse", "test_mae", "test_accuracy", "test_macro_f1", "fit_seconds")
 MAX_KEY_PARAMS = 6
 
@@ -79,7 +80,7 @@ def select(client: MlflowClient, experiment: str, metric: str, top: int, params:
     if not runs:
         raise PhysmlError(f"no finished run in {experiment!r} has the metric {metric!r}")
     if params is None:
-        names = sorted({p for r in runs for p in r.data.params})
+        names = sorted({p for r in runs for p in r.data.params}, key=lambda p: (p not in FIRST_PARAMS, p))
         varying = [p for p in names if len({r.data.params.get(p) for r in runs}) > 1 and not p.startswith("search.")]
         params = varying[:MAX_KEY_PARAMS]
     metrics = [metric] + [m for m in OTHER_METRICS if m != metric and any(m in r.data.metrics for r in runs)]
@@ -94,15 +95,17 @@ def _as_number(value: str | None) -> float | None:
 
 
 def figure(comparison: Comparison):
-    """Left: the runs side by side (with the bootstrap 95% CI where logged); then the metric
-    against each key parameter (numeric parameters on a log axis when they span decades)."""
+    """First the runs side by side (with the bootstrap 95% CI where logged), then the metric
+    against each key parameter that all runs have (log axis when its values span decades)."""
     metric, runs = comparison.metric, comparison.runs
-    panels = 1 + len(comparison.params)
+    # a param only some runs have (another model's hyperparameter) is in the table, not plotted
+    plotted = [p for p in comparison.params if all(p in r.data.params for r in runs)]
+    panels = 1 + len(plotted)
     cols = min(panels, 3)
     rows = math.ceil(panels / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
     flat = axes.ravel()
-    labels = [r.info.run_name or r.info.run_id[:8] for r in runs]
+    labels = [f"{r.info.run_name or ''} ({r.info.run_id[:6]})" for r in runs]
     values = [r.data.metrics[metric] for r in runs]
     low = [r.data.metrics.get(f"{metric}_ci_low", v) for r, v in zip(runs, values)]
     high = [r.data.metrics.get(f"{metric}_ci_high", v) for r, v in zip(runs, values)]
@@ -116,7 +119,7 @@ def figure(comparison: Comparison):
     ax.set_title(f"top {len(runs)} by {metric} ({'lower' if lower_is_better(metric) else 'higher'} is better)")
     if min(values) > 0 and not lower_is_better(metric):
         ax.set_xlim(min(low) * 0.95, max(high) * 1.01)
-    for ax, param in zip(flat[1:], comparison.params):
+    for ax, param in zip(flat[1:], plotted):
         raw = [r.data.params.get(param) for r in runs]
         numbers = [_as_number(v) for v in raw]
         if all(n is not None for n in numbers):
