@@ -10,6 +10,7 @@ with the admin's credentials written to a netrc file that MLflow's HTTP client r
 
 from __future__ import annotations
 
+import importlib.util
 import netrc
 import os
 import secrets
@@ -216,6 +217,9 @@ def local_stack_up(home: str | Path | None = None, port: int = DEFAULT_PORT, s3_
     endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL")
     artifacts = os.environ.get("PHYSML_TEAM_ARTIFACTS") or f"s3://{LOCAL_BUCKET}/mlflow"
     if not endpoint:
+        if importlib.util.find_spec("moto") is None:
+            raise TrackingServerError("the local stack's S3 server is moto's: pip install 'moto[server]' (it comes with "
+                                      "physml[test]), or point PHYSML_TEAM_ARTIFACTS and MLFLOW_S3_ENDPOINT_URL at a bucket")
         s3 = server.status(home, S3_NAME, health_path="/moto-api/") or server.launch(
             [sys.executable, "-m", "moto.server", "-H", host, "-p", str(s3_port)],
             home=home, host=host, port=s3_port, name=S3_NAME, health_path="/moto-api/", timeout=60,
