@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 PHYSML_DATA_DIR ?= $(abspath ../shared/data)
 export PHYSML_DATA_DIR
 PORT ?= 5000
+TEAM_PORT ?= 5050
 # Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test bench server-start server-stop clean
+.PHONY: install demo team-demo test bench server-start server-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -28,15 +29,22 @@ demo: install
 	MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) $(BIN)/physml galaxy train --preset demo
 	@echo "The server keeps running for the UI; stop it with: make server-stop"
 
+## team-demo: the team stack on this machine (PostgreSQL database, S3-compatible server, MLflow server
+## with basic auth; see infra/README.md), then the supercon demo logging to it as its admin
+team-demo: install
+	infra/team-stack.sh up --port $(TEAM_PORT)
+	eval "$$($(BIN)/physml team env)" && $(BIN)/physml supercon train --model all --preset demo
+	@echo "Stop the stack with: infra/team-stack.sh down"
+
 ## test: install and run the whole test suite (starts its own servers on free ports)
 test: install
 	$(BIN)/python -m pytest
 
-## bench: the scripts in benchmarks/ (they measure and print)
+## bench: every script in benchmarks/ (under 15 min on 2 cores): prints a summary table and logs each
+## benchmark as an MLflow run in the `benchmarks` experiment (the embedded server unless MLFLOW_TRACKING_URI
+## is set). BENCH_ARGS="--only galaxy_pipeline", "--quick", ... (see `physml bench --help`)
 bench: install
-	$(BIN)/python benchmarks/supercon_dnn_throughput.py --data-dir $(PHYSML_DATA_DIR)/supercon
-	$(BIN)/python benchmarks/galaxy_pipeline.py --data-dir $(PHYSML_DATA_DIR)/galaxy_zoo
-	$(BIN)/python benchmarks/tune_scaling.py --data-dir $(PHYSML_DATA_DIR)/supercon
+	$(BIN)/physml bench --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
 
 server-start: install
 	$(BIN)/physml server start --port $(PORT)

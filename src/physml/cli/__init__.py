@@ -1,6 +1,6 @@
 """The physml command line: parse, load config, call a task. Nothing here trains or logs by itself.
 
-One module per command family (infra: server + data, team, supercon, galaxy, tune, models); this module wires them up.
+One module per command family (infra: server + data, team, supercon, galaxy, tune, models, compare, bench); this module wires them up.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from physml.cli import bench, galaxy, infra, models, supercon, team, tune
+from physml.cli import bench, compare, galaxy, infra, models, supercon, team, tune
 from physml.errors import PhysmlError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     galaxy.add_commands(sub)
     tune.add_commands(sub)
     models.add_commands(sub)
+    compare.add_commands(sub)
     bench.add_commands(sub)
     return parser
 

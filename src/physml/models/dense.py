@@ -15,6 +15,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from physml.models.callbacks import EpochHook, EpochReporter, as_hook_list
 
+STEPS_PER_EXECUTION = 32
+
 
 def build_dense_net(n_features: int, layers: int, units: int) -> keras.Model:
     inputs = keras.Input(shape=(n_features,), name="features")
@@ -73,7 +75,10 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         X, y_fit = X[order], y_fit[order]
 
         self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
-        self.model_.compile(optimizer=make_optimizer(self.optimizer, self.learning_rate), loss="mse")
+        # Several steps per call to the compiled train function: the study's tiny net at batch 16
+        # spends most of a step in Python dispatch otherwise (benchmarks/supercon_dnn_throughput.py: 6x).
+        self.model_.compile(optimizer=make_optimizer(self.optimizer, self.learning_rate), loss="mse",
+                            steps_per_execution=STEPS_PER_EXECUTION)
         callback = EpochReporter(
             self.epochs,
             as_hook_list(on_epoch_end),

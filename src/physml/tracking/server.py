@@ -132,7 +132,14 @@ def start(
         "--artifacts-destination", str(home / "mlartifacts"),
         "--host", host, "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    return launch(command, home=home, host=host, port=port, timeout=timeout)
+    return launch(command, home=home, host=host, port=port, env=server_env(), timeout=timeout)
+
+
+def server_env() -> dict[str, str]:
+    """MLflow 3's server also starts a job runner with about ten worker processes for its GenAI
+    features (LLM judges, trace roll-ups), which physml does not use: about 2 GB of memory and
+    steady polling. Off unless the environment asks for it."""
+    return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")}
 
 
 def _terminate(pid: int, timeout: float = 20) -> None:

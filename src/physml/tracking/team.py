@@ -133,6 +133,7 @@ def _secret_key(home: Path) -> str:
 def server_command(settings: TeamSettings, home: Path, port: int, host: str) -> tuple[list[str], dict[str, str]]:
     """The `mlflow server --app-name basic-auth` command line and the environment it needs."""
     env = {
+        **server.server_env(),
         "MLFLOW_AUTH_CONFIG_PATH": str(_auth_config(home, settings)),
         "MLFLOW_AUTH_ADMIN_PASSWORD": settings.admin_password,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": _secret_key(home),

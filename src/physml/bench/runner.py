@@ -1,0 +1,205 @@
+"""Run the benchmark scripts in benchmarks/ within a time budget and print one summary table.
+
+Each script runs as its own process (its own TensorFlow and Ray, a clean slate, a hard time limit)
+and logs its result as a nested run under one `suite` run in the `benchmarks` experiment; the
+suite run holds the machine description and the summary table (`summary.md`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from physml.bench import machine as machine_info
+from physml.bench.record import (
+    EXPERIMENT,
+    BenchResult,
+    cell,
+    markdown_table,
+    render,
+    text_table,
+    verdict,
+)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    script: str
+    budget_s: int  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+    what: str
+
+
+# Cheapest first; the sum of the budgets is the 15 minutes `make bench` may take on 2 cores.
+BENCHMARKS = (
+    Benchmark("supercon_dnn", "supercon_dnn_throughput.py", 90, "supercon DNN samples/s, Keras fit vs tf.function, batch sweep"),
+    Benchmark("galaxy_pipeline", "galaxy_pipeline.py", 90, "Galaxy input pipeline images/s vs the CNN's (>= 3x)"),
+    Benchmark("tracking_overhead", "tracking_overhead.py", 120, "epoch time with MLflow logging on vs off (< 5%)"),
+    Benchmark("end_to_end", "end_to_end.py", 300, "the README demo: wall time and peak memory"),
+    Benchmark("tune_scaling", "tune_scaling.py", 300, "Ray Tune trials/hour 1 vs 2 workers, ASHA vs none"),
+)
+NAMES = [b.name for b in BENCHMARKS]
+
+
+def benchmarks_dir() -> Path:
+    """$PHYSML_BENCHMARKS_DIR, ./benchmarks, or the source tree's benchmarks/."""
+    if env := os.environ.get("PHYSML_BENCHMARKS_DIR"):
+        return Path(env)
+    here = Path.cwd() / "benchmarks"
+    if (here / BENCHMARKS[0].script).exists():
+        return here
+    return Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+@dataclass
+class Outcome:
+    benchmark: Benchmark
+    result: BenchResult | None
+    seconds: float
+    error: str | None = None
+    log: Path | None = None
+
+
+def run_one(bench: Benchmark, args: list[str], timeout: float, log_dir: Path) -> Outcome:
+    json_path, log_path = log_dir / f"{bench.name}.json", log_dir / f"{bench.name}.log"
+    command = [sys.executable, str(benchmarks_dir() / bench.script), *args, "--json-out", str(json_path)]
+    env = {**os.environ, "PHYSML_PROGRESS": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    env = {k: v for k, v in env.items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")}
+    started = time.perf_counter()
+    error = None
+    with open(log_path, "wb") as log:
+        # its own process group: on timeout the script and what it started (trainings, Ray) are stopped together
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            if process.wait(timeout=timeout) != 0:
+                error = f"exited with code {process.returncode}"
+        except subprocess.TimeoutExpired:
+            error = f"stopped after its time limit of {timeout:.0f} s"
+            stop_group(process)
+        except BaseException:  # Ctrl-C: its own session does not get the terminal's SIGINT, so stop it here
+            stop_group(process, grace=10)
+            raise
+    seconds = time.perf_counter() - started
+    result = BenchResult.from_json(json.loads(json_path.read_text())) if json_path.exists() and error is None else None
+    if result is None and error is None:
+        error = "wrote no result"
+    return Outcome(bench, result, seconds, error, log_path)
+
+
+def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM to the script's process group (the script cleans up, e.g. stops its MLflow server), then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def summary_rows(outcomes: list[Outcome]) -> list[list]:
+    rows = []
+    for outcome in outcomes:
+        if outcome.result is None:
+            rows.append([outcome.benchmark.name, "FAILED", outcome.seconds, outcome.error])
+        else:
+            rows.append([outcome.benchmark.name, verdict(outcome.result.passed), outcome.seconds, outcome.result.headline])
+    return rows
+
+
+def target_rows(outcomes: list[Outcome]) -> list[list]:
+    return [[o.benchmark.name, t.label, t.value, t.goal, verdict(t.passed)]
+            for o in outcomes if o.result for t in o.result.targets]  # fmt: skip
+
+
+def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, tracking_uri: str | None,
+              budget_s: float = 900, log_dir: str | None = None, markdown_out: str | None = None) -> int:  # fmt: skip
+    """Run the chosen benchmarks in order; print each result and a summary. Exit code 1 if any failed."""
+    chosen = [b for b in BENCHMARKS if not only or b.name in only]
+    folder = Path(log_dir or tempfile.mkdtemp(prefix="physml-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    machine = machine_info.describe()
+    print(f"physml bench: {', '.join(b.name for b in chosen)}{' (--quick: smoke settings, not measurements)' if quick else ''}")
+    print(f"machine: {machine_info.one_line(machine)}")
+    print(f"budget {budget_s / 60:.0f} min; logs in {folder}", flush=True)
+
+    parent_run_id = None
+    if tracking_uri:
+        from mlflow import MlflowClient
+
+        from physml.tracking.runs import standard_tags
+
+        client = MlflowClient(tracking_uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+        tags = {**standard_tags("bench", "suite"), **machine, "bench.name": "suite"}
+        parent_run_id = client.create_run(experiment_id, run_name="suite", tags=tags).info.run_id
+        client.log_batch(parent_run_id, params=[_param(k, v) for k, v in {**machine, "quick": quick, "only": ",".join(b.name for b in chosen)}.items()])
+
+    common = [*(["--data-dir", data_dir] if data_dir else []), *(["--quick"] if quick else [])]
+    common += ["--tracking-uri", tracking_uri, "--parent-run-id", parent_run_id] if tracking_uri else ["--no-log"]
+    started = time.perf_counter()
+    outcomes = []
+    for bench in chosen:
+        left = budget_s - (time.perf_counter() - started)
+        timeout = min(2 * bench.budget_s, max(left, bench.budget_s))  # each gets at least its own budget
+        print(f"\n--- {bench.name}: {bench.what} (budget {bench.budget_s} s, limit {timeout:.0f} s) ...", flush=True)
+        outcome = run_one(bench, common, timeout, folder)
+        outcomes.append(outcome)
+        if outcome.result is not None:
+            print(render(outcome.result), flush=True)
+        else:
+            tail = outcome.log.read_text(errors="replace")[-3000:] if outcome.log and outcome.log.exists() else ""
+            print(f"{bench.name} FAILED ({outcome.error}) after {outcome.seconds:.0f} s; log {outcome.log}:\n{tail}", flush=True)
+        if tracking_uri and outcome.result is not None and outcome.result.run_id and outcome.log:
+            client.log_artifact(outcome.result.run_id, str(outcome.log), "logs")
+    total = time.perf_counter() - started
+
+    columns = ["benchmark", "verdict", "seconds", "headline"]
+    rows = summary_rows(outcomes)
+    targets = target_rows(outcomes)
+    print(f"\n=== physml bench summary ({total / 60:.1f} min; {machine_info.one_line(machine)}) ===")
+    print(text_table(columns, rows))
+    if targets:
+        print("\n" + text_table(["benchmark", "target", "measured", "goal", "verdict"], targets))
+    markdown = "\n\n".join([f"# physml bench ({machine_info.wall_clock()}, {total / 60:.1f} min)",
+                            f"machine: {machine_info.one_line(machine)}", markdown_table(columns, rows),
+                            markdown_table(["benchmark", "target", "measured", "goal", "verdict"], targets)]
+                           + [render(o.result, markdown=True) for o in outcomes if o.result]) + "\n"  # fmt: skip
+    if markdown_out:
+        Path(markdown_out).write_text(markdown)
+    failed = sum(o.result is None for o in outcomes)
+    if tracking_uri:
+        client.log_text(parent_run_id, markdown, "summary.md")
+        client.log_batch(parent_run_id, metrics=[_metric("total_seconds", total), _metric("n_failed", failed),
+                                                 _metric("n_missed", sum(o.result is not None and o.result.passed is False for o in outcomes))])  # fmt: skip
+        client.set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
+        print(f"\nlogged to {tracking_uri}: experiment '{EXPERIMENT}', suite run {parent_run_id}")
+    if total > budget_s:
+        print(f"warning: the suite took {total / 60:.1f} min, over its {budget_s / 60:.0f} min budget")
+    return 1 if failed else 0
+
+
+def _param(key: str, value) -> object:
+    from mlflow.entities import Param
+
+    return Param(key, str(value)[:6000])
+
+
+def _metric(key: str, value: float) -> object:
+    from mlflow.entities import Metric
+
+    return Metric(key, float(value), int(time.time() * 1000), 0)
+
+
+__all__ = ["BENCHMARKS", "NAMES", "cell", "run_suite"]
