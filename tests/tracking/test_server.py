@@ -52,9 +52,9 @@ def test_taken_port_is_a_clear_error(tmp_path):
 
 
 def test_stale_state_file_is_ignored(tmp_path):
-    (tmp_path / server.STATE_FILE).write_text('{"pid": 999999, "host": "127.0.0.1", "port": 1, "home": "x"}')
+    (tmp_path / "server.json").write_text('{"pid": 999999, "host": "127.0.0.1", "port": 1, "home": "x"}')
     assert server.status(tmp_path) is None
-    assert not (tmp_path / server.STATE_FILE).exists()
+    assert not (tmp_path / "server.json").exists()
 
 
 def test_tracking_uri_precedence(monkeypatch, tmp_path):
