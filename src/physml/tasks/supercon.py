@@ -93,21 +93,8 @@ def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
     return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
 
 
-class EpochLogger:
-    """Per-epoch metrics in one batched call that does not wait for the server (MLflow's async
-    logging: ~2 ms instead of ~30 ms per epoch, benchmarks/tracking_overhead.py); `wait()` after the
-    fit surfaces any failure, after MLflow's client has retried."""
-
-    def __init__(self):
-        self.pending = []
-
-    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.pending.append(mlflow.log_metrics(metrics, step=epoch, synchronous=False))
-
-    def wait(self) -> None:
-        pending, self.pending = self.pending, []
-        for operation in pending:
-            operation.wait()
+def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+    mlflow.log_metrics(metrics, step=epoch)
 
 
 def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split: SplitData) -> None:
@@ -216,15 +203,11 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
 
     pipeline = build_pipeline(config, model)
     fit_params = {}
-    epoch_logger = EpochLogger()
     if model == "dnn":
-        hooks = [epoch_logger] + ([on_epoch_end] if on_epoch_end else [])
+        hooks = [log_epoch] + ([on_epoch_end] if on_epoch_end else [])
         fit_params["regressor__on_epoch_end"] = hooks
     started = time.perf_counter()
-    try:
-        pipeline.fit(split.X_train, split.y_train, **fit_params)
-    finally:
-        epoch_logger.wait()
+    pipeline.fit(split.X_train, split.y_train, **fit_params)
     mlflow.log_metric("fit_seconds", time.perf_counter() - started)
     if model == "dnn":
         history = pipeline.named_steps["regressor"].history_
