@@ -10,7 +10,7 @@ TEAM_PORT ?= 5050
 # Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo team-demo test bench server-start server-stop clean
+.PHONY: install browser demo team-demo test bench server-start server-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -36,8 +36,17 @@ team-demo: install
 	eval "$$($(BIN)/physml team env)" && $(BIN)/physml supercon train --model all --preset demo
 	@echo "Stop the stack with: infra/team-stack.sh down"
 
-## test: install and run the whole test suite (starts its own servers on free ports)
-test: install
+## browser: Debian's chromium + chromium-driver for the MLflow UI test (apt, as root or with sudo), if missing
+browser:
+	@if ! { command -v chromium && command -v chromedriver; } >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null \
+	  || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; } \
+	  || echo "could not install chromium + chromium-driver: the MLflow UI test will fail (set PHYSML_BROWSER_TESTS=off to skip it)"; \
+	fi
+
+## test: install and run the whole test suite (starts its own servers on free ports; drives the UI in chromium)
+test: install browser
 	$(BIN)/python -m pytest
 
 ## bench: every script in benchmarks/ (under 15 min on 2 cores): prints a summary table and logs each

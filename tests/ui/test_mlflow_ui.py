@@ -23,9 +23,9 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 def browser(tmp_path_factory):
     if not (Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER)):
         message = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
-        if os.environ.get("PHYSML_BROWSER_TESTS") == "required":
-            pytest.fail(message)
-        pytest.skip(message)
+        if os.environ.get("PHYSML_BROWSER_TESTS") == "off":  # an explicit opt-out, never a silent skip
+            pytest.skip(message + "; PHYSML_BROWSER_TESTS=off")
+        pytest.fail(message)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
