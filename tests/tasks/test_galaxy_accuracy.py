@@ -1,5 +1,7 @@
-"""The target on the shared 4,064 galaxies: 4 classes, CPU, default config (30 epochs, ~1.5 min on
-2 cores): test accuracy clearly above the majority-class rate."""
+"""The target on the shared 4,064 galaxies: 4 classes, CPU, the default config on half its schedule
+(15 of 30 epochs; 1-5 min on 2 cores, depending on the host's conv speed): test accuracy clearly above
+the majority-class rate. (15 epochs measured 0.690 vs majority 0.521, macro-F1 0.601; the full
+schedule's figures are in the README.)"""
 
 import pytest
 
@@ -9,7 +11,7 @@ from physml.tasks import galaxy
 
 @pytest.mark.slow
 def test_cnn_beats_the_majority_class(tracking, galaxy_dir):
-    config = load_galaxy_config(overrides={"experiment": "test-galaxy-accuracy", "registry.register": False})
+    config = load_galaxy_config(overrides={"experiment": "test-galaxy-accuracy", "registry.register": False, "train.epochs": 15})
     result = galaxy.run(config, galaxy_dir)
     metrics = result.metrics
     assert metrics["test_majority_rate"] < 0.6

@@ -38,6 +38,7 @@ from physml.models.cnn import (
     focal_alpha,
 )
 from physml.tasks.galaxy_report import log_classification_report
+from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.registry import mark_new_version
 from physml.tracking.runs import log_figure, pinned, standard_tags, task_run
 
@@ -141,12 +142,13 @@ def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=No
     train_ds = training_dataset(data.images[train_rows], data.targets[train_rows], config.train.batch_size,
                                 config.data.input_size, config.seed)  # fmt: skip
     val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
-    reporter = EpochReporter(config.train.epochs, [lambda e, m: mlflow.log_metrics(m, step=e)] + as_hook_list(on_epoch_end),
-                             description="cnn epochs", shown=("accuracy", "val_accuracy", "val_rmse"))  # fmt: skip
     best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode, save_best_only=True)
     started = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs, callbacks=[reporter, best], verbose=0,
-              shuffle=False)  # the training dataset shuffles itself
+    with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
+        reporter = EpochReporter(config.train.epochs, [log_epoch, *as_hook_list(on_epoch_end)],
+                                 description="cnn epochs", shown=("accuracy", "val_accuracy", "val_rmse"))  # fmt: skip
+        model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs, callbacks=[reporter, best], verbose=0,
+                  shuffle=False)  # the training dataset shuffles itself
     seconds = time.perf_counter() - started
     history = reporter.history
     scores = np.asarray(history[monitor])

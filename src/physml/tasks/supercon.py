@@ -31,6 +31,8 @@ from physml.data.supercon import SuperconData, load_supercon
 from physml.errors import TrainingDiverged
 from physml.evaluation import explain, plots
 from physml.evaluation.metrics import regression_metrics
+from physml.models.callbacks import as_hook_list
+from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.registry import mark_new_version
 from physml.tracking.runs import SOURCE_DIR, log_figure, pinned, standard_tags, task_run
 
@@ -91,10 +93,6 @@ def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
     else:
         raise ValueError(f"unknown model {model!r}; choose linear, gbm or dnn")
     return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
-
-
-def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
-    mlflow.log_metrics(metrics, step=epoch)
 
 
 def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split: SplitData) -> None:
@@ -202,12 +200,10 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
     log_run_inputs(config, model, data, split)
 
     pipeline = build_pipeline(config, model)
-    fit_params = {}
-    if model == "dnn":
-        hooks = [log_epoch] + ([on_epoch_end] if on_epoch_end else [])
-        fit_params["regressor__on_epoch_end"] = hooks
     started = time.perf_counter()
-    pipeline.fit(split.X_train, split.y_train, **fit_params)
+    with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
+        fit_params = {"regressor__on_epoch_end": [log_epoch, *as_hook_list(on_epoch_end)]} if model == "dnn" else {}
+        pipeline.fit(split.X_train, split.y_train, **fit_params)
     mlflow.log_metric("fit_seconds", time.perf_counter() - started)
     if model == "dnn":
         history = pipeline.named_steps["regressor"].history_
