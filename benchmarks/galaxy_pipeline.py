@@ -19,9 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from physml.bench.machine import matmul_gflops
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.config import load_galaxy_config
 from physml.data.galaxy import load_galaxy_zoo
@@ -55,6 +57,19 @@ def augment_map(crop: int, seed: int):
         return out, target
 
     return map_fn
+
+
+def training_flops_per_image(model) -> float:
+    """Floating-point operations of one training image: the conv and dense layers' multiply-adds
+    (2 FLOP each) forward, times 3 for forward + the two backward products (inputs and weights)."""
+    forward = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, _ = layer.output.shape
+            forward += 2 * height * width * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            forward += 2 * int(np.prod(layer.kernel.shape))
+    return 3.0 * forward
 
 
 def add_arguments(parser) -> None:
@@ -135,14 +150,22 @@ def measure(args, result: BenchResult) -> None:
                            "decode_parallel_speedup": rates["decode_autotune"] / rates["decode_1call"],
                            "augment_parallel_speedup": rates["augment_autotune"] / rates["augment_1call"],
                            "fit_vs_model_alone": rates["fit_fed_by_pipeline"] / model_rate})  # fmt: skip
+    flops = training_flops_per_image(model)
+    cnn_gflops, peak = model_rate * flops / 1e9, matmul_gflops()
+    result.metrics.update({"cnn_training_mflop_per_image": flops / 1e6, "cnn_step_gflops": cnn_gflops,
+                           "matmul_gflops": peak, "cnn_step_share_of_matmul": cnn_gflops / peak})  # fmt: skip
     result.check("pipeline (cached, augmented) / CNN step", ratio, ">= 3x", ratio >= 3)
     result.check("uncached pipeline / CNN step", rates["uncached_pipeline"] / model_rate, ">= 3x (informational)", None)
     result.check("fit fed by pipeline / CNN step alone", rates["fit_fed_by_pipeline"] / model_rate, "~1 (pipeline not the bottleneck)", None)
+    result.check("CNN step GFLOP/s / this host's float32 matmul GFLOP/s", cnn_gflops / peak, "informational", None)
     result.headline = (f"pipeline {rates['augment_autotune']:,.0f} img/s = {ratio:.1f}x the CNN step ({model_rate:,.0f} img/s); "
                        f"uncached {rates['uncached_pipeline'] / model_rate:.1f}x; parallel calls: decode "
                        f"{rates['decode_autotune'] / rates['decode_1call']:.2f}x, augment {rates['augment_autotune'] / rates['augment_1call']:.2f}x")  # fmt: skip
     result.notes += [
         f"{n} galaxies, batch {batch}; each rate is one pass over them (the augmented pipeline after one warm-up pass)",
+        (f"the CNN trains at {flops / 1e6:.0f} MFLOP per image (conv + dense multiply-adds x 3): {cnn_gflops:.0f} GFLOP/s, "
+         f"{100 * cnn_gflops / peak:.0f}% of this host's float32 matmul ({peak:.0f} GFLOP/s): compute-bound, so its images/s "
+         "follows the host's speed"),
         ("on one machine the pipeline and the model share the CPUs: the run figure is 'fit fed by training_dataset', "
         "which should be close to the model alone when the pipeline keeps up"),
     ]

@@ -13,7 +13,6 @@ the runs it makes go to the experiment `benchmark-tracking-overhead`. The varian
 from __future__ import annotations
 
 import itertools
-import math
 import statistics
 import time
 from contextlib import ExitStack
@@ -168,6 +167,7 @@ def measure(args, result: BenchResult) -> None:
     requests = {variant: statistics.fmean(fit["requests"] for fit in runs) for variant, runs in fits.items()}
     off_epochs = [fit["epoch_s"] for fit in fits["off"]]
     spread = statistics.stdev(off_epochs) / statistics.fmean(off_epochs) if len(off_epochs) > 1 else float("nan")
+    noise = f"+/- {100 * spread:.0f}% fit-to-fit noise" if len(off_epochs) > 1 else "one fit per variant: noise unknown"
 
     with mlflow.start_run(experiment_id=experiment_id, run_name="call-cost"):
         costs = call_cost(calls)
@@ -209,14 +209,14 @@ def measure(args, result: BenchResult) -> None:
     result.metrics.update({f"mlflow_seconds.{name}": value for name, value in clock.seconds.items()})
     result.check("training blocked by per-epoch logging, physml's batched log", 100 * hook_share["batched"], "< 5%",
                  hook_share["batched"] < 0.05)  # fmt: skip
-    result.check("epoch time with it vs none (noise: fit spread above)", 100 * overhead["batched"],
-                 f"< 5% (+/- {100 * spread:.0f}% noise)", overhead["batched"] < 0.05 + spread if math.isfinite(spread) else None)  # fmt: skip
+    result.check("epoch time with it vs none (cross-check)", 100 * overhead["batched"],
+                 f"informational: {noise}", None)  # fmt: skip
     result.check("blocked, synchronous log_metrics every epoch", 100 * hook_share["every_epoch"], "informational", None)
     result.check("blocked, MLflow async logging (its flush included)", 100 * hook_share["async"], "informational", None)
     result.check("whole run inside MLflow calls (artifacts + model)", 100 * in_mlflow / run_seconds, "informational", None)
     result.headline = (f"training blocked by per-epoch logging: {100 * hook_share['batched']:.1f}% batched (physml), "
                        f"{100 * hook_share['every_epoch']:.1f}% one call per epoch, {100 * hook_share['async']:.1f}% async; "
-                       f"epoch time {100 * overhead['batched']:+.1f}% (+/- {100 * spread:.0f}% noise); "
+                       f"epoch time {100 * overhead['batched']:+.1f}% ({noise}); "
                        f"whole run {100 * in_mlflow / run_seconds:.0f}% in MLflow")  # fmt: skip
     result.notes += [
         (f"{repeats} fit(s) per variant of {epochs + 1} epochs (demo preset: batch {config.dnn.batch_size}), variants "

@@ -41,6 +41,7 @@ def test_bench_logs_a_measured_run_with_the_machine(mlflow_server, data_root, tm
         assert tags_or_params["machine.gpu"]
         assert tags_or_params["machine.version.mlflow"]
         assert tags_or_params["machine.python"].startswith("3.")
+        assert 1 < float(tags_or_params["machine.matmul_gflops"]) < 1e6  # the host's measured yardstick
     assert run.data.params["net"] == "3x125" and run.data.params["quick"] == "True"
 
     metrics = run.data.metrics

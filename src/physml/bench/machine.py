@@ -84,6 +84,21 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """This host's float32 matrix-multiply speed (numpy's BLAS on every core, best of `repeats`): the
+    yardstick that makes CPU figures from different hosts of the same kind comparable (about 0.3 s)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    a @ a  # warm-up: BLAS threads
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
 def describe() -> dict[str, str]:
     """Flat str -> str description, ready for MLflow params/tags (keys prefixed `machine.`)."""
     info = {
@@ -95,6 +110,7 @@ def describe() -> dict[str, str]:
         "memory_gib": f"{total_memory_gib():.1f}",
         "load_average_1min": f"{load_average():.2f}",
         "python": platform.python_version(),
+        "matmul_gflops": f"{matmul_gflops():.0f}",
     }
     info.update(gpu_description())
     info.update({f"version.{name}": value for name, value in library_versions().items()})
@@ -104,7 +120,8 @@ def describe() -> dict[str, str]:
 def one_line(machine: dict[str, str]) -> str:
     get = lambda key: machine.get(f"machine.{key}", "?")
     tf = get("version.tensorflow-cpu") if "machine.version.tensorflow-cpu" in machine else get("version.tensorflow")
-    return (f"{get('cpu_count')} CPUs ({get('cpu_model')}), {get('memory_gib')} GiB, GPU: {get('gpu')}; "
+    return (f"{get('cpu_count')} CPUs ({get('cpu_model')}, float32 matmul {get('matmul_gflops')} GFLOP/s), "
+            f"{get('memory_gib')} GiB, GPU: {get('gpu')}; "
             f"Python {get('python')}, TF {tf}, MLflow {get('version.mlflow')}, Ray {get('version.ray')}; "
             f"load {get('load_average_1min')} at start")  # fmt: skip
 
