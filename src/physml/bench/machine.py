@@ -86,7 +86,7 @@ def library_versions() -> dict[str, str]:
 
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     """This host's float32 matrix-multiply speed (numpy's BLAS on every core, best of `repeats`): the
-    yardstick that makes CPU figures from different hosts of the same kind comparable (about 0.3 s)."""
+    yardstick that makes CPU figures from different hosts of the same kind comparable (under a second)."""
     import numpy as np
 
     a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
