@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,28 @@ def search_runs(server_url: str, experiment: str, name_prefix: str = "search-"):
     trials = [r for r in children if "ray.trial_id" in r.data.tags]
     retrained = [r for r in children if "ray.trial_id" not in r.data.tags]
     return parent, trials, (retrained[0] if retrained else None)
+
+
+def one_finished_run_per_trial(trials: list, retries_expected: bool = False) -> list:
+    """The FINISHED run of each Tune trial. Any other run of a trial must be closed and say why: an
+    earlier attempt of a trial Tune retried (FailureConfig) is tagged `trial.retried` (and its error),
+    one still RUNNING after the search is tagged `orphaned`. Unexpected ones are reported as warnings
+    (they show in the test summary), so their cause is never silent."""
+    by_trial: dict[str, list] = {}
+    for run in trials:
+        by_trial.setdefault(run.data.tags["ray.trial_id"], []).append(run)
+    finished = []
+    for trial_id, runs in by_trial.items():
+        done = [r for r in runs if r.info.status == "FINISHED"]
+        assert len(done) == 1, (trial_id, [(r.info.run_id, r.info.status, r.data.tags) for r in runs])
+        for run in (r for r in runs if r.info.status != "FINISHED"):
+            why = "retried" if run.data.tags.get("trial.retried") == "true" else "orphaned" if run.data.tags.get("orphaned") else None
+            assert run.info.status in ("FAILED", "KILLED") and why, (run.info, run.data.tags)
+            if not retries_expected:
+                warnings.warn(f"trial {trial_id}: run {run.info.run_id} ({why}, attempt {run.data.tags.get('trial.attempt')}) "
+                              f"ended {run.info.status}: {run.data.tags.get('trial.error', 'no error recorded')}")  # fmt: skip
+        finished.append(done[0])
+    return finished
 
 
 @pytest.fixture

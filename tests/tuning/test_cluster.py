@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import free_port, subprocess_env
-from tests.tuning.conftest import physml_tune, search_runs
+from tests.tuning.conftest import one_finished_run_per_trial, physml_tune, search_runs
 
 RAY = str(Path(sys.executable).parent / "ray")
 
@@ -62,6 +62,7 @@ def two_nodes(mlflow_server, monkeypatch):
         pytest.fail("the worker node did not join the cluster")
     yield worker
     kill_session(worker.pid)
+    worker.wait(timeout=60)
     subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
 
 
@@ -99,8 +100,12 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
     output, _ = search.communicate(timeout=600)
     assert search.returncode == 0, output[-4000:]
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-node-loss")
-    finished = [t for t in trials if t.info.status == "FINISHED"]
+    finished = one_finished_run_per_trial(trials, retries_expected=True)
     configs = {(t.data.params["units"], t.data.params["learning_rate"]) for t in finished}
     assert len(configs) == 6 == parent.data.metrics["n_trials"]  # every point finished, the lost one retried
     assert parent.data.metrics["n_errored"] == 0
-    assert len(trials) > 6  # the trial cut off with the node has its own run
+    cut_off = [t for t in trials if t.info.status != "FINISHED"]  # the attempts lost with the node: closed, not RUNNING
+    assert cut_off and all(t.info.status == "FAILED" and t.data.tags["trial.retried"] == "true" for t in cut_off)
+    retried_ids = {t.data.tags["ray.trial_id"] for t in cut_off}
+    assert all(int(t.data.tags["trial.attempt"]) >= 2 for t in finished if t.data.tags["ray.trial_id"] in retried_ids)
+    assert parent.data.metrics["n_retried_attempts"] == len(cut_off) and parent.data.metrics["n_orphaned"] == 0

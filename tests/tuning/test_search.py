@@ -6,7 +6,7 @@ import matplotlib.image as mpimg
 import mlflow
 from mlflow import MlflowClient
 
-from tests.tuning.conftest import physml_tune, search_runs
+from tests.tuning.conftest import one_finished_run_per_trial, physml_tune, search_runs
 
 
 def decodes(run_id: str, artifact: str, tmp_path) -> bool:
@@ -21,7 +21,8 @@ def test_grid_search_runs_the_studys_32_points(mlflow_server, tracking, supercon
     parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-grid")
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["n_trials"] == 32 and parent.data.params["search.searcher"].startswith("grid")
-    assert len(trials) == 32 and {t.info.status for t in trials} == {"FINISHED"}
+    trials = one_finished_run_per_trial(trials)
+    assert len(trials) == 32
     points = {(t.data.params["units"], t.data.params["learning_rate"], t.data.params["layers"]) for t in trials}
     assert len(points) == 32
     assert all(t.data.tags["ray.node_id"] for t in trials)
@@ -91,12 +92,8 @@ def test_galaxy_bayesian_search_retrains_and_registers_the_best(mlflow_server, t
                 "--set", "data.limit=600", "--set", "experiment=test-tune-galaxy", "--storage", str(tmp_path / "ray"),
                 "--data-dir", str(galaxy_dir))  # fmt: skip
     parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-galaxy")
-    attempts = [(t.data.tags["ray.trial_id"], t.info.status) for t in trials]
-    finished = [trial_id for trial_id, status in attempts if status == "FINISHED"]
-    # a trial whose worker failed is retried (FailureConfig): one FINISHED run per trial, earlier attempts not FINISHED
-    assert parent.data.metrics["n_trials"] == 3 and sorted(finished) == sorted({t for t, _ in attempts}), attempts
-    assert len(finished) == 3, attempts
-    trials = [t for t in trials if t.info.status == "FINISHED"]
+    trials = one_finished_run_per_trial(trials)
+    assert parent.data.metrics["n_trials"] == 3 and len(trials) == 3
     assert {"model.filters", "train.focal_gamma", "train.batch_size"} <= set(trials[0].data.params)
     assert all(len(MlflowClient().get_metric_history(t.info.run_id, "val_accuracy")) >= 1 for t in trials)
     assert retrained.info.status == "FINISHED" and "best_test_accuracy" in parent.data.metrics

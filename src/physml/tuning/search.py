@@ -29,10 +29,14 @@ from ray.tune.search.optuna import OptunaSearch
 from physml.tracking.runs import log_figure, standard_tags
 from physml.tracking.server import home_dir
 from physml.tuning import plots
-from physml.tuning.callbacks import FinaliseTrialRuns
 from physml.tuning.importance import param_importances
 from physml.tuning.spaces import SearchSpec, load_search_spec
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
+from physml.tuning.trial_runs import (
+    FinaliseTrialRuns,
+    close_running_trial_runs,
+    retried_attempts,
+)
 
 STATE_FILE = "physml_search.json"
 
@@ -161,14 +165,6 @@ def retrain_best(options: SearchOptions, best_config: dict[str, Any], settings: 
     return run_id
 
 
-def mark_interrupted_trials(client: MlflowClient, experiment_id: str, parent_run_id: str) -> None:
-    """Trial runs left RUNNING by a killed search were cut off; Tune reruns those trials on resume."""
-    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
-    for run in client.search_runs([experiment_id], query, max_results=1000):
-        client.set_tag(run.info.run_id, "interrupted", "true")
-        client.set_terminated(run.info.run_id, "KILLED")
-
-
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     spec = load_search_spec(options.task, options.kind, options.spec_path)
     fixed = {**spec.fixed, **options.overrides}
@@ -195,7 +191,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     parent_run_id = state["parent_run_id"]
     os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
     if options.resume:
-        mark_interrupted_trials(client, state["experiment_id"], parent_run_id)
+        close_running_trial_runs(client, state["experiment_id"], parent_run_id, "interrupted")
     settings = TrialSettings(options.task, tracking_uri, state["experiment_id"], parent_run_id, spec.metric,
                              options.preset, fixed, spec.model)  # fmt: skip
 
@@ -211,6 +207,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         path.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
         result_grid = tuner.fit()
+        orphaned = close_running_trial_runs(client, state["experiment_id"], parent_run_id, "orphaned")
         state["wall_seconds"] += time.perf_counter() - started
         state_path.write_text(json.dumps(state))
         table = results_table(result_grid, spec, epochs)
@@ -234,6 +231,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
             mlflow.log_metrics({
                 "n_trials": len(table), "n_diverged": int(table["diverged"].sum()),
                 "n_early_stopped": int(table["early_stopped"].sum()), "n_errored": int(table["error"].sum()),
+                "n_retried_attempts": retried_attempts(client, state["experiment_id"], parent_run_id), "n_orphaned": orphaned,
                 f"best_{spec.metric}": best_metric, "wall_seconds": state["wall_seconds"],
             })  # fmt: skip
             mlflow.set_tag("best_config", json.dumps(best_config))

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from ray import tune
 
 from physml.errors import TrainingDiverged
 from physml.tracking.runs import standard_tags
+from physml.tuning.trial_runs import close_earlier_attempts
 
 TRIAL_OVERRIDES = {
     "supercon": {"evaluation.explain": False, "registry.log_model": False, "registry.register": False},
@@ -61,6 +63,12 @@ def finished_twin(settings: TrialSettings, digest: str):
     return runs[0] if runs else None
 
 
+def record_interruption(exc: BaseException) -> None:
+    """Why this attempt did not finish, on its run: the exception as a tag, the traceback as a file."""
+    mlflow.set_tag("trial.error", f"{type(exc).__name__}: {exc}"[:1000])
+    mlflow.log_text("".join(traceback.format_exception(exc)), "trial_error.txt")
+
+
 def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
     """The Tune function trainable: train once with `params` over the base config."""
     os.environ["PHYSML_PROGRESS"] = "0"  # no progress bars in worker logs
@@ -75,10 +83,12 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
                      "mlflow_run_id": twin.info.run_id, "reused": 1})  # fmt: skip
         return
     context = tune.get_context()
+    client = MlflowClient(settings.tracking_uri)
+    attempt = close_earlier_attempts(client, settings.experiment_id, settings.parent_run_id, context.get_trial_id()) + 1
     tags = standard_tags(settings.task, settings.model or "cnn", settings.preset)
     tags.update({"ray.trial_id": context.get_trial_id(), "ray.trial_name": context.get_trial_name(),
                  "ray.node_id": ray.get_runtime_context().get_node_id(), "search.parent": settings.parent_run_id,
-                 "trial.params_digest": digest})  # fmt: skip
+                 "trial.params_digest": digest, "trial.attempt": str(attempt)})  # fmt: skip
     run = mlflow.start_run(experiment_id=settings.experiment_id, run_name=context.get_trial_name(),
                            parent_run_id=settings.parent_run_id, tags=tags)  # fmt: skip
     run_id = run.info.run_id
@@ -105,10 +115,14 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
         mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
         mlflow.end_run(status="FAILED")
         tune.report({settings.metric: math.nan, "epoch": exc.epoch, "diverged": 1, "mlflow_run_id": run_id})
-    except BaseException:
-        # Tune stopped the trial (ASHA) or it crashed: KILLED here; the driver's FinaliseTrialRuns
-        # callback then tags it early_stopped, or marks it FAILED on an error.
-        mlflow.end_run(status="KILLED")
+    except BaseException as exc:
+        # Tune stopped the trial (ASHA: SystemExit(0) out of tune.report) or it crashed: KILLED here;
+        # the driver's FinaliseTrialRuns callback then tags it early_stopped, or marks it FAILED.
+        try:
+            if not (isinstance(exc, SystemExit) and not exc.code):
+                record_interruption(exc)
+        finally:
+            mlflow.end_run(status="KILLED")
         raise
     else:
         mlflow.end_run(status="FINISHED")

@@ -1,0 +1,63 @@
+"""The life of a trial's MLflow runs: no run is left RUNNING forever, whatever ended it.
+
+A trial that Tune stopped early (ASHA) or that crashed is closed by the driver's callback; a retried
+trial (FailureConfig) closes its earlier attempts when it starts again; after a search, or before it
+resumes, any run still RUNNING had its process die without a word.
+"""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+from ray import tune
+
+
+class FinaliseTrialRuns(tune.Callback):
+    def __init__(self, tracking_uri: str):
+        self.client = MlflowClient(tracking_uri)
+
+    def _finish(self, trial, status: str, tag: str) -> None:
+        result = trial.last_result or {}
+        run_id = result.get("mlflow_run_id")
+        if not run_id or result.get("diverged"):
+            return
+        run = self.client.get_run(run_id)
+        if run.info.status != "FINISHED":  # the trial did not get to the end of its train function
+            self.client.set_tag(run_id, tag, "true")
+            self.client.set_terminated(run_id, status)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._finish(trial, "KILLED", "early_stopped")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._finish(trial, "FAILED", "trial_error")
+
+
+def close_earlier_attempts(client: MlflowClient, experiment_id: str, parent_run_id: str, trial_id: str) -> int:
+    """Runs of earlier attempts of this trial (Tune retries a failed trial under the same id, see
+    FailureConfig): each is tagged `trial.retried`; one left RUNNING (its worker was SIGKILLed) is
+    ended FAILED. Returns how many there were."""
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.`ray.trial_id` = '{trial_id}'"
+    earlier = client.search_runs([experiment_id], query, max_results=100)
+    for run in earlier:
+        client.set_tag(run.info.run_id, "trial.retried", "true")
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, "FAILED")
+    return len(earlier)
+
+
+def close_running_trial_runs(client: MlflowClient, experiment_id: str, parent_run_id: str, tag: str) -> int:
+    """End the trial runs of this search still RUNNING as KILLED, tagged `tag`: on resume, those a
+    killed search cut off (`interrupted`; Tune reruns them); after a search, any whose process died
+    without a word (`orphaned`). Returns how many."""
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+    runs = client.search_runs([experiment_id], query, max_results=1000)
+    for run in runs:
+        client.set_tag(run.info.run_id, tag, "true")
+        client.set_terminated(run.info.run_id, "KILLED")
+    return len(runs)
+
+
+def retried_attempts(client: MlflowClient, experiment_id: str, parent_run_id: str) -> int:
+    """Trial runs of this search that Tune retried (each says why in its `trial.error` tag)."""
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.`trial.retried` = 'true'"
+    return len(client.search_runs([experiment_id], query, max_results=1000))
