@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import UNAUTHENTICATED
 
+from physml.cli import tracking_failure
 from physml.tracking import server
 from tests.conftest import free_port, subprocess_env
 
@@ -83,3 +87,22 @@ def test_run_ends_with_a_clear_error_when_the_server_stays_down(own_server, supe
     server.start(home=home, port=info.port)  # nothing logged before the kill is lost
     after = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
     assert after.items() >= logged.items()
+
+
+
+def nothing_listens_on(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_dead_server_on_a_port_with_401_in_it_is_not_taken_for_a_login_failure(monkeypatch):
+    """CI once met port 40151: the old check read the "401" in the URL as HTTP 401."""
+    port = next(p for p in range(40100, 40200) if nothing_listens_on(p))
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(MlflowException) as failure:
+        MlflowClient(url).search_experiments()
+    assert tracking_failure(failure.value).startswith(f"cannot reach the tracking server {url}")
+    unauthenticated = MlflowException("API request failed with error code 401 != 200", error_code=UNAUTHENTICATED)
+    assert "(401 unauthorized)" in tracking_failure(unauthenticated)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from physml.cli import bench, compare, galaxy, infra, models, supercon, team, tune
@@ -50,7 +51,8 @@ def tracking_failure(exc: Exception) -> str | None:
         return None
     text = str(exc)
     uri = os.environ.get("MLFLOW_TRACKING_URI", "the tracking server")
-    if "401" in text.split("\n")[0] or "Unauthorized" in text:
+    # by the error code, never by "401" in the text: a URL's port (e.g. :40151) can hold those digits
+    if exc.error_code == "UNAUTHENTICATED" or re.search(r"error code 401\b", text):
         return (f"{uri} refused the request (401 unauthorized): set MLFLOW_TRACKING_USERNAME and "
                 "MLFLOW_TRACKING_PASSWORD, or NETRC to a netrc file with your credentials")
     if isinstance(exc, RestException):
