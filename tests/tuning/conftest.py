@@ -50,7 +50,7 @@ def one_finished_run_per_trial(trials: list, retries_expected: bool = False) -> 
             assert run.info.status in ("FAILED", "KILLED") and why, (run.info, run.data.tags)
             if not retries_expected:
                 warnings.warn(f"trial {trial_id}: run {run.info.run_id} ({why}, attempt {run.data.tags.get('trial.attempt')}) "
-                              f"ended {run.info.status}: {run.data.tags.get('trial.error', 'no error recorded')}")  # fmt: skip
+                              f"ended {run.info.status}: {run.data.tags.get('trial.error') or run.data.tags.get('trial.ray_error')}")  # fmt: skip
         finished.append(done[0])
     return finished
 

@@ -106,6 +106,9 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
     assert parent.data.metrics["n_errored"] == 0
     cut_off = [t for t in trials if t.info.status != "FINISHED"]  # the attempts lost with the node: closed, not RUNNING
     assert cut_off and all(t.info.status == "FAILED" and t.data.tags["trial.retried"] == "true" for t in cut_off)
+    # why Ray gave up on the attempt, from its error file, on the run (RayActorError / node died)
+    assert all("trial.ray_error" in t.data.tags for t in cut_off), [t.data.tags for t in cut_off]
+    print("ray errors of the cut-off attempts:", [t.data.tags["trial.ray_error"] for t in cut_off])
     retried_ids = {t.data.tags["ray.trial_id"] for t in cut_off}
     assert all(int(t.data.tags["trial.attempt"]) >= 2 for t in finished if t.data.tags["ray.trial_id"] in retried_ids)
     assert parent.data.metrics["n_retried_attempts"] == len(cut_off) and parent.data.metrics["n_orphaned"] == 0

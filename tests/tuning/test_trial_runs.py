@@ -11,7 +11,9 @@ from physml.tuning.trainable import record_interruption
 from physml.tuning.trial_runs import (
     close_earlier_attempts,
     close_running_trial_runs,
+    last_failure,
     retried_attempts,
+    summary_line,
 )
 
 
@@ -67,3 +69,25 @@ def test_an_attempt_that_raised_records_the_error_and_its_traceback(search_paren
     text = (tmp_path / "trial_error.txt")
     mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="trial_error.txt", dst_path=str(tmp_path))
     assert "Traceback" in text.read_text() and "KeyError" in text.read_text()
+
+
+RAY_ERROR_FILE = """Failure # 1 (occurred at 2026-11-25_21-01-02)
+The actor 7c38 is unavailable: The actor is temporarily unavailable: RpcError: Socket closed rpc_code: 14.
+Failure # 2 (occurred at 2026-11-25_21-03-04)
+ray::ImplicitFunc.train() (pid=4242, ip=127.0.0.1, actor_id=9f1e)
+  File "/site-packages/physml/tasks/supercon.py", line 80, in train
+    raise ValueError("dnn.units must be positive")
+ValueError: dnn.units must be positive
+"""
+
+
+def test_the_newest_failure_of_a_tune_error_file_and_its_summary(tmp_path):
+    error_file = tmp_path / "error.txt"
+    error_file.write_text(RAY_ERROR_FILE)
+    newest = last_failure(str(error_file))
+    assert newest.startswith("ray::ImplicitFunc.train()") and "Failure #" not in newest
+    assert summary_line(newest) == "ValueError: dnn.units must be positive"
+    first = RAY_ERROR_FILE.split("Failure # 2")[0]
+    error_file.write_text(first)
+    assert summary_line(last_failure(str(error_file))).startswith("The actor 7c38 is unavailable")
+    assert last_failure(str(tmp_path / "missing.txt")) is None and last_failure(None) is None

@@ -203,7 +203,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         data = load_task_data(options, base)
         trainable = tune.with_resources(tune.with_parameters(run_trial, settings=settings, data=data),
                                         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})  # fmt: skip
-        tuner = build_tuner(spec, options, trainable, path, [FinaliseTrialRuns(tracking_uri)], epochs)
+        tuner = build_tuner(spec, options, trainable, path, [FinaliseTrialRuns(tracking_uri, state["experiment_id"], parent_run_id)], epochs)
         path.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
         result_grid = tuner.fit()

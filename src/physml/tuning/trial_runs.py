@@ -7,13 +7,20 @@ resumes, any run still RUNNING had its process die without a word.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from mlflow import MlflowClient
 from ray import tune
 
 
 class FinaliseTrialRuns(tune.Callback):
-    def __init__(self, tracking_uri: str):
+    """Driver side: closes the run of a trial Tune stopped or gave up on, and writes on an attempt's
+    run why Ray failed it (its error file), before Tune retries it or marks it ERROR."""
+
+    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str):
         self.client = MlflowClient(tracking_uri)
+        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
 
     def _finish(self, trial, status: str, tag: str) -> None:
         result = trial.last_result or {}
@@ -25,11 +32,41 @@ class FinaliseTrialRuns(tune.Callback):
             self.client.set_tag(run_id, tag, "true")
             self.client.set_terminated(run_id, status)
 
+    def _record_ray_error(self, trial) -> None:
+        error = last_failure(trial.error_file)
+        if error is None:
+            return
+        query = f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`ray.trial_id` = '{trial.trial_id}'"
+        for run in self.client.search_runs([self.experiment_id], query, max_results=100):
+            if run.info.status != "FINISHED" and "trial.ray_error" not in run.data.tags:
+                self.client.set_tag(run.info.run_id, "trial.ray_error", summary_line(error))
+                self.client.log_text(run.info.run_id, error, "ray_error.txt")
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self._record_ray_error(trial)  # Tune retries the trial next (FailureConfig)
+
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._finish(trial, "KILLED", "early_stopped")
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        self._record_ray_error(trial)
         self._finish(trial, "FAILED", "trial_error")
+
+
+def last_failure(error_file: str | None) -> str | None:
+    """The newest failure in a trial's Tune error file ("Failure # N (occurred at ...)" blocks)."""
+    if not error_file or not Path(error_file).exists():
+        return None
+    blocks = re.split(r"^Failure # \d+ .*$", Path(error_file).read_text(), flags=re.MULTILINE)
+    return blocks[-1].strip() or None
+
+
+def summary_line(error: str) -> str:
+    """The line that names the error: a traceback's last "XxxError: ..." line, else the first line
+    (at most 500 characters)."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line)]
+    return (named[-1] if named else lines[0])[:500]
 
 
 def close_earlier_attempts(client: MlflowClient, experiment_id: str, parent_run_id: str, trial_id: str) -> int:
