@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 import ray
 from mlflow import MlflowClient
@@ -26,11 +25,10 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from physml.tracking.runs import log_figure, standard_tags
+from physml.tracking.runs import standard_tags
 from physml.tracking.server import home_dir
-from physml.tuning import plots
-from physml.tuning.importance import param_importances
 from physml.tuning.spaces import SearchSpec, load_search_spec
+from physml.tuning.summary import log_search_summary, results_table
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
 from physml.tuning.trial_runs import (
     FinaliseTrialRuns,
@@ -109,40 +107,6 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
     return tune.Tuner(trainable, param_space=spec.tune_space(), tune_config=tune_config, run_config=run_config)
 
 
-def results_table(result_grid, spec: SearchSpec, epochs: int) -> pd.DataFrame:
-    rows = []
-    for result in result_grid:
-        metrics = result.metrics or {}
-        row = {key: result.config.get(key) for key in spec.space}
-        row.update({
-            spec.metric: float(metrics.get(spec.metric, np.nan)),
-            "diverged": int(metrics.get("diverged", 0)),
-            "epochs_run": int(metrics.get("epoch", 0)),
-            "error": result.error is not None,
-            "mlflow_run_id": metrics.get("mlflow_run_id"),
-            "trial_id": metrics.get("trial_id"),
-            "finished_at": metrics.get("timestamp", 0),
-        })  # fmt: skip
-        row["early_stopped"] = int(not row["diverged"] and not row["error"] and 0 < row["epochs_run"] < epochs)
-        rows.append(row)
-    return pd.DataFrame(rows).sort_values("finished_at").reset_index(drop=True)
-
-
-def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
-    params = list(spec.space)
-    if spec.kind == "grid" and len(params) >= 2:
-        x, y = (params[1], params[0])
-        panel = params[2] if len(params) > 2 else None
-        log_figure(plots.grid_heatmaps(table, x, y, panel, spec.metric, spec.mode), "search/grid_heatmap.png")
-        return
-    log_figure(plots.optimisation_history(table[spec.metric].to_numpy(), spec.metric, spec.mode), "search/history.png")
-    log_figure(plots.parallel_coordinates(table, params, spec.metric, spec.mode), "search/parallel_coordinates.png")
-    importances = param_importances(table, spec)
-    if importances:
-        mlflow.log_dict(importances, "search/importance.json")
-        log_figure(plots.importance_bars(importances), "search/importance.png")
-
-
 def retrain_best(options: SearchOptions, best_config: dict[str, Any], settings: TrialSettings) -> str | None:
     """The best config on the full training part, evaluated on the test part, with every artifact,
     registered as a new version with alias `candidate` (a nested run of the search)."""
@@ -165,6 +129,23 @@ def retrain_best(options: SearchOptions, best_config: dict[str, Any], settings: 
     return run_id
 
 
+def search_state(options: SearchOptions, experiment: str, client: MlflowClient, state_path: Path) -> dict[str, Any]:
+    """The search's parent run and accumulated wall time: from the saved state on resume; under
+    `mlflow run -e tune` the project run; otherwise a new parent run."""
+    if options.resume and state_path.exists():
+        return json.loads(state_path.read_text())
+    tags = {**standard_tags(options.task, "search", options.preset), "search.kind": options.kind}
+    if os.environ.get("MLFLOW_RUN_ID"):
+        project_run = client.get_run(os.environ.pop("MLFLOW_RUN_ID"))  # popped: nested runs must not resume it
+        for key, value in tags.items():
+            client.set_tag(project_run.info.run_id, key, value)
+        return {"parent_run_id": project_run.info.run_id, "experiment_id": project_run.info.experiment_id,
+                "wall_seconds": 0.0}  # fmt: skip
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
+    return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
+
+
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     spec = load_search_spec(options.task, options.kind, options.spec_path)
     fixed = {**spec.fixed, **options.overrides}
@@ -175,24 +156,13 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     state_path = path / STATE_FILE
 
     mlflow.set_tracking_uri(tracking_uri)
-    state = json.loads(state_path.read_text()) if options.resume and state_path.exists() else None
     client = MlflowClient(tracking_uri)
-    if state is None and os.environ.get("MLFLOW_RUN_ID"):  # under `mlflow run -e tune`: the project run is the parent
-        project_run = client.get_run(os.environ.pop("MLFLOW_RUN_ID"))  # popped: nested runs must not resume it
-        for key, value in {**standard_tags(options.task, "search", options.preset), "search.kind": options.kind}.items():
-            client.set_tag(project_run.info.run_id, key, value)
-        state = {"parent_run_id": project_run.info.run_id, "experiment_id": project_run.info.experiment_id,
-                 "wall_seconds": 0.0}  # fmt: skip
-    if state is None:
-        experiment_id = mlflow.set_experiment(base.experiment).experiment_id
-        tags = {**standard_tags(options.task, "search", options.preset), "search.kind": options.kind}
-        parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
-        state = {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
-    parent_run_id = state["parent_run_id"]
+    state = search_state(options, base.experiment, client, state_path)
+    experiment_id, parent_run_id = state["experiment_id"], state["parent_run_id"]
     os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
     if options.resume:
-        close_running_trial_runs(client, state["experiment_id"], parent_run_id, "interrupted")
-    settings = TrialSettings(options.task, tracking_uri, state["experiment_id"], parent_run_id, spec.metric,
+        close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted")
+    settings = TrialSettings(options.task, tracking_uri, experiment_id, parent_run_id, spec.metric,
                              options.preset, fixed, spec.model)  # fmt: skip
 
     started_ray = not ray.is_initialized()
@@ -203,11 +173,12 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         data = load_task_data(options, base)
         trainable = tune.with_resources(tune.with_parameters(run_trial, settings=settings, data=data),
                                         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})  # fmt: skip
-        tuner = build_tuner(spec, options, trainable, path, [FinaliseTrialRuns(tracking_uri, state["experiment_id"], parent_run_id)], epochs)
+        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id)]
+        tuner = build_tuner(spec, options, trainable, path, callbacks, epochs)
         path.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
         result_grid = tuner.fit()
-        orphaned = close_running_trial_runs(client, state["experiment_id"], parent_run_id, "orphaned")
+        orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
         state["wall_seconds"] += time.perf_counter() - started
         state_path.write_text(json.dumps(state))
         table = results_table(result_grid, spec, epochs)
@@ -215,27 +186,11 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         best_config = {key: best.config[key] for key in spec.space}
         best_metric = float(best.metrics[spec.metric])
 
-        mlflow.set_experiment(experiment_id=state["experiment_id"])
+        mlflow.set_experiment(experiment_id=experiment_id)
         with mlflow.start_run(run_id=parent_run_id):
-            mlflow.log_params({f"search.{key}": value for key, value in {
-                "kind": options.kind, "metric": spec.metric, "mode": spec.mode,
-                "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
-                "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
-                "num_trials": len(table), "max_concurrent": options.max_concurrent,
-                "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-                "address": options.address or "local", "fixed": json.dumps(fixed),
-            }.items()})  # fmt: skip (prefixed: MLproject parameters of the same run use the plain names)
-            mlflow.log_dict(spec.space, "search/space.json")
-            mlflow.log_dict(best_config, "search/best_config.json")
-            mlflow.log_text(table.to_csv(index=False), "search/trials.csv")
-            mlflow.log_metrics({
-                "n_trials": len(table), "n_diverged": int(table["diverged"].sum()),
-                "n_early_stopped": int(table["early_stopped"].sum()), "n_errored": int(table["error"].sum()),
-                "n_retried_attempts": retried_attempts(client, state["experiment_id"], parent_run_id), "n_orphaned": orphaned,
-                f"best_{spec.metric}": best_metric, "wall_seconds": state["wall_seconds"],
-            })  # fmt: skip
-            mlflow.set_tag("best_config", json.dumps(best_config))
-            log_search_plots(table, spec)
+            extra_metrics = {"n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id), "n_orphaned": orphaned,
+                      f"best_{spec.metric}": best_metric, "wall_seconds": state["wall_seconds"]}  # fmt: skip
+            log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
             best_run_id = retrain_best(options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)
     finally:

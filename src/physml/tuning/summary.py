@@ -1,0 +1,74 @@
+"""What a search leaves on its parent run: one row per trial, the counts, the set-up, the plots."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from physml.tracking.runs import log_figure
+from physml.tuning import plots
+from physml.tuning.importance import param_importances
+from physml.tuning.spaces import SearchSpec
+
+if TYPE_CHECKING:
+    from physml.tuning.search import SearchOptions
+
+
+def results_table(result_grid, spec: SearchSpec, epochs: int) -> pd.DataFrame:
+    rows = []
+    for result in result_grid:
+        metrics = result.metrics or {}
+        row = {key: result.config.get(key) for key in spec.space}
+        row.update({
+            spec.metric: float(metrics.get(spec.metric, np.nan)),
+            "diverged": int(metrics.get("diverged", 0)),
+            "epochs_run": int(metrics.get("epoch", 0)),
+            "error": result.error is not None,
+            "mlflow_run_id": metrics.get("mlflow_run_id"),
+            "trial_id": metrics.get("trial_id"),
+            "finished_at": metrics.get("timestamp", 0),
+        })  # fmt: skip
+        row["early_stopped"] = int(not row["diverged"] and not row["error"] and 0 < row["epochs_run"] < epochs)
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("finished_at").reset_index(drop=True)
+
+
+def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
+    params = list(spec.space)
+    if spec.kind == "grid" and len(params) >= 2:
+        x, y = (params[1], params[0])
+        panel = params[2] if len(params) > 2 else None
+        log_figure(plots.grid_heatmaps(table, x, y, panel, spec.metric, spec.mode), "search/grid_heatmap.png")
+        return
+    log_figure(plots.optimisation_history(table[spec.metric].to_numpy(), spec.metric, spec.mode), "search/history.png")
+    log_figure(plots.parallel_coordinates(table, params, spec.metric, spec.mode), "search/parallel_coordinates.png")
+    importances = param_importances(table, spec)
+    if importances:
+        mlflow.log_dict(importances, "search/importance.json")
+        log_figure(plots.importance_bars(importances), "search/importance.png")
+
+
+def log_search_summary(options: SearchOptions, spec: SearchSpec, fixed: dict[str, Any], table: pd.DataFrame,
+                       best_config: dict[str, Any], extra_metrics: dict[str, float]) -> None:  # fmt: skip
+    """On the active parent run: how the search was set up, every trial's row, counts, plots."""
+    mlflow.log_params({f"search.{key}": value for key, value in {
+        "kind": options.kind, "metric": spec.metric, "mode": spec.mode,
+        "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
+        "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
+        "num_trials": len(table), "max_concurrent": options.max_concurrent,
+        "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
+        "address": options.address or "local", "fixed": json.dumps(fixed),
+    }.items()})  # fmt: skip (prefixed: MLproject parameters of the same run use the plain names)
+    mlflow.log_dict(spec.space, "search/space.json")
+    mlflow.log_dict(best_config, "search/best_config.json")
+    mlflow.log_text(table.to_csv(index=False), "search/trials.csv")
+    mlflow.log_metrics({
+        "n_trials": len(table), "n_diverged": int(table["diverged"].sum()),
+        "n_early_stopped": int(table["early_stopped"].sum()), "n_errored": int(table["error"].sum()), **extra_metrics,
+    })  # fmt: skip
+    mlflow.set_tag("best_config", json.dumps(best_config))
+    log_search_plots(table, spec)
