@@ -188,8 +188,9 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
 
         mlflow.set_experiment(experiment_id=experiment_id)
         with mlflow.start_run(run_id=parent_run_id):
-            extra_metrics = {"n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id), "n_orphaned": orphaned,
-                      f"best_{spec.metric}": best_metric, "wall_seconds": state["wall_seconds"]}  # fmt: skip
+            extra_metrics = {"n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id),
+                             "n_orphaned": orphaned, f"best_{spec.metric}": best_metric,
+                             "wall_seconds": state["wall_seconds"]}  # fmt: skip
             log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
             best_run_id = retrain_best(options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)
