@@ -40,7 +40,13 @@ from physml.models.cnn import (
 from physml.tasks.galaxy_report import log_classification_report
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.registry import mark_new_version
-from physml.tracking.runs import log_figure, pinned, standard_tags, task_run
+from physml.tracking.runs import (
+    log_dataset_input,
+    log_figure,
+    pinned,
+    standard_tags,
+    task_run,
+)
 
 TASK = "galaxy"
 REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas")
@@ -109,7 +115,7 @@ def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
     dataset = mlflow.data.from_pandas(
         frame, source=LocalArtifactDatasetSource(str(data.catalogue.labels_path.resolve())), name="galaxy-zoo-training"
     )
-    mlflow.log_input(dataset, context="training")
+    log_dataset_input(dataset, "training")
     mlflow.log_metric("skipped_images", len(data.catalogue.skipped_images))
     if data.catalogue.skipped_images:
         mlflow.log_text("\n".join(data.catalogue.skipped_images) + "\n", "data/skipped_images.txt")

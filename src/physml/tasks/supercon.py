@@ -34,7 +34,14 @@ from physml.evaluation.metrics import regression_metrics
 from physml.models.callbacks import as_hook_list
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.registry import mark_new_version
-from physml.tracking.runs import SOURCE_DIR, log_figure, pinned, standard_tags, task_run
+from physml.tracking.runs import (
+    SOURCE_DIR,
+    log_dataset_input,
+    log_figure,
+    pinned,
+    standard_tags,
+    task_run,
+)
 
 TASK = "supercon"
 REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost-cpu", "keras", "tensorflow-cpu", "numpy", "pandas", "cloudpickle")
@@ -110,7 +117,7 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
     }
     params.update(config.model_params(model))
     mlflow.log_params(params)
-    mlflow.log_input(training_dataset(data), context="training")
+    log_dataset_input(training_dataset(data), "training")
 
 
 _DATASETS: dict[tuple[str, int], object] = {}

@@ -70,3 +70,21 @@ def pinned(*packages: str) -> list[str]:
         except PackageNotFoundError:
             continue
     return pins
+
+
+def log_dataset_input(dataset, context: str) -> None:
+    """`mlflow.log_input` that survives two runs logging the same new dataset at once.
+
+    MLflow's SQL store looks for the (experiment, name, digest) row and inserts it when missing; two
+    concurrent calls (two Tune trials starting together) can both insert, and the second fails with a
+    UNIQUE-constraint error (seen in CI: SQLite "UNIQUE constraint failed: datasets...", PostgreSQL
+    says "duplicate key value"). By then the row exists, so logging again links it to this run.
+    """
+    from mlflow.exceptions import RestException
+
+    try:
+        mlflow.log_input(dataset, context=context)
+    except RestException as exc:
+        if "UNIQUE constraint failed" not in str(exc) and "duplicate key value" not in str(exc):
+            raise
+        mlflow.log_input(dataset, context=context)
