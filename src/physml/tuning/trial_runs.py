@@ -14,6 +14,12 @@ from mlflow import MlflowClient
 from ray import tune
 
 
+def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str, condition: str) -> list:
+    """The search's child runs that match an MLflow filter `condition`."""
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and {condition}"
+    return client.search_runs([experiment_id], query, max_results=1000)
+
+
 class FinaliseTrialRuns(tune.Callback):
     """Driver side: closes the run of a trial Tune stopped or gave up on, and writes on an attempt's
     run why Ray failed it (its error file), before Tune retries it or marks it ERROR."""
@@ -36,8 +42,8 @@ class FinaliseTrialRuns(tune.Callback):
         error = last_failure(trial.error_file)
         if error is None:
             return
-        query = f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`ray.trial_id` = '{trial.trial_id}'"
-        for run in self.client.search_runs([self.experiment_id], query, max_results=100):
+        condition = f"tags.`ray.trial_id` = '{trial.trial_id}'"
+        for run in child_runs(self.client, self.experiment_id, self.parent_run_id, condition):
             if run.info.status != "FINISHED" and "trial.ray_error" not in run.data.tags:
                 self.client.set_tag(run.info.run_id, "trial.ray_error", summary_line(error))
                 self.client.log_text(run.info.run_id, error, "ray_error.txt")
@@ -73,8 +79,7 @@ def close_earlier_attempts(client: MlflowClient, experiment_id: str, parent_run_
     """Runs of earlier attempts of this trial (Tune retries a failed trial under the same id, see
     FailureConfig): each is tagged `trial.retried`; one left RUNNING (its worker was SIGKILLed) is
     ended FAILED. Returns how many there were."""
-    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.`ray.trial_id` = '{trial_id}'"
-    earlier = client.search_runs([experiment_id], query, max_results=100)
+    earlier = child_runs(client, experiment_id, parent_run_id, f"tags.`ray.trial_id` = '{trial_id}'")
     for run in earlier:
         client.set_tag(run.info.run_id, "trial.retried", "true")
         if run.info.status == "RUNNING":
@@ -86,8 +91,7 @@ def close_running_trial_runs(client: MlflowClient, experiment_id: str, parent_ru
     """End the trial runs of this search still RUNNING as KILLED, tagged `tag`: on resume, those a
     killed search cut off (`interrupted`; Tune reruns them); after a search, any whose process died
     without a word (`orphaned`). Returns how many."""
-    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
-    runs = client.search_runs([experiment_id], query, max_results=1000)
+    runs = child_runs(client, experiment_id, parent_run_id, "attributes.status = 'RUNNING'")
     for run in runs:
         client.set_tag(run.info.run_id, tag, "true")
         client.set_terminated(run.info.run_id, "KILLED")
@@ -96,5 +100,4 @@ def close_running_trial_runs(client: MlflowClient, experiment_id: str, parent_ru
 
 def retried_attempts(client: MlflowClient, experiment_id: str, parent_run_id: str) -> int:
     """Trial runs of this search that Tune retried (each says why in its `trial.error` tag)."""
-    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.`trial.retried` = 'true'"
-    return len(client.search_runs([experiment_id], query, max_results=1000))
+    return len(child_runs(client, experiment_id, parent_run_id, "tags.`trial.retried` = 'true'"))
