@@ -6,12 +6,17 @@ training part (standard-scaled all81 features, 70% split, 20% of it held out for
 epoch, as in a run); the first epoch (tracing) is left out of every rate. The tf.function rows run
 the same net, optimizer and batches with the whole epoch (training + validation) compiled into one
 graph, and Keras with `steps_per_execution=1` (one Python dispatch per step: DenseRegressor before it
-switched to 32, physml.models.dense.STEPS_PER_EXECUTION), to show where the time per step goes.
+switched to 32, physml.tasks.supercon.dense.STEPS_PER_EXECUTION), to show where the time per step goes.
 
     python benchmarks/supercon_dnn_throughput.py [--data-dir ../shared/data] [--epochs 2] [--quick]
 """
 
 from __future__ import annotations
+
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "supercon_dnn"
+BUDGET_S = 90  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "supercon DNN samples/s, Keras fit vs tf.function, batch sweep"
 
 import time
 
@@ -21,10 +26,10 @@ import tensorflow as tf
 from sklearn.preprocessing import StandardScaler
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
-from physml.config import load_supercon_config
-from physml.data.supercon import load_supercon
-from physml.models.dense import DenseRegressor, build_dense_net, make_optimizer
-from physml.tasks.supercon import make_split
+from physml.tasks import get_task
+from physml.tasks.supercon.data import load_supercon
+from physml.tasks.supercon.dense import DenseRegressor, build_dense_net, make_optimizer
+from physml.tasks.supercon.train import make_split
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -112,7 +117,7 @@ def add_arguments(parser) -> None:
 
 
 def measure(args, result: BenchResult) -> None:
-    config = load_supercon_config(preset="seed")
+    config = get_task("supercon").load_config(preset="seed")
     dnn, seed = config.dnn, config.seed
     epochs = 1 if args.quick else args.epochs
     batch_sizes = [16, 256] if args.quick else [int(b) for b in args.batch_sizes.split(",")]
@@ -166,5 +171,5 @@ def measure(args, result: BenchResult) -> None:
 
 
 if __name__ == "__main__":
-    run_benchmark("supercon_dnn", "supercon dense net training samples/s: seed preset, Keras fit vs tf.function, batch sweep",
+    run_benchmark(BENCHMARK, "supercon dense net training samples/s: seed preset, Keras fit vs tf.function, batch sweep",
                   measure, add_arguments)  # fmt: skip

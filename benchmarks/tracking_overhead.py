@@ -12,6 +12,11 @@ the runs it makes go to the experiment `benchmark-tracking-overhead`. The varian
 
 from __future__ import annotations
 
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "tracking_overhead"
+BUDGET_S = 120  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "epoch time with MLflow logging on vs off (< 5%)"
+
 import itertools
 import statistics
 import time
@@ -24,10 +29,10 @@ import mlflow.sklearn
 from sklearn.preprocessing import StandardScaler
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
-from physml.config import load_supercon_config
-from physml.data.supercon import load_supercon
-from physml.models.dense import DenseRegressor
-from physml.tasks import supercon
+from physml.tasks import get_task
+from physml.tasks.supercon.data import load_supercon
+from physml.tasks.supercon.dense import DenseRegressor
+import physml.tasks.supercon.train as supercon
 from physml.tracking.epochs import EpochMetricLog
 
 EXPERIMENT = "benchmark-tracking-overhead"
@@ -138,7 +143,7 @@ def add_arguments(parser) -> None:
 
 def measure(args, result: BenchResult) -> None:
     epochs, repeats, calls = (3, 1, 10) if args.quick else (args.epochs, args.repeats, args.calls)
-    config = load_supercon_config(preset="demo", overrides={"evaluation.explain": False, "registry.register": False})
+    config = get_task("supercon").load_config(preset="demo", overrides={"evaluation.explain": False, "registry.register": False})
     data = load_supercon(task_dir(args, "supercon"))
     split = supercon.make_split(config, data)
     X = StandardScaler().fit_transform(split.X_train)
@@ -172,7 +177,7 @@ def measure(args, result: BenchResult) -> None:
     with mlflow.start_run(experiment_id=experiment_id, run_name="call-cost"):
         costs = call_cost(calls)
 
-    full_config = load_supercon_config(preset="demo", overrides={"evaluation.explain": False, "registry.register": False,
+    full_config = get_task("supercon").load_config(preset="demo", overrides={"evaluation.explain": False, "registry.register": False,
                                                                 "dnn.epochs": 6 if args.quick else config.dnn.epochs})  # fmt: skip
     with mlflow.start_run(experiment_id=experiment_id, run_name="dnn-demo-full-run"), MlflowClock() as clock:
         started = time.perf_counter()
@@ -228,5 +233,5 @@ def measure(args, result: BenchResult) -> None:
 
 
 if __name__ == "__main__":
-    run_benchmark("tracking_overhead", "MLflow tracking overhead: epoch time with per-epoch logging on vs off",
+    run_benchmark(BENCHMARK, "MLflow tracking overhead: epoch time with per-epoch logging on vs off",
                   measure, add_arguments)  # fmt: skip

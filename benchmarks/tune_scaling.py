@@ -17,6 +17,11 @@ instead of starting one, and importing TensorFlow, per trial): ASHA with 2 worke
 
 from __future__ import annotations
 
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "tune_scaling"
+BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "Ray Tune trials/hour 1 vs 2 workers, ASHA vs none"
+
 import functools
 import os
 import tempfile
@@ -153,5 +158,5 @@ def measure(args, result: BenchResult) -> None:
 
 
 if __name__ == "__main__":
-    run_benchmark("tune_scaling", "Ray Tune trials/hour for 1 vs 2 workers, ASHA vs no scheduler",
+    run_benchmark(BENCHMARK, "Ray Tune trials/hour for 1 vs 2 workers, ASHA vs no scheduler",
                   measure, add_arguments)  # fmt: skip

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
-import sys
 from pathlib import Path
 
 import mlflow
 import pytest
 
 from physml.tracking import server
+from tests.helpers.processes import REPO_ROOT, free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +28,7 @@ def supercon_dir(data_root) -> Path:
 
 @pytest.fixture(scope="session")
 def supercon_data(supercon_dir):
-    from physml.data.supercon import load_supercon
+    from physml.tasks.supercon.data import load_supercon
 
     return load_supercon(supercon_dir)
 
@@ -54,6 +46,10 @@ def mlflow_server(tmp_path_factory):
 def tracking(mlflow_server, monkeypatch):
     """Point this test's client (and any subprocess it starts) at the session's server."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    # set_experiment (in fixtures, or code called in-process) writes MLFLOW_EXPERIMENT_ID into the
+    # environment, which physml honours as the user's choice: each test starts without it
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(mlflow_server.url)
     yield mlflow_server.url
     while mlflow.active_run():
@@ -72,12 +68,3 @@ def isolated_image_cache(tmp_path_factory):
     """Decoded-image caches go to a temporary folder, not the user's cache."""
     os.environ["PHYSML_CACHE_DIR"] = str(tmp_path_factory.mktemp("physml-cache"))
     yield
-
-
-def subprocess_env(tracking_uri: str) -> dict[str, str]:
-    """Environment for a CLI started by a test: the venv's commands on PATH, the test server as
-    tracking URI, and none of the experiment/run variables that in-process MLflow calls leave behind."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")}
-    venv_bin = Path(sys.executable).parent
-    env.update(MLFLOW_TRACKING_URI=tracking_uri, PATH=f"{venv_bin}{os.pathsep}{env['PATH']}")
-    return env

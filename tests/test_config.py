@@ -1,11 +1,11 @@
 import pytest
 
-from physml.config import load_supercon_config
+from physml.tasks import get_task
 from physml.errors import ConfigError
 
 
 def test_defaults_preset_and_overrides_compose():
-    config = load_supercon_config(preset="seed", overrides={"dnn.epochs": 7, "data.split": "grouped"})
+    config = get_task("supercon").load_config(preset="seed", overrides={"dnn.epochs": 7, "data.split": "grouped"})
     assert (config.dnn.layers, config.dnn.units, config.dnn.optimizer) == (3, 125, "sgd")
     assert config.dnn.learning_rate == pytest.approx(0.00109)
     assert config.dnn.batch_size == 16 and config.dnn.epochs == 7
@@ -14,7 +14,7 @@ def test_defaults_preset_and_overrides_compose():
 
 
 def test_string_overrides_are_read_as_yaml():
-    config = load_supercon_config(overrides=["gbm.max_depth=5", "registry.register=false"])
+    config = get_task("supercon").load_config(overrides=["gbm.max_depth=5", "registry.register=false"])
     assert config.gbm.max_depth == 5 and config.registry.register is False
 
 
@@ -31,5 +31,5 @@ def test_string_overrides_are_read_as_yaml():
 )
 def test_bad_config_names_the_key(kwargs, message):
     with pytest.raises(ConfigError) as caught:
-        load_supercon_config(**kwargs)
+        get_task("supercon").load_config(**kwargs)
     assert message in str(caught.value)

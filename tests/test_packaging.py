@@ -4,7 +4,7 @@ import tomllib
 
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 
 def test_conda_env_and_pyproject_agree():
@@ -18,7 +18,9 @@ def test_conda_env_and_pyproject_agree():
 def test_mlproject_entry_points_call_the_cli():
     spec = yaml.safe_load((REPO_ROOT / "MLproject").read_text())
     assert spec["conda_env"] == "conda.yaml"
-    for entry, prefix in (("supercon", "physml supercon train"), ("galaxy", "physml galaxy train"), ("tune", "physml tune")):
+    entries = (("train", "physml {task} train"), ("supercon", "physml supercon train"),
+               ("galaxy", "physml galaxy train"), ("tune", "physml tune"))  # fmt: skip
+    for entry, prefix in entries:
         command = spec["entry_points"][entry]["command"]
         assert command.startswith(prefix)
         for parameter in spec["entry_points"][entry]["parameters"]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from physml.bench.machine import usable_cpus
-from tests.conftest import subprocess_env
+from tests.helpers.processes import subprocess_env
 
 
 def test_bench_logs_a_measured_run_with_the_machine(mlflow_server, data_root, tmp_path):

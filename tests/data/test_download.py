@@ -9,8 +9,9 @@ import zipfile
 import pytest
 
 from physml.cli import main
-from physml.data.download import UCI_SUPERCON, download_archive
-from physml.data.supercon import load_supercon
+from physml.data.download import download_archive
+from physml.tasks.supercon.data import UCI_ARCHIVE as UCI_SUPERCON
+from physml.tasks.supercon.data import load_supercon
 from physml.errors import DownloadError
 
 

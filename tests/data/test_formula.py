@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from physml.data.elements import element_symbols
-from physml.data.formula import (
+from physml.tasks.supercon.elements import element_symbols
+from physml.tasks.supercon.formula import (
     FEATURE_NAMES,
     SEED17_FEATURES,
     featurise_amounts,

@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from physml.data.galaxy import IMAGES_DIR, LABELS_FILE, load_galaxy_zoo
+from physml.tasks.galaxy.data import IMAGES_DIR, LABELS_FILE, load_galaxy_zoo
 from physml.errors import DataValidationError
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from physml.data.gz2_tree import GZ2, MORPHOLOGY
+from physml.tasks.galaxy.gz2_tree import GZ2, MORPHOLOGY
 
 
 def test_tree_columns_are_the_kaggle_header(galaxy_dir):

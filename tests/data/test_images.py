@@ -1,7 +1,7 @@
 import numpy as np
 
-from physml.data.galaxy import load_galaxy_zoo
-from physml.data.images import (
+from physml.tasks.galaxy.data import load_galaxy_zoo
+from physml.tasks.galaxy.images import (
     decoded_images,
     dihedral_views,
     evaluation_dataset,

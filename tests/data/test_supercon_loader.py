@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from physml.data.splits import split_indices
-from physml.data.supercon import load_supercon
+from physml.tasks.supercon.data import load_supercon
 from physml.errors import DataValidationError
 
 

@@ -6,7 +6,7 @@ import re
 import yaml
 
 from physml.tracking.team import TeamSettings
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 
 def test_compose_wires_the_team_server_from_the_environment():

@@ -18,7 +18,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from tests.conftest import REPO_ROOT, free_port, subprocess_env
+from tests.helpers.processes import REPO_ROOT, free_port, subprocess_env
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 

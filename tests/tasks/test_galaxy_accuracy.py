@@ -5,14 +5,14 @@ schedule's figures are in the README.)"""
 
 import pytest
 
-from physml.config import load_galaxy_config
-from physml.tasks import galaxy
+from physml.tasks import get_task
+
 
 
 @pytest.mark.slow
 def test_cnn_beats_the_majority_class(tracking, galaxy_dir):
-    config = load_galaxy_config(overrides={"experiment": "test-galaxy-accuracy", "registry.register": False, "train.epochs": 15})
-    result = galaxy.run(config, galaxy_dir)
+    config = get_task("galaxy").load_config(overrides={"experiment": "test-galaxy-accuracy", "registry.register": False, "train.epochs": 15})
+    (result,) = get_task("galaxy").run(config, ["cnn"], galaxy_dir)
     metrics = result.metrics
     assert metrics["test_majority_rate"] < 0.6
     assert metrics["test_accuracy"] >= metrics["test_majority_rate"] + 0.12

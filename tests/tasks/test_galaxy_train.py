@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from physml.cli import main
-from tests.conftest import REPO_ROOT, subprocess_env
+from tests.helpers.processes import REPO_ROOT, subprocess_env
 
 QUICK_EPOCHS = 2
 ARTIFACTS = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.conftest import REPO_ROOT, subprocess_env
+from tests.helpers.processes import REPO_ROOT, subprocess_env
 
 
 def test_mlflow_run_supercon_entry_point(mlflow_server, supercon_dir):

@@ -148,8 +148,8 @@ def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_pa
 
     import requests
 
-    from physml.data.formula import featurise_formulas
-    from tests.conftest import free_port, subprocess_env
+    from physml.tasks.supercon.formula import featurise_formulas
+    from tests.helpers.processes import free_port, subprocess_env
 
     port = free_port()
     venv_bin = Path(sys.executable).parent

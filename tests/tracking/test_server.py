@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from physml.errors import TrackingServerError
 from physml.tracking import server
-from tests.conftest import free_port
+from tests.helpers.processes import free_port
 
 
 def physml(*args, env=None):

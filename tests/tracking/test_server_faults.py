@@ -17,7 +17,7 @@ from mlflow.protos.databricks_pb2 import UNAUTHENTICATED
 
 from physml.cli import tracking_failure
 from physml.tracking import server
-from tests.conftest import free_port, subprocess_env
+from tests.helpers.processes import free_port, subprocess_env
 
 EPOCHS = 25
 

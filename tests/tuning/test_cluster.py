@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import free_port, subprocess_env
-from tests.tuning.conftest import one_finished_run_per_trial, physml_tune, search_runs
+from tests.helpers.processes import free_port, subprocess_env
+from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
 
 RAY = str(Path(sys.executable).parent / "ray")
 

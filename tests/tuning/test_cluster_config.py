@@ -3,7 +3,7 @@
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 
 def test_cluster_yaml_validates_against_rays_schema():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.conftest import subprocess_env
-from tests.tuning.conftest import physml_tune, search_runs
+from tests.helpers.processes import subprocess_env
+from tests.helpers.tuning import physml_tune, search_runs
 
 RAY = str(Path(sys.executable).parent / "ray")
 

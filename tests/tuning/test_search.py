@@ -6,7 +6,7 @@ import matplotlib.image as mpimg
 import mlflow
 from mlflow import MlflowClient
 
-from tests.tuning.conftest import one_finished_run_per_trial, physml_tune, search_runs
+from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
 
 
 def decodes(run_id: str, artifact: str, tmp_path) -> bool:
@@ -70,7 +70,7 @@ def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(mlflow_ser
     import sys
     from pathlib import Path
 
-    from tests.conftest import REPO_ROOT, subprocess_env
+    from tests.helpers.processes import REPO_ROOT, subprocess_env
 
     spec = small_grid(units=(16,), learning_rates=(1e-3, 3e-3), epochs=1)
     result = subprocess.run(

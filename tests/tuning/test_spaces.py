@@ -2,11 +2,12 @@ import pytest
 import yaml
 
 from physml.errors import ConfigError
+from physml.tasks import get_task
 from physml.tuning.spaces import load_search_spec
 
 
 def test_supercon_grid_is_the_studys_32_points():
-    spec = load_search_spec("supercon", "grid")
+    spec = load_search_spec(get_task("supercon"), "grid")
     assert spec.space == {
         "dnn.units": {"grid": [10, 40, 80, 200]},
         "dnn.learning_rate": {"grid": [1e-5, 1e-4, 1e-3, 1e-2]},
@@ -17,16 +18,16 @@ def test_supercon_grid_is_the_studys_32_points():
 
 
 def test_bayes_spaces_cover_the_same_ranges_and_galaxy_has_seven():
-    supercon = load_search_spec("supercon", "bayes")
+    supercon = load_search_spec(get_task("supercon"), "bayes")
     assert supercon.space["dnn.learning_rate"] == {"loguniform": [1e-5, 1e-2]} and supercon.asha
-    galaxy = load_search_spec("galaxy", "bayes")
+    galaxy = load_search_spec(get_task("galaxy"), "bayes")
     assert len(galaxy.space) == 7 and galaxy.metric == "val_accuracy" and galaxy.mode == "max"
 
 
 def test_malformed_space_names_the_key(tmp_path):
     path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump({"metric": "val_rmse", "mode": "min", "grid": {"space": {"dnn.units": {"gridd": [1]}}}}))
+    path.write_text(yaml.safe_dump({"model": "dnn", "metric": "val_rmse", "mode": "min", "grid": {"space": {"dnn.units": {"gridd": [1]}}}}))
     with pytest.raises(ConfigError, match="search space 'dnn.units': write one of"):
-        load_search_spec("supercon", "grid", path)
+        load_search_spec(get_task("supercon"), "grid", path)
     with pytest.raises(ConfigError, match="has no 'bayes' search"):
-        load_search_spec("supercon", "bayes", path)
+        load_search_spec(get_task("supercon"), "bayes", path)

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from physml.tracking.report import ui_link
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

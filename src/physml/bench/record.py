@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from physml.bench import machine as machine_info
+from physml.display import cell, markdown_table, text_table
 
 EXPERIMENT = "benchmarks"
 
@@ -68,31 +69,6 @@ class BenchResult:
         return cls(**data)
 
 
-def cell(value: Any) -> str:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "n/a"
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        if abs(value) >= 10:
-            return f"{value:.1f}"
-        return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
-    return str(value)
-
-
-def text_table(columns: list[str], rows: list[list[Any]]) -> str:
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = lambda values: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
-    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
-
-
-def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(out)
-
-
 def verdict(passed: bool | None) -> str:
     return {True: "PASS", False: "MISS", None: "info"}[passed]
 
@@ -135,7 +111,7 @@ def log_result(result: BenchResult, tracking_uri: str, parent_run_id: str | None
 
 
 def common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="data root holding supercon/ and galaxy_zoo/ (default: $PHYSML_DATA_DIR)")
+    parser.add_argument("--data-dir", help="data root holding each task's folder (default: $PHYSML_DATA_DIR)")
     parser.add_argument("--quick", action="store_true", help="smallest settings (seconds): a smoke run, not a measurement")
     parser.add_argument("--tracking-uri", help="MLflow server for the result (default: $MLFLOW_TRACKING_URI or the embedded server)")
     parser.add_argument("--no-log", action="store_true", help="print only; log nothing to MLflow")

@@ -7,6 +7,7 @@ suite run holds the machine description and the summary table (`summary.md`).
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -37,25 +38,33 @@ class Benchmark:
     what: str
 
 
-# Cheapest first; the sum of the budgets is the 15 minutes `make bench` may take on 2 cores.
-BENCHMARKS = (
-    Benchmark("supercon_dnn", "supercon_dnn_throughput.py", 90, "supercon DNN samples/s, Keras fit vs tf.function, batch sweep"),
-    Benchmark("galaxy_pipeline", "galaxy_pipeline.py", 90, "Galaxy input pipeline images/s vs the CNN's (>= 3x)"),
-    Benchmark("tracking_overhead", "tracking_overhead.py", 120, "epoch time with MLflow logging on vs off (< 5%)"),
-    Benchmark("end_to_end", "end_to_end.py", 300, "the README demo: wall time and peak memory"),
-    Benchmark("tune_scaling", "tune_scaling.py", 300, "Ray Tune trials/hour 1 vs 2 workers, ASHA vs none"),
-)
-NAMES = [b.name for b in BENCHMARKS]
-
-
 def benchmarks_dir() -> Path:
     """$PHYSML_BENCHMARKS_DIR, ./benchmarks, or the source tree's benchmarks/."""
     if env := os.environ.get("PHYSML_BENCHMARKS_DIR"):
         return Path(env)
     here = Path.cwd() / "benchmarks"
-    if (here / BENCHMARKS[0].script).exists():
+    if here.is_dir() and any(here.glob("*.py")):
         return here
     return Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def declared(path: Path) -> Benchmark | None:
+    """The benchmark a script declares (module-level BENCHMARK, BUDGET_S, SUMMARY), read without running it."""
+    values = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("BENCHMARK", "BUDGET_S", "SUMMARY") and isinstance(node.value, ast.Constant):
+                values[node.targets[0].id] = node.value.value
+    if "BENCHMARK" not in values:
+        return None
+    return Benchmark(values["BENCHMARK"], path.name, int(values.get("BUDGET_S", 60)), values.get("SUMMARY", ""))
+
+
+def discover(folder: Path | None = None) -> list[Benchmark]:
+    """Every script in benchmarks/ that declares a benchmark, cheapest first (the sum of the budgets
+    is what `make bench` may take on 2 cores)."""
+    found = [b for path in sorted((folder or benchmarks_dir()).glob("*.py")) if (b := declared(path))]
+    return sorted(found, key=lambda b: (b.budget_s, b.name))
 
 
 @dataclass
@@ -125,7 +134,14 @@ def target_rows(outcomes: list[Outcome]) -> list[list]:
 def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, tracking_uri: str | None,
               budget_s: float = 900, log_dir: str | None = None, markdown_out: str | None = None) -> int:  # fmt: skip
     """Run the chosen benchmarks in order; print each result and a summary. Exit code 1 if any failed."""
-    chosen = [b for b in BENCHMARKS if not only or b.name in only]
+    benchmarks = discover()
+    unknown = sorted(set(only or []) - {b.name for b in benchmarks})
+    if unknown:
+        from physml.errors import PhysmlError
+
+        known = ", ".join(b.name for b in benchmarks)
+        raise PhysmlError(f"no benchmark named {', '.join(unknown)} in {benchmarks_dir()}; there are: {known}")
+    chosen = [b for b in benchmarks if not only or b.name in only]
     folder = Path(log_dir or tempfile.mkdtemp(prefix="physml-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     machine = machine_info.describe()
@@ -202,4 +218,4 @@ def _metric(key: str, value: float) -> object:
     return Metric(key, float(value), int(time.time() * 1000), 0)
 
 
-__all__ = ["BENCHMARKS", "NAMES", "cell", "run_suite"]
+__all__ = ["discover", "run_suite"]

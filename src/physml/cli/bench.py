@@ -18,13 +18,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from physml.bench.runner import NAMES
     from physml.cli.common import add_tracking_args
 
     bench = sub.add_parser("bench", help="run the benchmarks (input pipeline, training step, tuning, tracking, end to end)")
-    bench.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME", help=f"run only these: {', '.join(NAMES)}")
+    bench.add_argument("--only", nargs="+", metavar="NAME", help="run only these (the BENCHMARK names of benchmarks/*.py)")
     bench.add_argument("--quick", action="store_true", help="smallest settings (a smoke run of the suite, not a measurement)")
-    bench.add_argument("--data-dir", help="data root holding supercon/ and galaxy_zoo/ (default: $PHYSML_DATA_DIR)")
+    bench.add_argument("--data-dir", help="data root holding each task's folder (default: $PHYSML_DATA_DIR)")
     bench.add_argument("--budget-minutes", type=float, default=15, help="time budget of the whole suite (default 15)")
     bench.add_argument("--log-dir", help="folder for each benchmark's log and JSON result (default: a new temporary folder)")
     bench.add_argument("--markdown-out", help="also write the summary and every table as Markdown here")

@@ -13,7 +13,7 @@ T = TypeVar("T")
 def add_tracking_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
                         "else the embedded server, started if needed)")
-    parser.add_argument("--port", type=int, default=5000, help="port of the embedded server if it must start")
+    parser.add_argument("--port", type=int, default=5000, help="port of the embedded server if it must start (default 5000)")
 
 
 def none_if_empty(value: str | None) -> str | None:
@@ -50,3 +50,21 @@ def within_project_run(train: Callable[[], T]) -> T:
         return train()
     with mlflow.start_run():
         return train()
+
+
+def experiment_from_env(tracking_uri: str) -> str | None:
+    """The experiment named by MLFLOW_EXPERIMENT_NAME, or by MLFLOW_EXPERIMENT_ID (looked up on the
+    server), as MLflow's own tools honour them; None when neither is set."""
+    if name := os.environ.get("MLFLOW_EXPERIMENT_NAME"):
+        return name
+    if experiment_id := os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        from physml.errors import ConfigError
+
+        try:
+            return MlflowClient(tracking_uri).get_experiment(experiment_id).name
+        except MlflowException:
+            raise ConfigError(f"MLFLOW_EXPERIMENT_ID={experiment_id} is not an experiment on {tracking_uri}") from None
+    return None

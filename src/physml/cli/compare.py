@@ -18,7 +18,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri, autostart=False)
     mlflow.set_tracking_uri(uri)
     params = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
-    comparison = select(MlflowClient(uri), args.experiment, args.metric, args.top, params)
+    comparison = select(MlflowClient(uri), args.experiment, args.metric, args.top, params, args.mode)
     print(comparison.text())
     if args.no_log:
         return 0
@@ -30,10 +30,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    compare = sub.add_parser("compare", help="table and figure of an experiment's best runs, logged to a comparison run")
-    compare.add_argument("experiment", help="experiment name, e.g. supercon")
-    compare.add_argument("--metric", default="test_r2", help="rank by this metric (rmse/mae/loss: lower is better)")
-    compare.add_argument("--top", type=int, default=10)
+    compare = sub.add_parser(
+        "compare",
+        help="table and figure of an experiment's best runs, logged to a comparison run",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    compare.add_argument("experiment", help="experiment name")
+    compare.add_argument("--metric", help="rank by this metric (default: the runs' task's first headline metric)")
+    compare.add_argument("--mode", choices=["min", "max"], help="lower or higher is better (default: the task's)")
+    compare.add_argument("--top", type=int, default=10, help="how many runs")
     compare.add_argument("--params", help="comma-separated key params (default: those that differ between the runs)")
     compare.add_argument("--no-log", action="store_true", help="print the table only; log no comparison run")
     add_tracking_args(compare)

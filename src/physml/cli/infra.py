@@ -28,45 +28,36 @@ def cmd_data(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from physml.data.paths import cache_root
+    from physml.tasks import get_task
 
-    folder = {"supercon": "supercon", "galaxy": "galaxy_zoo"}[args.task]
-    dest = Path(args.data_dir) if args.data_dir else cache_root() / folder
-    if args.action == "download" and args.task == "galaxy":
-        from physml.data.kaggle import download_galaxy_zoo
-
-        download_galaxy_zoo(dest)
-        print(f"galaxy data in {dest}")
-    elif args.action == "download":
-        from physml.data.download import UCI_SUPERCON, download_archive
-
-        download_archive(UCI_SUPERCON, dest, url=args.url, sha256=args.sha256)
-        print(f"supercon data in {dest}")
-    if args.task == "galaxy":
-        from physml.data.galaxy import load_galaxy_zoo
-
-        catalogue = load_galaxy_zoo(args.data_dir if args.action == "check" else dest)
-        print(f"{catalogue.labels_path}: {len(catalogue.votes)} galaxies with images, decision tree consistent: OK")
+    task = get_task(args.task)
+    if args.action == "download":
+        dest = Path(args.data_dir) if args.data_dir else cache_root() / task.data_folder
+        task.download(dest, url=args.url, sha256=args.sha256)
+        print(f"{task.name} data in {dest}")
+        print(task.check_data(dest))
     else:
-        from physml.data.supercon import load_supercon
-
-        data = load_supercon(args.data_dir if args.action == "check" else dest)
-        groups = len(set(data.composition_groups()))
-        print(f"{data.train_path}: {len(data.tc)} materials, {data.features.shape[1]} features, "
-              f"{groups} distinct compositions, Tc {data.tc.min():.3g}-{data.tc.max():.3g} K: OK")
+        print(task.check_data(args.data_dir))
     return 0
 
 
 def add_commands(sub) -> None:
-    server = sub.add_parser("server", help="start, stop or check the embedded MLflow tracking server")
-    server.add_argument("action", choices=["start", "stop", "status"])
-    server.add_argument("--port", type=int, default=5000)
-    server.add_argument("--host", default="127.0.0.1")
+    from physml.tasks import task_names
+
+    server = sub.add_parser(
+        "server",
+        help="start, stop or check the embedded MLflow tracking server",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    server.add_argument("action", choices=["start", "stop", "status"], help="what to do")
+    server.add_argument("--port", type=int, default=5000, help="port to listen on")
+    server.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback: this machine only)")
     server.add_argument("--home", help="store directory (default: ./.physml or $PHYSML_HOME)")
     server.set_defaults(func=cmd_server)
 
     data = sub.add_parser("data", help="download or check a task's data")
-    data.add_argument("action", choices=["download", "check"])
-    data.add_argument("task", choices=["supercon", "galaxy"])
+    data.add_argument("action", choices=["download", "check"], help="what to do")
+    data.add_argument("task", choices=task_names(), help="a registered task")
     data.add_argument("--data-dir", help="the task's folder (default: $PHYSML_DATA_DIR/<task> or the cache)")
     data.add_argument("--url", help="download from this URL instead of the public source")
     data.add_argument("--sha256", help="expected SHA-256 of the archive, overriding the pinned one")

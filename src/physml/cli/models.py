@@ -6,8 +6,6 @@ import argparse
 
 from physml.cli.common import add_tracking_args
 
-KEY_METRICS = ("test_r2", "test_rmse", "test_accuracy", "test_macro_f1")
-
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
@@ -16,43 +14,56 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from physml.tracking.server import resolve_tracking_uri
 
     client = MlflowClient(resolve_tracking_uri(args.tracking_uri, autostart=False))
-    decision = promote(client, args.model, args.metric, args.min, args.max, args.alias, args.from_alias)
+    decision = promote(client, args.model, args.metric, args.min, args.max, args.alias, args.from_alias, args.mode)
     verdict = "promoted" if decision.promoted else "not promoted"
     print(f"{args.model} v{decision.candidate_version}: {verdict} to {args.alias}: {decision.reason}")
     return 0 if decision.promoted else 1
 
 
+def headline_metrics(run) -> str:
+    """The run's task's headline metrics (`Task.headline`), else its test metrics."""
+    from physml.tasks import registered
+
+    metrics = run.data.metrics if run else {}
+    task = registered().get(run.data.tags.get("task", "")) if run else None
+    names = [m for m in task.headline if m in metrics] if task else sorted(m for m in metrics if m.startswith("test_"))[:3]
+    return ", ".join(f"{m}={metrics[m]:.4g}" for m in names) or "-"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
+    from physml.display import text_table
     from physml.tracking.server import resolve_tracking_uri
 
     client = MlflowClient(resolve_tracking_uri(args.tracking_uri, autostart=False))
-    models = client.search_registered_models()
-    header = f"{'model':<18} {'version':>7}  {'aliases':<20} " + " ".join(f"{m:>13}" for m in KEY_METRICS) + "  run"
-    print(header)
-    print("-" * len(header))
-    for model in sorted(models, key=lambda m: m.name):
+    rows = []
+    for model in sorted(client.search_registered_models(), key=lambda m: m.name):
         aliases_of: dict[str, list[str]] = {}
         for alias, version in (model.aliases or {}).items():
             aliases_of.setdefault(str(version), []).append(alias)
         versions = client.search_model_versions(f"name='{model.name}'")
         for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
-            metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-            values = " ".join(f"{metrics[m]:>13.4g}" if m in metrics else f"{'-':>13}" for m in KEY_METRICS)
+            run = client.get_run(version.run_id) if version.run_id else None
             aliases = ",".join(sorted(aliases_of.get(str(version.version), []))) or "-"
-            print(f"{model.name:<18} {version.version:>7}  {aliases:<20} {values}  {version.run_id}")
+            rows.append([model.name, int(version.version), aliases, headline_metrics(run), version.run_id or "-"])
+    print(text_table(["model", "version", "aliases", "key metrics", "run"], rows))
     return 0
 
 
 def add_commands(sub) -> None:
-    promote = sub.add_parser("promote", help="move an alias to the candidate version if it beats the current one")
-    promote.add_argument("model", help="registered model name, e.g. supercon-dnn")
-    promote.add_argument("--metric", required=True, help="e.g. test_r2 (higher is better) or test_rmse (lower is better)")
+    promote = sub.add_parser(
+        "promote",
+        help="move an alias to the candidate version if it beats the current one",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    promote.add_argument("model", help="registered model name, e.g. the name `models list` shows")
+    promote.add_argument("--metric", required=True, help="a metric the model's task declares, e.g. test_rmse")
+    promote.add_argument("--mode", choices=["min", "max"], help="lower or higher is better (default: the task's)")
     promote.add_argument("--min", type=float, help="gate: the candidate's metric must be at least this")
     promote.add_argument("--max", type=float, help="gate: the candidate's metric must be at most this")
-    promote.add_argument("--alias", default="champion")
-    promote.add_argument("--from-alias", default="candidate")
+    promote.add_argument("--alias", default="champion", help="the alias to move")
+    promote.add_argument("--from-alias", default="candidate", help="the alias of the candidate version")
     add_tracking_args(promote)
     promote.set_defaults(func=cmd_promote)
 

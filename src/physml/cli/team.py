@@ -54,11 +54,15 @@ def cmd_team(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     from physml.tracking.team import DEFAULT_PORT, DEFAULT_S3_PORT
 
-    team = sub.add_parser("team", help="the team tracking server: PostgreSQL backend, S3 artifacts, basic auth")
-    team.add_argument("action", choices=["up", "down", "status", "env", "serve"])
-    team.add_argument("--port", type=int, default=DEFAULT_PORT)
+    team = sub.add_parser(
+        "team",
+        help="the team tracking server: PostgreSQL backend, S3 artifacts, basic auth",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    team.add_argument("action", choices=["up", "down", "status", "env", "serve"], help="what to do")
+    team.add_argument("--port", type=int, default=DEFAULT_PORT, help="port of the team server")
     team.add_argument("--s3-port", type=int, default=DEFAULT_S3_PORT, help="port of the local S3-compatible server (up)")
-    team.add_argument("--host", default="127.0.0.1")
+    team.add_argument("--host", default="127.0.0.1", help="interface to bind")
     team.add_argument("--home", help="state folder (default: ./.physml/team or $PHYSML_HOME/team)")
     team.add_argument("--foreground", action="store_true", help="serve: run the server in this process (containers)")
     team.set_defaults(func=cmd_team)

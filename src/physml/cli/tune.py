@@ -1,4 +1,4 @@
-"""`physml tune supercon|galaxy --search grid|bayes`."""
+"""`physml tune TASK --search grid|bayes`: a Ray Tune search over any registered task."""
 
 from __future__ import annotations
 
@@ -6,54 +6,76 @@ import argparse
 
 from physml.cli.common import (
     add_tracking_args,
+    experiment_from_env,
     none_if_empty,
     optional_float,
     optional_int,
 )
 
-EPOCHS_KEY = {"supercon": "dnn.epochs", "galaxy": "train.epochs"}
-
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from physml.config import parse_override
     from physml.tracking.server import resolve_tracking_uri
-    from physml.tuning.search import SearchOptions, run_search
+    from physml.tuning.options import SearchOptions
+    from physml.tuning.search import run_search
 
+    uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
     overrides = dict(parse_override(text) for text in args.set or [])
-    if args.epochs:
-        overrides[EPOCHS_KEY[args.task]] = args.epochs
+    if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
+        overrides["experiment"] = experiment
     options = SearchOptions(
-        task=args.task, kind=args.search, num_samples=args.num_samples, max_concurrent=args.max_concurrent or 2,
-        address=none_if_empty(args.address), resume=args.resume, data_dir=none_if_empty(args.data_dir),
-        preset=none_if_empty(args.preset), overrides=overrides, cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, storage=none_if_empty(args.storage),
-        name=none_if_empty(args.name), retrain_best=not args.no_retrain, spec_path=none_if_empty(args.spec),
-    )  # fmt: skip
-    outcome = run_search(options, resolve_tracking_uri(args.tracking_uri, port=args.port))
+        task=args.task,
+        kind=args.search,
+        num_samples=args.num_samples,
+        max_concurrent=args.max_concurrent or 2,
+        address=none_if_empty(args.address),
+        resume=args.resume,
+        data_dir=none_if_empty(args.data_dir),
+        preset=none_if_empty(args.preset),
+        overrides=overrides,
+        epochs=args.epochs,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_failures=args.max_failures,
+        storage=none_if_empty(args.storage),
+        name=none_if_empty(args.name),
+        retrain_best=not args.no_retrain,
+        spec_path=none_if_empty(args.spec),
+    )
+    outcome = run_search(options, uri)
     table = outcome.results
-    print(f"\n{len(table)} trials: {int(table['diverged'].sum())} diverged, {int(table['early_stopped'].sum())} "
-          f"stopped early by ASHA, {int(table['error'].sum())} errored")  # fmt: skip
+    print(
+        f"\n{len(table)} trials: {int(table['diverged'].sum())} diverged, {int(table['early_stopped'].sum())} "
+        f"stopped early by ASHA, {int(table['error'].sum())} errored"
+    )
     print(f"best {outcome.best_config} -> {outcome.best_metric:.4g}")
-    print(f"search run {outcome.parent_run_id}" + (f"; retrained best: run {outcome.best_run_id}" if outcome.best_run_id else ""))
+    retrained = f"; retrained best: run {outcome.best_run_id}" if outcome.best_run_id else ""
+    print(f"search run {outcome.parent_run_id}{retrained}")
     return 0
 
 
 def add_commands(sub) -> None:
-    tune = sub.add_parser("tune", help="Ray Tune grid or Bayesian search, each trial a nested MLflow run")
-    tune.add_argument("task", choices=["supercon", "galaxy"])
-    tune.add_argument("--search", choices=["grid", "bayes"], default="bayes", help="spaces: projects/<task>/search.yaml")
+    from physml.tasks import task_names
+
+    tune = sub.add_parser(
+        "tune",
+        help="Ray Tune grid or Bayesian search, each trial a nested MLflow run",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    tune.add_argument("task", choices=task_names(), help="a registered task")
+    tune.add_argument("--search", choices=["grid", "bayes"], default="bayes", help="a search of the spec")
     tune.add_argument("--spec", help="search spec YAML (default: projects/<task>/search.yaml)")
     tune.add_argument("--num-samples", type=optional_int, help="Bayesian trials (default: the spec's)")
-    tune.add_argument("--max-concurrent", type=optional_int, default=2)
+    tune.add_argument("--max-concurrent", type=optional_int, default=2, help="trials at once")
     tune.add_argument("--address", help="Ray cluster address: 'auto' joins a running cluster (default: a local Ray)")
-    tune.add_argument("--resume", action="store_true", help="continue an interrupted search without redoing finished trials")
+    tune.add_argument("--resume", action="store_true", help="continue an interrupted search, keeping finished trials")
     tune.add_argument("--epochs", type=optional_int, help="epochs per trial (overrides the spec)")
     tune.add_argument("--preset", help="base preset of projects/<task>/config.yaml")
     tune.add_argument("--set", action="append", metavar="KEY=VALUE", help="config key applied to every trial")
-    tune.add_argument("--cpus-per-trial", type=optional_float, default=1.0)
-    tune.add_argument("--gpus-per-trial", type=optional_float, default=0.0, help="GPU fraction per trial on a GPU cluster")
+    tune.add_argument("--cpus-per-trial", type=optional_float, default=1.0, help="CPUs Ray reserves per trial")
+    tune.add_argument("--gpus-per-trial", type=optional_float, default=0.0, help="GPU fraction per trial")
     tune.add_argument("--max-failures", type=int, default=2, help="retries of a trial whose worker node died")
-    tune.add_argument("--storage", help="Tune state folder (default: ./.physml/ray_results; a shared path on a cluster)")
+    tune.add_argument("--storage", help="Tune state folder (default: ./.physml/ray_results; shared on a cluster)")
     tune.add_argument("--name", help="search name (default: <task>-<search>); --resume finds it by this name")
     tune.add_argument("--data-dir", help="the task's data folder")
     tune.add_argument("--no-retrain", action="store_true", help="skip retraining and registering the best config")

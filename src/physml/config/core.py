@@ -101,13 +101,12 @@ def _build(cls: type, values: dict, prefix: str = "") -> Any:
 
 def load_config(
     cls: type[T],
-    task: str,
-    path: str | Path | None = None,
+    path: str | Path,
     preset: str | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
 ) -> T:
-    """Defaults from `projects/<task>/config.yaml`, then the preset, then overrides (dotted keys)."""
-    path = Path(path) if path else projects_dir() / task / "config.yaml"
+    """Defaults from the YAML file at `path`, then the preset, then overrides (dotted keys)."""
+    path = Path(path)
     try:
         tree = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
@@ -124,6 +123,21 @@ def load_config(
     for key, value in items:
         set_dotted(tree, key, value)
     return _build(cls, tree)
+
+
+def get_dotted(config: Any, dotted_key: str) -> Any:
+    """`get_dotted(config, "dnn.epochs")` -> config.dnn.epochs; an unknown key is a ConfigError."""
+    node = config
+    for part in dotted_key.split("."):
+        if not hasattr(node, part):
+            raise ConfigError(f"unknown config key {dotted_key!r}")
+        node = getattr(node, part)
+    return node
+
+
+def check_choices(value: Any, choices: tuple | list, key: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
 
 
 def check(rules: list[tuple[bool, str, str]]) -> None:

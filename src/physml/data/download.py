@@ -28,18 +28,6 @@ class ArchiveSpec:
     members: tuple[str, ...]  # files that must be in the archive
 
 
-# UCI dataset 464 (Hamidieh 2018), CC BY 4.0. The SHA-256 was taken from a public manifest of this
-# URL; it could not be re-measured from the development sandbox (no internet), so the size is not
-# pinned. A mismatch stops the download and prints the hash that was seen; `--sha256` overrides it.
-UCI_SUPERCON = ArchiveSpec(
-    name="supercon",
-    url="https://archive.ics.uci.edu/static/public/464/superconductivty+data.zip",
-    sha256="87f4490d73390ff94ee01dbf0d7d32abc80b22f2c803d471765cfc46a9f6371e",
-    size_bytes=None,
-    members=("train.csv", "unique_m.csv"),
-)
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

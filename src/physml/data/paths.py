@@ -15,7 +15,7 @@ def cache_base() -> Path:
 
 
 def cache_root() -> Path:
-    """The download cache, a data root laid out like ../shared/data (supercon/, galaxy_zoo/)."""
+    """The download cache, a data root laid out like ../shared/data (one folder per task)."""
     return cache_base() / "data"
 
 

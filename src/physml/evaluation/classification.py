@@ -45,15 +45,15 @@ def confusion_figure(y_true: np.ndarray, predicted: np.ndarray, names: list[str]
     return fig
 
 
-def class_counts_figure(counts: pd.Series, title: str) -> Figure:
+def class_counts_figure(counts: pd.Series, title: str, items: str = "items") -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     bars = ax.bar(counts.index.astype(str), counts.to_numpy(), color="tab:blue")
     ax.bar_label(bars)
-    ax.set(ylabel="galaxies", title=title)
+    ax.set(ylabel=items, title=title)
     return fig
 
 
-def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> tuple[Figure, float]:
+def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 10, items: str = "items") -> tuple[Figure, float]:
     """Reliability diagram of the top-class confidence, and the expected calibration error."""
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == y_true
@@ -74,7 +74,7 @@ def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> tuple[
     for x, y, n in zip(centres, accuracy, counts):
         ax.annotate(str(n), (x, y), xytext=(4, -12), textcoords="offset points", fontsize=7, color="grey")
     ax.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.02),
-           title=f"reliability (ECE {ece:.3f}; numbers = galaxies per bin)")
+           title=f"reliability (ECE {ece:.3f}; numbers = {items} per bin)")
     ax.legend(loc="upper left")
     return fig, float(ece)
 
@@ -87,12 +87,13 @@ def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, second, probs[rows, first] - probs[rows, second]
 
 
-def review_table(ids, probs: np.ndarray, y_true: np.ndarray, names: list[str], margin_below: float) -> pd.DataFrame:
-    """Galaxies the model is unsure of (top-two margin below the threshold), least confident first."""
+def review_table(ids, probs: np.ndarray, y_true: np.ndarray, names: list[str], margin_below: float,
+                 id_column: str = "id") -> pd.DataFrame:
+    """Items the model is unsure of (top-two margin below the threshold), least confident first."""
     first, second, margin = top_two(probs)
     rows = np.arange(len(probs))
     table = pd.DataFrame({
-        "GalaxyID": np.asarray(ids),
+        id_column: np.asarray(ids),
         "top_class": np.asarray(names)[first],
         "top_probability": probs[rows, first],
         "second_class": np.asarray(names)[second],
@@ -103,8 +104,9 @@ def review_table(ids, probs: np.ndarray, y_true: np.ndarray, names: list[str], m
     return table[table["margin"] < margin_below].sort_values("margin").reset_index(drop=True)
 
 
-def accuracy_vs_review(probs: np.ndarray, y_true: np.ndarray, threshold: float) -> tuple[Figure, dict[str, float]]:
-    """Accuracy on the confident part as more of the least confident galaxies go to people."""
+def accuracy_vs_review(probs: np.ndarray, y_true: np.ndarray, threshold: float,
+                       items: str = "items") -> tuple[Figure, dict[str, float]]:  # fmt: skip
+    """Accuracy on the confident part as more of the least confident items go to people."""
     _, _, margin = top_two(probs)
     correct = probs.argmax(axis=1) == y_true
     order = np.argsort(margin)  # least confident first
@@ -120,8 +122,8 @@ def accuracy_vs_review(probs: np.ndarray, y_true: np.ndarray, threshold: float) 
     ax.scatter([summary["review_fraction"]], [summary["confident_accuracy"]], color="tab:red", zorder=3,
                label=f"margin < {threshold}: review {summary['review_fraction']:.0%}, "
                      f"accuracy on the rest {summary['confident_accuracy']:.1%}")  # fmt: skip
-    ax.set(xlabel="fraction of test galaxies sent to review (least confident first)",
-           ylabel="accuracy on the galaxies kept", title="human review vs accuracy")  # fmt: skip
+    ax.set(xlabel=f"fraction of test {items} sent to review (least confident first)",
+           ylabel=f"accuracy on the {items} kept", title="human review vs accuracy")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig, summary

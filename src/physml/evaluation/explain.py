@@ -1,8 +1,8 @@
-"""SHAP feature importance for every model, in the standard-scaled feature space.
+"""SHAP feature importance, with the explainer the caller names for its model.
 
-Explainer per model: LinearExplainer (exact for linear regression), TreeExplainer (exact for
-XGBoost) and, for the Keras net, the model-agnostic PermutationExplainer over the net's numpy
-predict function, which works with Keras 3 (SHAP's Deep/GradientExplainer target TF1-style graphs).
+LinearExplainer (exact for linear models), TreeExplainer (exact for tree ensembles such as
+XGBoost) and PermutationExplainer, model-agnostic over a numpy predict function: it works with
+Keras 3 nets (SHAP's Deep/GradientExplainer target TF1-style graphs).
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ import pandas as pd  # noqa: E402
 import shap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
+EXPLAINERS = ("LinearExplainer", "TreeExplainer", "PermutationExplainer")
 
 
-def shap_values(model_kind: str, regressor, background: pd.DataFrame, sample: pd.DataFrame, seed: int = 0):
+def shap_values(explainer_name: str, regressor, background: pd.DataFrame, sample: pd.DataFrame, seed: int = 0):
     """shap.Explanation for `sample` (already scaled), with `background` as the reference data."""
-    if model_kind == "linear":
+    if explainer_name not in EXPLAINERS:
+        raise ValueError(f"unknown explainer {explainer_name!r}; choose one of {', '.join(EXPLAINERS)}")
+    if explainer_name == "LinearExplainer":
         explainer = shap.LinearExplainer(regressor, background)
-    elif model_kind == "gbm":
+    elif explainer_name == "TreeExplainer":
         explainer = shap.TreeExplainer(regressor, background)
     else:
         masker = shap.maskers.Independent(background, max_samples=len(background))

@@ -1,4 +1,7 @@
-"""Error plots for a regression of Tc: functions from arrays to a matplotlib Figure."""
+"""Error plots for a regression: functions from arrays to a matplotlib Figure.
+
+The caller names the quantity and its unit (`label="Tc", unit="K"`); nothing here knows the task.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,26 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 
-def predicted_vs_true(y_true, y_pred, title: str = "") -> Figure:
+def _axis(kind: str, label: str, unit: str) -> str:
+    return f"{kind} {label}" + (f" ({unit})" if unit else "")
+
+
+def predicted_vs_true(y_true, y_pred, title: str = "", label: str = "target", unit: str = "") -> Figure:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     fig, ax = plt.subplots(figsize=(5.5, 5.5), layout="constrained")
     ax.scatter(y_true, y_pred, s=4, alpha=0.35, color="tab:blue", edgecolors="none")
     hi = float(max(y_true.max(), y_pred.max())) * 1.03
     lo = float(min(0.0, y_pred.min()))
     ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="y = x")
-    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="true Tc (K)", ylabel="predicted Tc (K)", title=title)
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=_axis("true", label, unit), ylabel=_axis("predicted", label, unit), title=title)
     ax.set_aspect("equal")
     ax.legend(loc="upper left")
     return fig
 
 
-def cumulative_abs_error(y_true, y_pred, title: str = "", mark_quantile: float = 0.9) -> Figure:
-    """Fraction of test materials whose |error| is below x (the study's '90% of errors below 20 K')."""
+def cumulative_abs_error(y_true, y_pred, title: str = "", label: str = "target", unit: str = "",
+                         mark_quantile: float = 0.9) -> Figure:  # fmt: skip
+    """Fraction of test rows whose |error| is below x (e.g. '90% of errors below 20 K')."""
     errors = np.sort(np.abs(np.asarray(y_true) - np.asarray(y_pred)))
     fraction = np.arange(1, len(errors) + 1) / len(errors)
     mark = float(np.quantile(errors, mark_quantile))
@@ -32,31 +40,31 @@ def cumulative_abs_error(y_true, y_pred, title: str = "", mark_quantile: float =
     ax.plot(errors, fraction, color="tab:blue")
     ax.axhline(mark_quantile, color="grey", ls="--", lw=0.8)
     ax.axvline(mark, color="tab:red", ls="--", lw=0.8)
-    ax.annotate(f"{mark_quantile:.0%} of errors < {mark:.1f} K", (mark, mark_quantile), xytext=(8, -18),
+    ax.annotate(f"{mark_quantile:.0%} of errors < {mark:.3g} {unit}".rstrip(), (mark, mark_quantile), xytext=(8, -18),
                 textcoords="offset points", color="tab:red")
-    ax.set(xlabel="|predicted - true| Tc (K)", ylabel="cumulative fraction of test materials", title=title,
+    ax.set(xlabel=_axis("|predicted - true|", label, unit), ylabel="cumulative fraction of the test part", title=title,
            ylim=(0, 1.01), xlim=(0, float(np.quantile(errors, 0.995))))
     ax.grid(alpha=0.3)
     return fig
 
 
-def residual_vs_true(y_true, y_pred, title: str = "") -> Figure:
+def residual_vs_true(y_true, y_pred, title: str = "", label: str = "target", unit: str = "") -> Figure:
     y_true = np.asarray(y_true)
     residual = np.asarray(y_pred) - y_true
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     ax.scatter(y_true, residual, s=4, alpha=0.35, color="tab:purple", edgecolors="none")
     ax.axhline(0, color="black", lw=1)
-    ax.set(xlabel="true Tc (K)", ylabel="predicted - true (K)", title=title)
+    ax.set(xlabel=_axis("true", label, unit), ylabel=_axis("predicted - true", label, unit), title=title)
     ax.grid(alpha=0.3)
     return fig
 
 
-def training_curves(history: dict[str, list[float]], title: str = "") -> Figure:
+def training_curves(history: dict[str, list[float]], title: str = "", unit: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     for key in ("train_rmse", "val_rmse"):
         if history.get(key):
             ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
-    ax.set(xlabel="epoch", ylabel="RMSE (K)", title=title)
+    ax.set(xlabel="epoch", ylabel="RMSE" + (f" ({unit})" if unit else ""), title=title)
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)

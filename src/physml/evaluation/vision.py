@@ -13,7 +13,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 
 def activation_maps(model: keras.Model, layer_name: str, images: np.ndarray, titles: list[str], n_maps: int = 8) -> Figure:
-    """One row per galaxy: the input, then the first `n_maps` feature maps of `layer_name`."""
+    """One row per image: the input, then the first `n_maps` feature maps of `layer_name`."""
     extractor = keras.Model(model.input, model.get_layer(layer_name).output)
     maps = np.asarray(extractor(images.astype("float32"), training=False))
     n_maps = min(n_maps, maps.shape[-1])
@@ -35,7 +35,7 @@ def activation_maps(model: keras.Model, layer_name: str, images: np.ndarray, tit
 def filter_patterns(model: keras.Model, layer_name: str, n_filters: int, steps: int, start: np.ndarray,
                     step_size: float = 4.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Inputs that maximise each filter's mean activation, by gradient ascent from `start` (an image,
-    e.g. the mean galaxy, plus noise; grey noise alone leaves deep ReLU filters silent).
+    e.g. the mean input image, plus noise; grey noise alone leaves deep ReLU filters silent).
 
     Returns (patterns as uint8, whether each filter responded at all).
     """

@@ -19,8 +19,9 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from physml.display import text_table
 from physml.errors import PhysmlError
-from physml.tracking.promotion import lower_is_better
+from physml.tracking.directions import direction_words, metric_mode
 from physml.tracking.runs import log_figure
 
 KIND_TAG = "physml.kind"
@@ -33,6 +34,7 @@ MAX_KEY_PARAMS = 6
 class Comparison:
     experiment: str
     metric: str
+    mode: str  # min | max: the metric's direction, declared by the runs' task
     runs: list[Run]
     params: list[str]
     metrics: list[str]
@@ -50,41 +52,59 @@ class Comparison:
         return ["#", "run", *self.metrics, *self.params, "run id"]
 
     def text(self) -> str:
-        table = [self.header, *self.rows()]
-        widths = [max(len(row[i]) for row in table) for i in range(len(self.header))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in table]
-        lines.insert(1, "-" * len(lines[0]))
-        return "\n".join(lines)
+        return text_table(self.header, self.rows())
 
     def markdown(self) -> str:
-        direction = "lower" if lower_is_better(self.metric) else "higher"
-        lines = [f"# {self.experiment}: top {len(self.runs)} runs by {self.metric} ({direction} is better)", "",
-                 "| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
-        return "\n".join(lines) + "\n"
+        from physml.display import markdown_table
+
+        title = f"# {self.experiment}: top {len(self.runs)} runs by {self.metric} ({direction_words(self.mode)})"
+        return f"{title}\n\n{markdown_table(self.header, self.rows())}\n"
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
-def select(client: MlflowClient, experiment: str, metric: str, top: int, params: list[str] | None = None) -> Comparison:
+def select(client: MlflowClient, experiment: str, metric: str | None, top: int, params: list[str] | None = None,
+           mode: str | None = None) -> Comparison:  # fmt: skip
+    """The `top` finished runs of `experiment` by `metric`, best first; the direction comes from the
+    runs' task (`mode` overrides it)."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(sorted(e.name for e in client.search_experiments()))
         raise PhysmlError(f"no experiment named {experiment!r} on {mlflow.get_tracking_uri()} (there are: {names})")
-    order = "ASC" if lower_is_better(metric) else "DESC"
     candidates = client.search_runs([found.experiment_id], filter_string="attributes.status = 'FINISHED'",
-                                    order_by=[f"metrics.`{metric}` {order}"], max_results=1000)
-    runs = [r for r in candidates if metric in r.data.metrics and r.data.tags.get(KIND_TAG) != "comparison"][:top]
-    if not runs:
+                                    max_results=5000)  # fmt: skip
+    if top < 1:
+        raise PhysmlError(f"--top must be at least 1, got {top}")
+    metric = metric or default_metric(candidates)
+    with_metric = [r for r in candidates if metric in r.data.metrics and r.data.tags.get(KIND_TAG) != "comparison"]
+    if not with_metric:
         raise PhysmlError(f"no finished run in {experiment!r} has the metric {metric!r}")
+    mode = metric_mode(metric, {r.data.tags.get("task") for r in with_metric}, mode)
+    ranked = sorted(with_metric, key=lambda r: r.data.metrics[metric], reverse=mode == "max")
+    runs = ranked[:top]
     if params is None:
         names = sorted({p for r in runs for p in r.data.params}, key=lambda p: (p not in FIRST_PARAMS, p))
         varying = [p for p in names if len({r.data.params.get(p) for r in runs}) > 1 and not p.startswith("search.")]
         params = varying[:MAX_KEY_PARAMS]
     metrics = [metric] + [m for m in OTHER_METRICS if m != metric and any(m in r.data.metrics for r in runs)]
-    return Comparison(experiment, metric, runs, params, metrics)
+    return Comparison(experiment, metric, mode, runs, params, metrics)
+
+
+def default_metric(runs: list[Run]) -> str:
+    """The first headline metric of the task the runs belong to (the most common `task` tag)."""
+    from collections import Counter
+
+    from physml.tasks import registered
+
+    counts = Counter(r.data.tags.get("task") for r in runs if r.data.tags.get("task") in registered())
+    if not counts:
+        raise PhysmlError("no run here belongs to a registered task: pass --metric")
+    task = registered()[counts.most_common(1)[0][0]]
+    if not task.headline:
+        raise PhysmlError(f"task {task.name!r} names no headline metric: pass --metric")
+    return task.headline[0]
 
 
 def _as_number(value: str | None) -> float | None:
@@ -116,8 +136,8 @@ def figure(comparison: Comparison):
     ax.set_yticks(list(positions), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(metric)
-    ax.set_title(f"top {len(runs)} by {metric} ({'lower' if lower_is_better(metric) else 'higher'} is better)")
-    if min(values) > 0 and not lower_is_better(metric):
+    ax.set_title(f"top {len(runs)} by {metric} ({direction_words(comparison.mode)})")
+    if min(values) > 0 and comparison.mode == "max":
         ax.set_xlim(min(low) * 0.95, max(high) * 1.01)
     for ax, param in zip(flat[1:], plotted):
         raw = [r.data.params.get(param) for r in runs]

@@ -1,7 +1,7 @@
 """Per-epoch metrics to an MLflow run, batched over time.
 
 One synchronous `log_metrics` call per epoch costs an HTTP round trip to the tracking server
-(~10-30 ms on a 2-core machine): that is 3-8% of a 0.4 s supercon epoch. `EpochMetricLog` keeps
+(~10-30 ms on a 2-core machine): that is 3-8% of a 0.4 s epoch of a small dense net. `EpochMetricLog` keeps
 every epoch's metrics (their own step and timestamp) and sends them with MLflow's `log_batch` at
 most once per `flush_seconds` (first epoch at once, then >= 2 s apart, the rest when the fit ends),
 so slow epochs still log one by one and fast ones share a call. MLflow's own asynchronous logging

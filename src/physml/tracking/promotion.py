@@ -11,14 +11,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.errors import PhysmlError
+from physml.tracking.directions import better, direction_words, metric_mode
 from physml.tracking.registry import alias_version
 
-LOWER_IS_BETTER = ("rmse", "mae", "abs_error", "loss", "ece")
 SPLIT_PARAMS = ("split", "split_digest", "test_fraction", "seed", "target", "n_test")
-
-
-def lower_is_better(metric: str) -> bool:
-    return any(token in metric for token in LOWER_IS_BETTER)
 
 
 @dataclass
@@ -31,25 +27,26 @@ class Decision:
     champion_value: float | None = None
 
 
-def _run_facts(client: MlflowClient, version, metric: str) -> tuple[float, str | None, dict]:
+def _run_facts(client: MlflowClient, version, metric: str) -> tuple[float, str | None, dict, str | None]:
+    """(metric value, dataset digest, split params, task) of the run behind a model version."""
     run = client.get_run(version.run_id)
     if metric not in run.data.metrics:
         raise PhysmlError(f"{version.name} v{version.version} (run {version.run_id}) has no metric {metric!r}")
     inputs = run.inputs.dataset_inputs if run.inputs else []
     digest = inputs[0].dataset.digest if inputs else None
     split = {key: run.data.params[key] for key in SPLIT_PARAMS if key in run.data.params}
-    return run.data.metrics[metric], digest, split
+    return run.data.metrics[metric], digest, split, run.data.tags.get("task")
 
 
 def decide(client: MlflowClient, name: str, metric: str, minimum: float | None, maximum: float | None,
-           alias: str, from_alias: str) -> Decision:  # fmt: skip
+           alias: str, from_alias: str, mode: str | None = None) -> Decision:  # fmt: skip
     try:
         candidate = client.get_model_version_by_alias(name, from_alias)
     except MlflowException:
         raise PhysmlError(f"model {name!r} has no version with alias {from_alias!r}") from None
-    value, digest, split = _run_facts(client, candidate, metric)
+    value, digest, split, task = _run_facts(client, candidate, metric)
     decision = Decision(False, "", candidate.version, value)
-    direction = "lower" if lower_is_better(metric) else "higher"
+    mode = metric_mode(metric, [task], mode)
     if minimum is not None and value < minimum:
         decision.reason = f"{metric} = {value:.4g} is below the gate --min {minimum}"
         return decision
@@ -62,23 +59,23 @@ def decide(client: MlflowClient, name: str, metric: str, minimum: float | None, 
         decision.reason = f"no other {alias}; {metric} = {value:.4g} passes the gate"
         return decision
     champion = client.get_model_version(name, champion_version)
-    champion_value, champion_digest, champion_split = _run_facts(client, champion, metric)
+    champion_value, champion_digest, champion_split, _ = _run_facts(client, champion, metric)
     decision.champion_version, decision.champion_value = champion_version, champion_value
     if digest != champion_digest:
         decision.reason = f"not comparable: dataset digest {digest} differs from the {alias}'s {champion_digest}"
     elif split != champion_split:
         decision.reason = f"not comparable: split {split} differs from the {alias}'s {champion_split}"
-    elif (value < champion_value) if direction == "lower" else (value > champion_value):
+    elif better(mode, value, champion_value):
         decision.promoted = True
-        decision.reason = f"{metric} {value:.4g} beats the {alias} v{champion_version} ({champion_value:.4g}; {direction} is better)"
+        decision.reason = f"{metric} {value:.4g} beats the {alias} v{champion_version} ({champion_value:.4g}; {direction_words(mode)})"
     else:
-        decision.reason = f"{metric} {value:.4g} does not beat the {alias} v{champion_version} ({champion_value:.4g}; {direction} is better)"
+        decision.reason = f"{metric} {value:.4g} does not beat the {alias} v{champion_version} ({champion_value:.4g}; {direction_words(mode)})"
     return decision
 
 
 def promote(client: MlflowClient, name: str, metric: str, minimum: float | None = None, maximum: float | None = None,
-            alias: str = "champion", from_alias: str = "candidate") -> Decision:  # fmt: skip
-    decision = decide(client, name, metric, minimum, maximum, alias, from_alias)
+            alias: str = "champion", from_alias: str = "candidate", mode: str | None = None) -> Decision:  # fmt: skip
+    decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode)
     if decision.promoted:
         client.set_registered_model_alias(name, alias, decision.candidate_version)
     tags = {

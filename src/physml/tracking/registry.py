@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -25,3 +26,13 @@ def mark_new_version(client: MlflowClient, name: str, version: str | int) -> lis
     for alias in aliases:
         client.set_registered_model_alias(name, alias, str(version))
     return aliases
+
+
+def record_registration(name: str | None, version, result) -> None:
+    """After a model was logged with `registered_model_name`: alias the new version, put it on the
+    result (a RunResult) and say so on the active run."""
+    if not name or version is None:
+        return
+    result.registered_name, result.registered_version = name, str(version)
+    aliases = mark_new_version(MlflowClient(), name, result.registered_version)
+    mlflow.set_tag("registered_model", f"{name} v{result.registered_version} ({', '.join(aliases)})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt
 import mlflow
 
 import physml
+from physml.errors import TrainingDiverged
+from physml.tasks.base import RunResult
 
 SOURCE_DIR = Path(physml.__file__).resolve().parent
 
@@ -54,6 +57,39 @@ def task_run(experiment: str, run_name: str, tags: dict[str, str]):
         mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name, tags=tags, nested=active is not None) as run:
         yield run
+
+
+def mark_diverged(exc: TrainingDiverged) -> None:
+    """Tag the active run as diverged (the caller then ends it FAILED)."""
+    mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
+
+
+def guarded_run(experiment: str, run_name: str, tags: dict[str, str], model: str,
+                train: Callable[[], RunResult]) -> RunResult:
+    """One MLflow run around `train()`. A diverging net (NaN/inf loss) ends the run FAILED with the
+    tag diverged=true and comes back as a diverged result, so the caller's other models still train;
+    any other exception ends the run FAILED and propagates."""
+    try:
+        with task_run(experiment, run_name, tags) as active:
+            try:
+                return train()
+            except TrainingDiverged as exc:
+                mark_diverged(exc)
+                raise
+    except TrainingDiverged as exc:
+        print(f"{model}: {exc}; run {active.info.run_id} marked FAILED with tag diverged=true")
+        return RunResult(model=model, run_id=active.info.run_id, diverged=True)
+
+
+def train_runs(task, config, models: list[str], data) -> list[RunResult]:
+    """One run per model (nested under an active run, e.g. `mlflow run`), each through `guarded_run`."""
+    results = []
+    for model in models:
+        tags = standard_tags(task.name, model, config.preset)
+        run_name = task.run_name(config, model)
+        results.append(guarded_run(config.experiment, run_name, tags, model,
+                                   lambda model=model: task.train(config, model, data)))
+    return results
 
 
 def log_figure(figure, artifact_path: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,12 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
+from physml.errors import ConfigError
+from physml.tasks import get_task
+from physml.tasks.base import Task
 from physml.tracking.runs import standard_tags
 from physml.tracking.server import home_dir
+from physml.tuning.options import SearchOptions
 from physml.tuning.spaces import SearchSpec, load_search_spec
 from physml.tuning.summary import log_search_summary, results_table
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
@@ -40,50 +44,12 @@ STATE_FILE = "physml_search.json"
 
 
 @dataclass
-class SearchOptions:
-    task: str
-    kind: str = "bayes"  # grid | bayes
-    num_samples: int | None = None
-    max_concurrent: int = 2
-    address: str | None = None  # None: a local Ray; "auto": the running cluster
-    resume: bool = False
-    data_dir: str | None = None
-    preset: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)  # applied to every trial (e.g. shorter epochs)
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_failures: int = 2  # retries of a trial whose worker died
-    storage: str | None = None
-    name: str | None = None
-    retrain_best: bool = True
-    seed: int = 0
-    spec_path: str | None = None  # default: projects/<task>/search.yaml
-
-
-@dataclass
 class SearchOutcome:
     parent_run_id: str
     results: pd.DataFrame
     best_config: dict[str, Any]
     best_metric: float
     best_run_id: str | None = None
-
-
-def load_task_data(options: SearchOptions, config):
-    if options.task == "supercon":
-        from physml.data.supercon import load_supercon
-
-        return load_supercon(options.data_dir)
-    from physml.data.galaxy import load_galaxy_zoo
-    from physml.tasks.galaxy import prepare
-
-    catalogue = load_galaxy_zoo(options.data_dir, config.data.skip_bad_images, config.data.tree_tolerance,
-                                config.data.limit or None)  # fmt: skip
-    return prepare(config, catalogue)
-
-
-def epochs_of(config) -> int:
-    return config.dnn.epochs if hasattr(config, "dnn") else config.train.epochs
 
 
 def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path, callbacks, epochs: int) -> tune.Tuner:
@@ -107,26 +73,14 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
     return tune.Tuner(trainable, param_space=spec.tune_space(), tune_config=tune_config, run_config=run_config)
 
 
-def retrain_best(options: SearchOptions, best_config: dict[str, Any], settings: TrialSettings) -> str | None:
+def retrain_best(task: Task, options: SearchOptions, best_config: dict[str, Any], settings: TrialSettings) -> str | None:
     """The best config on the full training part, evaluated on the test part, with every artifact,
     registered as a new version with alias `candidate` (a nested run of the search)."""
-    if options.task == "supercon":
-        from physml.config import load_supercon_config
-        from physml.tasks import supercon
-
-        config = load_supercon_config(preset=options.preset, overrides={**settings.fixed, **best_config})
-        (result,) = supercon.run(config, [settings.model or "dnn"], options.data_dir)
-        metrics, run_id = result.metrics, result.run_id
-    else:
-        from physml.config import load_galaxy_config
-        from physml.tasks import galaxy
-
-        config = load_galaxy_config(preset=options.preset, overrides={**settings.fixed, **best_config})
-        result = galaxy.run(config, options.data_dir)
-        metrics, run_id = result.metrics, result.run_id
-    mlflow.log_metrics({f"best_{key}": value for key, value in metrics.items() if key.startswith("test_")})
-    mlflow.set_tag("best_run_id", run_id)
-    return run_id
+    config = task.load_config(preset=options.preset, overrides={**settings.fixed, **best_config})
+    (result,) = task.run(config, [settings.model], options.data_dir)
+    mlflow.log_metrics({f"best_{key}": value for key, value in result.metrics.items() if key.startswith("test_")})
+    mlflow.set_tag("best_run_id", result.run_id)
+    return result.run_id
 
 
 def search_state(options: SearchOptions, experiment: str, client: MlflowClient, state_path: Path) -> dict[str, Any]:
@@ -147,10 +101,17 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
 
 
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
-    spec = load_search_spec(options.task, options.kind, options.spec_path)
+    task = get_task(options.task)
+    spec = load_search_spec(task, options.kind, options.spec_path)
     fixed = {**spec.fixed, **options.overrides}
-    base = trial_config(TrialSettings(options.task, tracking_uri, "", "", spec.metric, options.preset, fixed), {})
-    epochs = epochs_of(base)
+    epochs_key = task.epochs_key.get(spec.model)
+    if options.epochs is not None:
+        if not epochs_key:
+            raise ConfigError(f"--epochs: model {spec.model!r} of {task.name} has no epochs")
+        fixed[epochs_key] = options.epochs
+    draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
+    base = trial_config(task, draft, {})
+    epochs = task.epochs(base, spec.model) or 1
     storage = Path(options.storage or home_dir() / "ray_results").resolve()
     path = storage / (options.name or f"{options.task}-{options.kind}")
     state_path = path / STATE_FILE
@@ -170,7 +131,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         ray.init(address=options.address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     started = time.perf_counter()
     try:
-        data = load_task_data(options, base)
+        data = task.load_data(base, options.data_dir)
         trainable = tune.with_resources(tune.with_parameters(run_trial, settings=settings, data=data),
                                         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})  # fmt: skip
         callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id)]
@@ -192,7 +153,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
                              "n_orphaned": orphaned, f"best_{spec.metric}": best_metric,
                              "wall_seconds": state["wall_seconds"]}  # fmt: skip
             log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
-            best_run_id = retrain_best(options, best_config, settings) if options.retrain_best else None
+            best_run_id = retrain_best(task, options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)
     finally:
         if started_ray:

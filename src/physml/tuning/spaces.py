@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from ray import tune
 
-from physml.config.core import projects_dir
 from physml.errors import ConfigError
+from physml.tasks.base import MODES, Task
 
 KINDS = {
     "grid": lambda args: tune.grid_search(list(args)),
@@ -45,19 +45,37 @@ def to_tune(key: str, spec: dict[str, Any]):
     return KINDS[kind](args)
 
 
-def load_search_spec(task: str, kind: str, path: str | Path | None = None) -> SearchSpec:
-    path = Path(path) if path else projects_dir() / task / "search.yaml"
+def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> SearchSpec:
+    """A search of `task`'s spec (default projects/<task>/search.yaml). The model defaults to the
+    task's only model; the mode, when the spec omits it, is the metric's declared direction."""
+    path = Path(path) if path else task.search_spec_path()
     try:
         tree = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"search spec not found: {path}") from None
-    if kind not in tree:
-        raise ConfigError(f"{path} has no {kind!r} search; it has {[k for k in tree if k in ('grid', 'bayes')]}")
+    if not isinstance(tree, dict) or kind not in tree:
+        found = [k for k in (tree or {}) if k in ("grid", "bayes")] if isinstance(tree, dict) else []
+        raise ConfigError(f"{path} has no {kind!r} search; it has {found}")
     section = tree[kind]
+    model = tree.get("model") or (task.models[0] if len(task.models) == 1 else None)
+    if model not in task.models:
+        raise ConfigError(f"{path}: 'model' must name one of {task.name}'s models ({', '.join(task.models)}), got {model!r}")
+    metric = tree.get("metric")
+    if not metric:
+        raise ConfigError(f"{path}: 'metric' is missing")
+    mode = tree.get("mode") or task.metric_mode(metric)
+    if mode not in MODES:
+        raise ConfigError(f"{path}: 'mode' must be min or max, got {mode!r}")
     spec = SearchSpec(
-        task=task, kind=kind, metric=tree["metric"], mode=tree["mode"], space=section["space"],
-        fixed=section.get("fixed", {}), num_samples=section.get("num_samples", 1), asha=section.get("asha"),
-        model=tree.get("model"),
-    )  # fmt: skip
+        task=task.name,
+        kind=kind,
+        metric=metric,
+        mode=mode,
+        space=section["space"],
+        fixed=section.get("fixed", {}),
+        num_samples=section.get("num_samples", 1),
+        asha=section.get("asha"),
+        model=model,
+    )
     spec.tune_space()  # fail early on a malformed space
     return spec

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -12,10 +12,8 @@ import pandas as pd
 from physml.tracking.runs import log_figure
 from physml.tuning import plots
 from physml.tuning.importance import param_importances
+from physml.tuning.options import SearchOptions
 from physml.tuning.spaces import SearchSpec
-
-if TYPE_CHECKING:
-    from physml.tuning.search import SearchOptions
 
 
 def results_table(result_grid, spec: SearchSpec, epochs: int) -> pd.DataFrame:

@@ -21,13 +21,10 @@ from mlflow import MlflowClient
 from ray import tune
 
 from physml.errors import TrainingDiverged
-from physml.tracking.runs import standard_tags
+from physml.tasks import get_task
+from physml.tasks.base import Task
+from physml.tracking.runs import mark_diverged, standard_tags
 from physml.tuning.trial_runs import close_earlier_attempts
-
-TRIAL_OVERRIDES = {
-    "supercon": {"evaluation.explain": False, "registry.log_model": False, "registry.register": False},
-    "galaxy": {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False},
-}
 
 
 @dataclass
@@ -39,15 +36,14 @@ class TrialSettings:
     metric: str
     preset: str | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None  # supercon: which model the search tunes
+    model: str = ""  # which of the task's models the search tunes
 
 
-def trial_config(settings: TrialSettings, params: dict[str, Any]):
-    from physml.config import load_galaxy_config, load_supercon_config
-
-    overrides = {**settings.fixed, **params, **TRIAL_OVERRIDES[settings.task]}
-    loader = load_supercon_config if settings.task == "supercon" else load_galaxy_config
-    return loader(preset=settings.preset, overrides=overrides)
+def trial_config(task: Task, settings: TrialSettings, params: dict[str, Any]):
+    """The task's config for one trial: the base preset, the search's fixed keys, the trial's
+    params, and what the task switches off in trials."""
+    overrides = {**settings.fixed, **params, **task.trial_overrides}
+    return task.load_config(preset=settings.preset, overrides=overrides)
 
 
 def params_digest(params: dict[str, Any]) -> str:
@@ -74,26 +70,27 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
     os.environ["PHYSML_PROGRESS"] = "0"  # no progress bars in worker logs
     os.environ.pop("MLFLOW_RUN_ID", None)  # a driver under `mlflow run` must not make trials resume its run
     mlflow.set_tracking_uri(settings.tracking_uri)
-    config = trial_config(settings, params)
+    task = get_task(settings.task)
+    config = trial_config(task, settings, params)
+    total_epochs = task.epochs(config, settings.model) or 1
     digest = params_digest(params)
     twin = finished_twin(settings, digest)
     if twin is not None:
-        epochs = twin.data.params.get("epochs") or twin.data.params.get("train.epochs") or 0
+        epochs = int(twin.data.params.get("trial.epochs", total_epochs))
         tune.report({**twin.data.metrics, "epoch": int(epochs), "diverged": 0,
                      "mlflow_run_id": twin.info.run_id, "reused": 1})  # fmt: skip
         return
     context = tune.get_context()
     client = MlflowClient(settings.tracking_uri)
     attempt = close_earlier_attempts(client, settings.experiment_id, settings.parent_run_id, context.get_trial_id()) + 1
-    tags = standard_tags(settings.task, settings.model or "cnn", settings.preset)
+    tags = standard_tags(task.name, settings.model, settings.preset)
     tags.update({"ray.trial_id": context.get_trial_id(), "ray.trial_name": context.get_trial_name(),
                  "ray.node_id": ray.get_runtime_context().get_node_id(), "search.parent": settings.parent_run_id,
                  "trial.params_digest": digest, "trial.attempt": str(attempt)})  # fmt: skip
     run = mlflow.start_run(experiment_id=settings.experiment_id, run_name=context.get_trial_name(),
                            parent_run_id=settings.parent_run_id, tags=tags)  # fmt: skip
     run_id = run.info.run_id
-
-    total_epochs = config.dnn.epochs if settings.task == "supercon" else config.train.epochs
+    mlflow.log_param("trial.epochs", total_epochs)
     last_epoch: dict[str, float] = {}
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -103,16 +100,9 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
             tune.report(dict(last_epoch))
 
     try:
-        if settings.task == "supercon":
-            from physml.tasks import supercon
-
-            result = supercon.train(config, settings.model or "dnn", data, on_epoch_end=report)
-        else:
-            from physml.tasks import galaxy
-
-            result = galaxy.train(config, data, on_epoch_end=report)
+        result = task.train(config, settings.model, data, on_epoch_end=report)
     except TrainingDiverged as exc:
-        mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
+        mark_diverged(exc)
         mlflow.end_run(status="FAILED")
         tune.report({settings.metric: math.nan, "epoch": exc.epoch, "diverged": 1, "mlflow_run_id": run_id})
     except BaseException as exc:

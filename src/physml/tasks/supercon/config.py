@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from physml.config.core import check, load_config
+from physml.config.core import check
 
 FEATURE_SETS = ("all81", "seed17")
 SPLITS = ("random", "grouped")
@@ -80,22 +79,6 @@ class SuperconConfig:
     def model_params(self, model: str) -> dict[str, Any]:
         """The hyperparameters of one model, as a flat dict."""
         return dataclasses.asdict(getattr(self, model))
-
-
-FEATURE_SETS = ("all81", "seed17")
-SPLITS = ("random", "grouped")
-MODELS = ("linear", "gbm", "dnn")
-OPTIMIZERS = ("adam", "sgd")
-
-
-def load_supercon_config(
-    path: str | Path | None = None,
-    preset: str | None = None,
-    overrides: list[str] | dict[str, Any] | None = None,
-) -> SuperconConfig:
-    config = load_config(SuperconConfig, "supercon", path, preset, overrides)
-    validate_supercon_config(config)
-    return config
 
 
 def validate_supercon_config(config: SuperconConfig) -> None:

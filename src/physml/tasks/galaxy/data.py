@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from physml.data.gz2_tree import GZ2
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
+from physml.tasks.galaxy.config import GalaxyConfig
+from physml.tasks.galaxy.gz2_tree import GZ2, MORPHOLOGY, OTHER
 
 DATA_FOLDER = "galaxy_zoo"
 LABELS_FILE = "training_solutions_rev1.csv"
@@ -154,3 +156,48 @@ def load_galaxy_zoo(
         bad_ids.append(galaxy_id)
     votes, paths = votes.drop(index=bad_ids), paths.drop(index=bad_ids)
     return GalaxyCatalogue(votes=votes, image_paths=paths, labels_path=labels_path, skipped_images=skipped)
+
+
+@dataclass
+class GalaxySet:
+    """Validated galaxies with their decoded 70x70 images, labels and a seeded stratified split."""
+
+    ids: np.ndarray
+    images: np.ndarray  # (N, size, size, 3) uint8
+    labels: np.ndarray  # class index per galaxy (for regression: the 5-class label, for stratifying and reports)
+    targets: np.ndarray  # one-hot classes, or the 37 vote fractions
+    class_names: list[str]
+    split: dict[str, np.ndarray]  # train / val / test row indices
+    catalogue: GalaxyCatalogue
+
+
+def morphology_labels(votes: pd.DataFrame, target: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(labels, class names, kept rows). classes4 drops galaxies whose most probable class is 'other'."""
+    probs = GZ2.class_probabilities(votes, include_other=True)
+    names = list(MORPHOLOGY) + [OTHER]
+    labels = probs.to_numpy().argmax(axis=1)
+    if target == "classes4":
+        keep = labels != names.index(OTHER)
+        return labels[keep], names[:-1], keep
+    return labels, names, np.ones(len(labels), dtype=bool)
+
+
+def stratified_split(labels: np.ndarray, val: float, test: float, seed: int) -> dict[str, np.ndarray]:
+    rows = np.arange(len(labels))
+    rest, test_rows = train_test_split(rows, test_size=test, stratify=labels, random_state=seed)
+    train_rows, val_rows = train_test_split(rest, test_size=val / (1 - test), stratify=labels[rest], random_state=seed)
+    return {"train": np.sort(train_rows), "val": np.sort(val_rows), "test": np.sort(test_rows)}
+
+
+def prepare(config: GalaxyConfig, catalogue: GalaxyCatalogue, progress: bool = True) -> GalaxySet:
+    from physml.tasks.galaxy.images import decoded_images
+
+    labels, names, keep = morphology_labels(catalogue.votes, config.data.target)
+    votes = catalogue.votes[keep]
+    if config.data.target == "regression":
+        targets = votes[GZ2.columns].to_numpy(dtype="float32")
+    else:
+        targets = np.eye(len(names), dtype="float32")[labels]
+    images = decoded_images(list(catalogue.image_paths[keep]), config.data.crop, config.data.size, progress=progress)
+    split = stratified_split(labels, config.data.val_fraction, config.data.test_fraction, config.seed)
+    return GalaxySet(votes.index.to_numpy(), images, labels, targets, names, split, catalogue)

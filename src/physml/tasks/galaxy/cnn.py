@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-from physml.config.galaxy import CNNParams
+from physml.tasks.galaxy.config import CNNParams
 
 
 def build_cnn(input_size: int, n_outputs: int, params: CNNParams, output_activation: str = "softmax") -> keras.Model:

@@ -3,19 +3,17 @@ calibration, test-time augmentation, the low-confidence review list, activation 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import keras
 import mlflow
 import numpy as np
 import pandas as pd
 
-from physml.config.galaxy import GalaxyConfig
-from physml.data.gz2_tree import GZ2
-from physml.data.images import centre_crop, dihedral_views
+from physml.tasks.galaxy.config import GalaxyConfig
+from physml.tasks.galaxy.gz2_tree import GZ2
+from physml.tasks.galaxy.images import centre_crop, dihedral_views
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
-from physml.models.cnn import conv_layer_names
+from physml.tasks.galaxy.cnn import conv_layer_names
 from physml.tracking.runs import log_figure
 
 if TYPE_CHECKING:
@@ -49,7 +47,7 @@ def log_classification_report(config: GalaxyConfig, model: keras.Model, data: Ga
     predicted = probs.argmax(axis=1)
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=False), "plots/confusion_counts.png")
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=True), "plots/confusion_normalised.png")
-    figure, metrics["test_ece"] = cls.reliability(probs, y_true)
+    figure, metrics["test_ece"] = cls.reliability(probs, y_true, items=ITEMS)
     log_figure(figure, "plots/reliability.png")
 
     log_review(config, data, images, probs, y_true, metrics)
@@ -63,17 +61,17 @@ def log_review(config: GalaxyConfig, data: GalaxySet, images: np.ndarray, probs:
                metrics: dict[str, float]) -> None:  # fmt: skip
     threshold = config.evaluation.review_margin
     ids = data.ids[data.split["test"]]
-    review = cls.review_table(ids, probs, y_true, data.class_names, threshold)
+    review = cls.review_table(ids, probs, y_true, data.class_names, threshold, ID_COLUMN)
     mlflow.log_text(review.to_csv(index=False), "review/review.csv")
-    figure, summary = cls.accuracy_vs_review(probs, y_true, threshold)
+    figure, summary = cls.accuracy_vs_review(probs, y_true, threshold, items=ITEMS)
     metrics.update({f"test_{key}": value for key, value in summary.items()})
     log_figure(figure, "review/accuracy_vs_review_fraction.png")
 
-    least = cls.review_table(ids, probs, y_true, data.class_names, margin_below=np.inf).head(25)
+    least = cls.review_table(ids, probs, y_true, data.class_names, np.inf, ID_COLUMN).head(25)
     position = {galaxy: row for row, galaxy in enumerate(ids)}
-    sheet = images[[position[g] for g in least["GalaxyID"]]].astype("uint8")
+    sheet = images[[position[g] for g in least[ID_COLUMN]]].astype("uint8")
     titles = [f"{g}\npred {p} ({q:.2f})\ntrue {t}" for g, p, q, t in
-              least[["GalaxyID", "top_class", "top_probability", "true_class"]].itertuples(index=False)]  # fmt: skip
+              least[[ID_COLUMN, "top_class", "top_probability", "true_class"]].itertuples(index=False)]  # fmt: skip
     log_figure(vision.image_grid(sheet, titles, 5, "25 least confident test galaxies", cell=2.0), "review/least_confident.png")
 
 
@@ -92,3 +90,22 @@ def log_network_views(config: GalaxyConfig, model: keras.Model, images: np.ndarr
         grid = vision.image_grid(patterns, titles, 8,
                                  f"{layer}: inputs that excite each filter (gradient ascent from the mean galaxy)")  # fmt: skip
         log_figure(grid, f"network/filters_{layer}.png")
+
+
+def summary(result) -> str:
+    """What `physml galaxy train` prints: the headline test metrics of the run."""
+    if result.diverged:
+        return f"cnn diverged (run {result.run_id}, tag diverged=true)"
+    m = result.metrics
+    lines = [
+        (f"test accuracy      {m['test_accuracy']:.3f}  (majority class {m['test_majority_rate']:.3f}; "
+         f"8-view TTA {m['test_tta_accuracy']:.3f}; top-2 {m['test_top2_accuracy']:.3f})"),
+        f"macro-F1           {m['test_macro_f1']:.3f}",
+        (f"review list        {m['test_review_fraction']:.1%} of test galaxies; accuracy on the rest "
+         f"{m['test_confident_accuracy']:.3f}"),
+    ]  # fmt: skip
+    if "test_rmse" in m:
+        lines.insert(0, f"test RMSE (37 vote fractions, Kaggle metric) {m['test_rmse']:.4f}")
+    if result.registered_name:
+        lines.append(f"registered         {result.registered_name} v{result.registered_version}")
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element
 
-from physml.data.elements import (
+from physml.tasks.supercon.elements import (
     PROPERTIES,
     element_symbols,
     element_table,

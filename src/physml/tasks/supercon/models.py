@@ -1,11 +1,11 @@
-"""Linear regression and the gradient-boosting baseline (XGBoost, the published anchor)."""
+"""supercon regressors: linear regression and the gradient-boosting baseline (XGBoost, the published anchor)."""
 
 from __future__ import annotations
 
 from sklearn.linear_model import LinearRegression
 from xgboost import XGBRegressor
 
-from physml.config import GBMParams
+from physml.tasks.supercon.config import GBMParams
 
 
 def make_linear() -> LinearRegression:

@@ -1,50 +1,39 @@
-"""supercon: predict the superconducting critical temperature Tc from composition.
+"""supercon training: one model inside the active MLflow run, and everything a person needs to judge it.
 
-`train(config, model, data)` trains and evaluates one model inside the active MLflow run and logs
-everything a person needs to judge it. `run(config, models)` opens one run per model around it.
-The CLI, the MLproject entry point and tuning trials all call these; none re-implements a step.
+`train(config, model, data)` is what the Task contract's `train` calls; the CLI, the MLproject entry
+point and tuning trials all go through it (the platform opens the runs around it).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import mlflow
 import mlflow.data
-import mlflow.sklearn
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from physml.config import SuperconConfig
 from physml.data.splits import split_indices
-from physml.data.supercon import SuperconData, load_supercon
-from physml.errors import TrainingDiverged
 from physml.evaluation import explain, plots
 from physml.evaluation.metrics import regression_metrics
 from physml.models.callbacks import as_hook_list
+from physml.tasks.base import RunResult
+from physml.tasks.supercon.config import SuperconConfig
+from physml.tasks.supercon.data import SuperconData
+from physml.tasks.supercon.model import SuperconModel
 from physml.tracking.epochs import EpochMetricLog
-from physml.tracking.registry import mark_new_version
-from physml.tracking.runs import (
-    SOURCE_DIR,
-    log_dataset_input,
-    log_figure,
-    pinned,
-    standard_tags,
-    task_run,
-)
+from physml.tracking.models import log_task_model
+from physml.tracking.runs import log_dataset_input, log_figure
 
-TASK = "supercon"
 REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost-cpu", "keras", "tensorflow-cpu", "numpy", "pandas", "cloudpickle")
+EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
+TC = {"label": "Tc", "unit": "K"}
 
 
 @dataclass
@@ -54,17 +43,6 @@ class SplitData:
     y_train: pd.Series
     y_test: pd.Series
     split_digest: str
-
-
-@dataclass
-class TrainResult:
-    model: str
-    run_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    model_uri: str | None = None
-    registered_name: str | None = None
-    registered_version: str | None = None
-    diverged: bool = False
 
 
 def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
@@ -86,15 +64,15 @@ def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
 def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
     """Scaler (fitted on the training part only) + regressor: one object, saved as one model."""
     if model == "linear":
-        from physml.models.baselines import make_linear
+        from physml.tasks.supercon.models import make_linear
 
         regressor = make_linear()
     elif model == "gbm":
-        from physml.models.baselines import make_gbm
+        from physml.tasks.supercon.models import make_gbm
 
         regressor = make_gbm(config.gbm, config.seed)
     elif model == "dnn":
-        from physml.models.dense import DenseRegressor
+        from physml.tasks.supercon.dense import DenseRegressor
 
         regressor = DenseRegressor(**config.model_params("dnn"), seed=config.seed)
     else:
@@ -146,9 +124,9 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: Sup
     mlflow.log_metrics(metrics)
 
     title = f"{model}: R² {metrics['test_r2']:.3f}, RMSE {metrics['test_rmse']:.1f} K ({config.data.split} split)"
-    log_figure(plots.predicted_vs_true(split.y_test, predictions, title), "plots/predicted_vs_true.png")
-    log_figure(plots.cumulative_abs_error(split.y_test, predictions, title), "plots/cumulative_abs_error.png")
-    log_figure(plots.residual_vs_true(split.y_test, predictions, title), "plots/residual_vs_true.png")
+    log_figure(plots.predicted_vs_true(split.y_test, predictions, title, **TC), "plots/predicted_vs_true.png")
+    log_figure(plots.cumulative_abs_error(split.y_test, predictions, title, **TC), "plots/cumulative_abs_error.png")
+    log_figure(plots.residual_vs_true(split.y_test, predictions, title, **TC), "plots/residual_vs_true.png")
     errors = pd.DataFrame({"true_tc": split.y_test, "predicted_tc": predictions})
     mlflow.log_table(errors, "predictions/test_predictions.json")
     return metrics
@@ -165,44 +143,27 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
 
     background = scaled_sample(split.X_train, config.evaluation.shap_background)
     sample = scaled_sample(split.X_test, config.evaluation.shap_samples)
-    explanation = explain.shap_values(model, pipeline.named_steps["regressor"], background, sample, config.seed)
-    title = f"{model}: SHAP ({explain.EXPLAINERS[model]}, standard-scaled features)"
+    explanation = explain.shap_values(EXPLAINERS[model], pipeline.named_steps["regressor"], background, sample, config.seed)
+    title = f"{model}: SHAP ({EXPLAINERS[model]}, standard-scaled features)"
     log_figure(explain.beeswarm(explanation, title=title), "shap/beeswarm.png")
     log_figure(explain.bar(explanation, title=title), "shap/bar.png")
     importance = explain.mean_abs_shap(explanation)
     mlflow.log_table(importance.rename_axis("feature").reset_index(name="mean_abs_shap"), "shap/importance.json")
-    mlflow.set_tag("shap_explainer", explain.EXPLAINERS[model])
+    mlflow.set_tag("shap_explainer", EXPLAINERS[model])
     return importance
 
 
-def log_model(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, result: TrainResult) -> None:
-    """The fitted Pipeline as an MLflow model (with physml's source, so it loads anywhere), registered."""
+def log_model(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, result: RunResult) -> None:
+    """The fitted Pipeline inside supercon's pyfunc model, registered as `registry.names[model]`."""
     example = split.X_test.head(5)
     signature = infer_signature(example, pipeline.predict(example))
     registered = config.registry.names.get(model) if config.registry.register else None
-    with tempfile.TemporaryDirectory() as tmp:
-        source = shutil.copytree(SOURCE_DIR, Path(tmp) / "physml", ignore=shutil.ignore_patterns("__pycache__"))
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
-            pip_requirements=pinned(*REQUIREMENTS),
-            code_paths=[str(source)],
-            registered_model_name=registered,
-        )
-    result.model_uri = info.model_uri
-    if registered and info.registered_model_version is not None:
-        result.registered_name = registered
-        result.registered_version = str(info.registered_model_version)
-        aliases = mark_new_version(MlflowClient(), registered, result.registered_version)
-        mlflow.set_tag("registered_model", f"{registered} v{result.registered_version} ({', '.join(aliases)})")
+    log_task_model(SuperconModel(pipeline), result, registered, REQUIREMENTS, signature, input_example=example)
 
 
-def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None) -> TrainResult:
+def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None) -> RunResult:
     """Train and evaluate one model inside the active MLflow run; log params, metrics, plots, SHAP, model."""
-    result = TrainResult(model=model, run_id=mlflow.active_run().info.run_id)
+    result = RunResult(model=model, run_id=mlflow.active_run().info.run_id)
     split = make_split(config, data)
     log_run_inputs(config, model, data, split)
 
@@ -214,7 +175,8 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
     mlflow.log_metric("fit_seconds", time.perf_counter() - started)
     if model == "dnn":
         history = pipeline.named_steps["regressor"].history_
-        log_figure(plots.training_curves(history, f"dnn {config.dnn.layers}x{config.dnn.units}"), "plots/training_curves.png")
+        title = f"dnn {config.dnn.layers}x{config.dnn.units}"
+        log_figure(plots.training_curves(history, title, unit=TC["unit"]), "plots/training_curves.png")
 
     result.metrics = log_evaluation(model, pipeline, split, config)
     if config.evaluation.explain:
@@ -222,23 +184,3 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
     if config.registry.log_model:
         log_model(model, pipeline, split, config, result)
     return result
-
-
-def run(config: SuperconConfig, models: list[str], data_dir: str | Path | None = None) -> list[TrainResult]:
-    """One MLflow run per model (nested under an active run, e.g. `mlflow run`). A diverged model is
-    recorded as a FAILED run tagged diverged=true, and the other models still train."""
-    data = load_supercon(data_dir)
-    results = []
-    for model in models:
-        run_name = f"{model}-{config.data.feature_set}-{config.data.split}"
-        try:
-            with task_run(config.experiment, run_name, standard_tags(TASK, model, config.preset)) as active:
-                try:
-                    results.append(train(config, model, data))
-                except TrainingDiverged as exc:
-                    mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
-                    results.append(TrainResult(model=model, run_id=active.info.run_id, diverged=True))
-                    raise
-        except TrainingDiverged as exc:
-            print(f"{model}: {exc}; run {results[-1].run_id} marked FAILED with tag diverged=true")
-    return results

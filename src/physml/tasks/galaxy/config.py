@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from physml.config.core import check, load_config
+from physml.config.core import check
 
 TARGETS = ("classes4", "classes5", "regression")
 
@@ -71,12 +70,7 @@ class GalaxyConfig:
     presets: dict[str, Any] = field(default_factory=dict)
 
 
-def load_galaxy_config(
-    path: str | Path | None = None,
-    preset: str | None = None,
-    overrides: list[str] | dict[str, Any] | None = None,
-) -> GalaxyConfig:
-    config = load_config(GalaxyConfig, "galaxy", path, preset, overrides)
+def validate_galaxy_config(config: GalaxyConfig) -> None:
     model, data, train = config.model, config.data, config.train
     check([
         (data.target in TARGETS, "data.target", f"one of {TARGETS}"),
@@ -95,4 +89,3 @@ def load_galaxy_config(
         (train.focal_gamma >= 0, "train.focal_gamma", ">= 0"),
         (0 < config.evaluation.review_margin < 1, "evaluation.review_margin", "in (0, 1)"),
     ])  # fmt: skip
-    return config

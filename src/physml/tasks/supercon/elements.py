@@ -27,7 +27,7 @@ PROPERTIES = (
 @lru_cache(maxsize=1)
 def element_table() -> pd.DataFrame:
     """86 elements (H..Rn) indexed by symbol, one column per property (NaN where unknown)."""
-    with resources.files("physml.data").joinpath("element_properties.csv").open() as handle:
+    with resources.files("physml.tasks.supercon").joinpath("element_properties.csv").open() as handle:
         table = pd.read_csv(handle, index_col="symbol")
     return table
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from physml.data.elements import element_symbols
-from physml.data.formula import FEATURE_NAMES, FEATURE_SETS
+from physml.tasks.supercon.elements import element_symbols
+from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS
+from physml.data.download import ArchiveSpec
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
@@ -21,6 +22,19 @@ from physml.errors import DataValidationError
 TARGET = "critical_temp"
 TRAIN_COLUMNS: tuple[str, ...] = FEATURE_NAMES + (TARGET,)
 DATA_FOLDER = "supercon"
+
+# UCI dataset 464 (Hamidieh 2018), CC BY 4.0. The SHA-256 was taken from a public manifest of this
+# URL; it could not be re-measured from the development sandbox (no internet), so the size is not
+# pinned. A mismatch stops the download and prints the hash that was seen; `--sha256` overrides it.
+UCI_ARCHIVE = ArchiveSpec(
+    name="supercon",
+    url="https://archive.ics.uci.edu/static/public/464/superconductivty+data.zip",
+    sha256="87f4490d73390ff94ee01dbf0d7d32abc80b22f2c803d471765cfc46a9f6371e",
+    size_bytes=None,
+    members=("train.csv", "unique_m.csv"),
+)
+
+
 
 
 @dataclass(frozen=True)

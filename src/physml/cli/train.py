@@ -1,0 +1,93 @@
+"""`physml <task> train` for every registered task, plus the task's own actions (e.g. predict).
+
+The flags common to every task are here; a task adds its own (`Task.train_flags`, each setting one
+config key) and further actions (`Task.add_commands`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from physml.cli.common import (
+    add_tracking_args,
+    collect_overrides,
+    experiment_from_env,
+    none_if_empty,
+    optional_float,
+    optional_int,
+    within_project_run,
+)
+from physml.tasks.base import Flag, Task
+
+FLAG_TYPES = {int: optional_int, float: optional_float, str: none_if_empty}
+
+
+def flag_overrides(task: Task, args: argparse.Namespace) -> dict:
+    flags = {"seed": args.seed, "experiment": none_if_empty(args.experiment)}
+    for flag in task.train_flags:
+        value = getattr(args, flag_dest(flag))
+        flags[flag.key] = (True if value else None) if flag.type is bool else value
+    return collect_overrides(flags, args)
+
+
+def flag_dest(flag: Flag) -> str:
+    return flag.name.lstrip("-").replace("-", "_")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from physml.tracking.report import print_ui_link
+    from physml.tracking.server import resolve_tracking_uri
+
+    task: Task = args.task_object
+    overrides = flag_overrides(task, args)
+    uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
+    mlflow.set_tracking_uri(uri)
+    if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
+        overrides["experiment"] = experiment
+    config = task.load_config(args.config, none_if_empty(args.preset), overrides)
+    model = none_if_empty(args.model) or ("all" if len(task.models) > 1 else task.models[0])
+    models = list(task.models) if model == "all" else [task.model_choice(model)]
+    results = within_project_run(lambda: task.run(config, models, none_if_empty(args.data_dir)))
+    print(task.summary(results))
+    print_ui_link(results[0].run_id if results else None)
+    return 3 if any(result.diverged for result in results) else 0
+
+
+def add_train(actions: argparse._SubParsersAction, task: Task) -> None:
+    train = actions.add_parser(
+        "train",
+        help="train, evaluate, log and register models",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    choices = [*task.models, "all"] if len(task.models) > 1 else list(task.models)
+    train.add_argument("--model", default=choices[-1], help=f"one of {', '.join(choices)}")
+    presets = ", ".join(task.presets()) or "none"
+    train.add_argument("--preset", help=f"a preset of projects/{task.name}/config.yaml ({presets})")
+    train.add_argument("--config", help=f"config YAML (default: projects/{task.name}/config.yaml)")
+    train.add_argument("--seed", type=optional_int, help="seed of the split and the model (default: the config's)")
+    for flag in task.train_flags:
+        if flag.type is bool:
+            train.add_argument(flag.name, action="store_true", help=f"{flag.help} (sets {flag.key})")
+        else:
+            # choices are named, not enforced here: MLproject passes "" for unset ones, and the
+            # config's validation names the key when a value is wrong
+            among = f"; one of {', '.join(flag.choices)}" if flag.choices else ""
+            train.add_argument(flag.name, type=FLAG_TYPES[flag.type], help=f"{flag.help} (sets {flag.key}{among})")
+    train.add_argument("--experiment", help="MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, else the config's)")
+    train.add_argument("--data-dir", help=f"the task's data folder (default: $PHYSML_DATA_DIR/{task.data_folder})")
+    train.add_argument("--no-register", action="store_true", help="do not register the models")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. seed=7")
+    add_tracking_args(train)
+    train.set_defaults(func=cmd_train, task_object=task)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    from physml.tasks import registered
+
+    for task in registered().values():
+        parser = sub.add_parser(task.name, help=task.description, description=task.description)
+        actions = parser.add_subparsers(dest="action", required=True)
+        add_train(actions, task)
+        task.add_commands(actions)

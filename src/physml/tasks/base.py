@@ -1,0 +1,192 @@
+"""The Task contract: everything the platform (CLI, tuning, tracking, promotion, comparison) needs
+from a task, so that a new task is one folder and needs no edit anywhere else.
+
+A task is a subclass of `Task` in `physml/tasks/<name>/__init__.py` (or in any installed package),
+registered in the `physml.tasks` entry-point group (see `physml.tasks.registry`). The platform calls
+only what is declared here; it never names a task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from physml.config.core import check_choices, get_dotted, load_config, projects_dir
+from physml.data.paths import task_data_dir
+from physml.errors import ConfigError, PhysmlError
+
+EpochHook = Callable[[int, dict[str, float]], None]
+MODES = ("min", "max")  # Tune's words: lower or higher is better
+SPLIT_PREFIXES = ("best_", "test_", "val_", "train_")
+INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
+
+
+@dataclass
+class RunResult:
+    """What one training run produced: the run, its headline metrics and where its model went."""
+
+    model: str
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_uri: str | None = None
+    registered_name: str | None = None
+    registered_version: str | None = None
+    diverged: bool = False
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A `train` flag that sets one config key: `--epochs 5` -> `dnn.epochs: 5`."""
+
+    name: str  # the flag, e.g. "--epochs"
+    key: str  # the dotted config key it sets
+    type: type = str  # str, int, float, or bool (a switch that sets True)
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A published figure to compare against (projects/<task>/anchors.yaml)."""
+
+    source: str
+    metric: str
+    value: float
+    split: str = ""
+    model: str = ""
+    note: str = ""
+
+
+class Task:
+    """Subclass and fill in the class attributes; override the methods marked "override"."""
+
+    name: ClassVar[str]  # the CLI word and the entry-point name
+    description: ClassVar[str]  # one line for `physml --help`
+    config_class: ClassVar[type]  # a dataclass tree, the typed form of projects/<name>/config.yaml
+    data_folder: ClassVar[str]  # this task's folder under the data root ($PHYSML_DATA_DIR)
+    models: ClassVar[tuple[str, ...]]  # model names; the first is the default of a search
+    epochs_key: ClassVar[dict[str, str]]  # model -> dotted config key of its epochs (or rounds)
+    # every metric the task reports, by base name ("rmse" covers test_rmse, val_rmse, ...) -> min | max
+    metrics: ClassVar[dict[str, str]]
+    # what a tuning trial switches off (heavy artifacts, the model, registration)
+    trial_overrides: ClassVar[dict[str, Any]] = {}
+    headline: ClassVar[tuple[str, ...]] = ()  # metrics shown first (models list, summaries)
+    train_flags: ClassVar[tuple[Flag, ...]] = ()  # task-specific `train` flags
+    examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in `physml --help`
+
+    # --- config ---
+    @property
+    def project_dir(self) -> Path:
+        return projects_dir() / self.name
+
+    def config_path(self) -> Path:
+        return self.project_dir / "config.yaml"
+
+    def search_spec_path(self) -> Path:
+        return self.project_dir / "search.yaml"
+
+    def load_config(self, path: str | Path | None = None, preset: str | None = None,
+                    overrides: dict[str, Any] | list[str] | None = None):  # fmt: skip
+        config = load_config(self.config_class, path or self.config_path(), preset, overrides)
+        self.validate_config(config)
+        return config
+
+    def validate_config(self, config) -> None:
+        """Override: rules that types alone cannot say (ranges, choices); raise ConfigError."""
+
+    def presets(self) -> list[str]:
+        try:
+            tree = yaml.safe_load(self.config_path().read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return []
+        return list(tree.get("presets") or {})
+
+    def epochs(self, config, model: str) -> int | None:
+        key = self.epochs_key.get(model)
+        return int(get_dotted(config, key)) if key else None
+
+    def model_choice(self, model: str | None) -> str:
+        model = model or self.models[0]
+        check_choices(model, self.models, f"--model of {self.name}")
+        return model
+
+    # --- metrics ---
+    def metric_mode(self, metric: str) -> str:
+        """'min' or 'max' for a metric this task reports (test_rmse, val_rmse_ci_low, ...)."""
+        return metric_mode(self.metrics, metric, self.name)
+
+    # --- data ---
+    def data_dir(self, data_dir: str | Path | None = None) -> Path:
+        return task_data_dir(self.data_folder, data_dir)
+
+    def load_data(self, config, data_dir: str | Path | None = None) -> Any:
+        """Override: load and validate the data a run trains on (a bad file raises here, before any run)."""
+        raise NotImplementedError
+
+    def check_data(self, data_dir: str | Path | None = None) -> str:
+        """Override: validate the task's files; return one line saying what was found."""
+        raise NotImplementedError
+
+    def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:
+        raise PhysmlError(f"{self.name} has no download: put its files in {self.data_dir()}")
+
+    # --- training ---
+    def train(self, config, model: str, data: Any, on_epoch_end: EpochHook | None = None) -> RunResult:
+        """Override: train and evaluate `model` inside the active MLflow run, report each epoch to
+        `on_epoch_end(epoch, metrics)`, log what a person needs to judge it, return its result."""
+        raise NotImplementedError
+
+    def run_name(self, config, model: str) -> str:
+        return model
+
+    def run(self, config, models: list[str], data_dir: str | Path | None = None) -> list[RunResult]:
+        """Load the data once, then one MLflow run per model (see tracking.runs.train_runs)."""
+        from physml.tracking.runs import train_runs
+
+        data = self.load_data(config, data_dir)
+        return train_runs(self, config, models, data)
+
+    # --- the terminal and the CLI ---
+    def summary(self, results: list[RunResult]) -> str:
+        """Override: what `physml <task> train` prints at the end."""
+        from physml.display import text_table
+
+        rows = [[r.model, "diverged" if r.diverged else ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())
+                                                                   if "_ci_" not in k)] for r in results]  # fmt: skip
+        return text_table(["model", "metrics"], rows)
+
+    def add_commands(self, actions: argparse._SubParsersAction) -> None:
+        """Override: more actions under `physml <task>` than `train` (e.g. predict)."""
+
+    # --- anchors: published figures as data ---
+    def anchors(self) -> list[Anchor]:
+        path = self.project_dir / "anchors.yaml"
+        if not path.exists():
+            return []
+        tree = yaml.safe_load(path.read_text()) or {}
+        fields = {f.name for f in dataclasses.fields(Anchor)}
+        try:
+            return [Anchor(**{k: v for k, v in item.items() if k in fields}) for item in tree.get("anchors", [])]
+        except TypeError as exc:
+            raise ConfigError(f"{path}: each anchor needs source, metric and value ({exc})") from None
+
+
+def metric_mode(metrics: dict[str, str], metric: str, owner: str = "the task") -> str:
+    """The direction of `metric` from declared base names: `test_rmse_ci_low` -> metrics['rmse']."""
+    base = metric
+    for suffix in INTERVAL_SUFFIXES:
+        base = base.removesuffix(suffix)
+    candidates = [base] + [base[len(p) :] for p in SPLIT_PREFIXES if base.startswith(p)]
+    candidates += [c[len(p) :] for c in list(candidates) for p in SPLIT_PREFIXES if c.startswith(p)]
+    for candidate in candidates:
+        if candidate in metrics:
+            return metrics[candidate]
+    known = ", ".join(sorted(metrics))
+    raise ConfigError(f"{owner} does not declare the metric {metric!r} (declared: {known}; "
+                      f"prefixes {', '.join(SPLIT_PREFIXES)} allowed)")  # fmt: skip

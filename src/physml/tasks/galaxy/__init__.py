@@ -1,0 +1,73 @@
+"""galaxy: Galaxy Zoo morphology from images (Kaggle Galaxy Challenge).
+
+Labels from the GZ2 decision tree (elliptical / spiral / barred spiral / edge-on / other, or the 37
+vote fractions), a CNN with focal loss and albumentations, confusion matrices, activation maps,
+filter pictures, and a review list of the galaxies the model is unsure of.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from physml.tasks.base import Flag, RunResult, Task
+from physml.tasks.galaxy.config import GalaxyConfig, validate_galaxy_config
+
+
+class GalaxyTask(Task):
+    name = "galaxy"
+    description = "Galaxy Zoo morphology from images (Kaggle Galaxy Challenge)"
+    config_class = GalaxyConfig
+    data_folder = "galaxy_zoo"
+    models = ("cnn",)
+    epochs_key = {"cnn": "train.epochs"}
+    metrics = {
+        "accuracy": "max", "tta_accuracy": "max", "top2_accuracy": "max", "macro_f1": "max",
+        "confident_accuracy": "max", "top2": "max", "rmse": "min", "loss": "min", "ece": "min",
+        "review_fraction": "min", "majority_rate": "max", "fit_seconds": "min",
+    }  # fmt: skip
+    headline = ("test_accuracy", "test_macro_f1")
+    trial_overrides = {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False}
+    train_flags = (
+        Flag("--target", "data.target", help="classes4, classes5 or regression (37 vote fractions)",
+             choices=("classes4", "classes5", "regression")),
+        Flag("--epochs", "train.epochs", int, "training epochs"),
+        Flag("--batch-size", "train.batch_size", int, "batch size"),
+        Flag("--learning-rate", "train.learning_rate", float, "Adam's learning rate"),
+        Flag("--limit", "data.limit", int, "use only the first N galaxies (0 = all)"),
+        Flag("--skip-bad-images", "data.skip_bad_images", bool, "skip (and count) corrupt JPEGs instead of stopping"),
+    )  # fmt: skip
+    examples = ("physml galaxy train --preset demo", "physml tune galaxy --search bayes --max-concurrent 2")
+
+    def validate_config(self, config: GalaxyConfig) -> None:
+        validate_galaxy_config(config)
+
+    def run_name(self, config: GalaxyConfig, model: str) -> str:
+        return f"{model}-{config.data.target}"
+
+    def load_data(self, config: GalaxyConfig, data_dir: str | Path | None = None):
+        from physml.tasks.galaxy.data import load_galaxy_zoo, prepare
+
+        catalogue = load_galaxy_zoo(data_dir, config.data.skip_bad_images, config.data.tree_tolerance,
+                                    config.data.limit or None)  # fmt: skip
+        return prepare(config, catalogue)
+
+    def check_data(self, data_dir: str | Path | None = None) -> str:
+        from physml.tasks.galaxy.data import load_galaxy_zoo
+
+        catalogue = load_galaxy_zoo(data_dir)
+        return f"{catalogue.labels_path}: {len(catalogue.votes)} galaxies with images, decision tree consistent: OK"
+
+    def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:
+        from physml.tasks.galaxy.kaggle import download_galaxy_zoo
+
+        download_galaxy_zoo(dest)
+
+    def train(self, config, model, data, on_epoch_end=None) -> RunResult:
+        from physml.tasks.galaxy.train import train
+
+        return train(config, data, on_epoch_end)
+
+    def summary(self, results: list[RunResult]) -> str:
+        from physml.tasks.galaxy.report import summary
+
+        return "\n".join(summary(result) for result in results)

@@ -1,0 +1,128 @@
+"""galaxy training: the CNN inside the active MLflow run, and what a person needs to judge it.
+
+`train(config, data)` is what the Task contract's `train` calls; the CLI, the MLproject entry point
+and tuning trials all go through it (the platform opens the runs around it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import mlflow
+import mlflow.data
+import numpy as np
+import pandas as pd
+from mlflow.data.sources import LocalArtifactDatasetSource
+from mlflow.models import infer_signature
+
+from physml.evaluation import plots
+from physml.models.callbacks import EpochReporter, as_hook_list
+from physml.tasks.galaxy.cnn import (
+    build_cnn,
+    compile_classifier,
+    compile_regressor,
+    focal_alpha,
+)
+from physml.tasks.base import RunResult
+from physml.tasks.galaxy.config import GalaxyConfig
+from physml.tasks.galaxy.data import GalaxySet
+from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
+from physml.tasks.galaxy.model import GalaxyModel
+from physml.tasks.galaxy.report import log_classification_report
+from physml.tracking.epochs import EpochMetricLog
+from physml.tracking.models import log_task_model
+from physml.tracking.runs import log_dataset_input, log_figure
+
+REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas")
+
+
+def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
+    params = {"target": config.data.target, "seed": config.seed, "preset": config.preset or "none",
+              "n_train": len(data.split["train"]), "n_val": len(data.split["val"]), "n_test": len(data.split["test"]),
+              "classes": ",".join(data.class_names)}  # fmt: skip
+    for section in ("data", "model", "train"):
+        params.update({f"{section}.{k}": v for k, v in dataclasses.asdict(getattr(config, section)).items()})
+    mlflow.log_params(params)
+    frame = data.catalogue.votes.reset_index()
+    dataset = mlflow.data.from_pandas(
+        frame, source=LocalArtifactDatasetSource(str(data.catalogue.labels_path.resolve())), name="galaxy-zoo-training"
+    )
+    log_dataset_input(dataset, "training")
+    mlflow.log_metric("skipped_images", len(data.catalogue.skipped_images))
+    if data.catalogue.skipped_images:
+        mlflow.log_text("\n".join(data.catalogue.skipped_images) + "\n", "data/skipped_images.txt")
+    counts = pd.Series(np.bincount(data.labels, minlength=len(data.class_names)), index=data.class_names)
+    mlflow.log_dict(counts.to_dict(), "data/class_counts.json")
+    log_figure(plots_class_counts(counts, config), "data/class_counts.png")
+
+
+def plots_class_counts(counts: pd.Series, config: GalaxyConfig):
+    from physml.evaluation.classification import class_counts_figure
+
+    return class_counts_figure(counts, f"labels from the GZ2 tree ({config.data.target}, {counts.sum()} galaxies)", "galaxies")
+
+
+def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=None) -> tuple[keras.Model, dict]:
+    """Train; keep the checkpoint with the best validation metric and return that model."""
+    keras.utils.set_random_seed(config.seed)
+    regression = config.data.target == "regression"
+    train_rows, val_rows = data.split["train"], data.split["val"]
+    model = build_cnn(config.data.input_size, data.targets.shape[1], config.model,
+                      "sigmoid" if regression else "softmax")  # fmt: skip
+    if regression:
+        compile_regressor(model, config.train.learning_rate)
+        monitor, mode = "val_rmse", "min"
+    else:
+        alpha = focal_alpha(data.labels[train_rows], len(data.class_names), config.train.class_weighted)
+        mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
+        compile_classifier(model, config.train.learning_rate, alpha, config.train.focal_gamma)
+        monitor, mode = "val_accuracy", "max"
+    train_ds = training_dataset(data.images[train_rows], data.targets[train_rows], config.train.batch_size,
+                                config.data.input_size, config.seed)  # fmt: skip
+    val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
+    best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode, save_best_only=True)
+    started = time.perf_counter()
+    with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
+        reporter = EpochReporter(config.train.epochs, [log_epoch, *as_hook_list(on_epoch_end)],
+                                 description="cnn epochs", shown=("accuracy", "val_accuracy", "val_rmse"))  # fmt: skip
+        model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs, callbacks=[reporter, best], verbose=0,
+                  shuffle=False)  # the training dataset shuffles itself
+    seconds = time.perf_counter() - started
+    history = reporter.history
+    scores = np.asarray(history[monitor])
+    best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1
+    mlflow.log_metrics({"fit_seconds": seconds, "train_images_per_second": len(train_rows) * config.train.epochs / seconds,
+                        "best_epoch": best_epoch, f"best_{monitor}": float(scores[best_epoch - 1])})  # fmt: skip
+    panels = {"loss": ("loss", "val_loss")}
+    panels.update({"rmse": ("rmse", "val_rmse")} if regression else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")})
+    log_figure(plots.history_panels(history, panels, f"best epoch {best_epoch} ({monitor})"), "plots/training_curves.png")
+    return keras.models.load_model(checkpoint), history
+
+
+def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result: RunResult) -> None:
+    """The trained net (saved as .keras) inside galaxy's pyfunc model, registered as `registry.name`."""
+    size = config.data.input_size
+    offset = (config.data.size - size) // 2
+    example = data.images[data.split["test"][:2], offset : offset + size, offset : offset + size].astype("float32")
+    signature = infer_signature(example, np.asarray(model.predict(example, verbose=0)))
+    name = config.registry.name if config.registry.register else None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cnn.keras"
+        model.save(path)
+        log_task_model(GalaxyModel(), result, name, REQUIREMENTS, signature, artifacts={"keras_model": str(path)})
+
+
+def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None) -> RunResult:
+    """Train and evaluate the CNN inside the active MLflow run; log params, curves, diagnostics, model."""
+    result = RunResult(model="cnn", run_id=mlflow.active_run().info.run_id)
+    log_inputs(config, data)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end)
+    result.metrics = log_classification_report(config, model, data)
+    if config.registry.log_model:
+        log_model(config, model, data, result)
+    return result

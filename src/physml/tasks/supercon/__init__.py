@@ -1,0 +1,82 @@
+"""supercon: the superconducting critical temperature Tc (K) from composition.
+
+UCI Superconductivity Data (Hamidieh 2018): 21,263 materials, 81 features from 8 element
+properties; linear regression, XGBoost and a dense Keras net, SHAP, and a featuriser that turns a
+formula (`YBa2Cu3O7`) into the same features so a user can predict new materials.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from physml.tasks.base import Flag, RunResult, Task
+from physml.tasks.supercon.config import SuperconConfig, validate_supercon_config
+
+
+class SuperconTask(Task):
+    name = "supercon"
+    description = "superconducting Tc from composition (UCI 464)"
+    config_class = SuperconConfig
+    data_folder = "supercon"
+    models = ("linear", "gbm", "dnn")
+    epochs_key = {"dnn": "dnn.epochs"}
+    metrics = {
+        "rmse": "min", "mae": "min", "median_abs_error": "min", "p90_abs_error": "min", "loss": "min",
+        "r2": "max", "seconds": "min", "fit_seconds": "min",
+    }  # fmt: skip
+    headline = ("test_r2", "test_rmse")
+    trial_overrides = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
+    train_flags = (
+        Flag("--feature-set", "data.feature_set", help="all81 (default) or seed17", choices=("all81", "seed17")),
+        Flag("--split", "data.split", help="random (70:30) or grouped (by composition)", choices=("random", "grouped")),
+        Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),
+        Flag("--batch-size", "dnn.batch_size", int, "batch size of the dense net"),
+        Flag("--learning-rate", "dnn.learning_rate", float, "learning rate of the dense net"),
+        Flag("--layers", "dnn.layers", int, "hidden layers of the dense net"),
+        Flag("--units", "dnn.units", int, "units per hidden layer"),
+        Flag("--optimizer", "dnn.optimizer", help="optimiser of the dense net", choices=("adam", "sgd")),
+        Flag("--n-estimators", "gbm.n_estimators", int, "boosting rounds of the gbm model"),
+    )
+    examples = (
+        "physml supercon train --model all --preset demo",
+        "physml supercon predict --formula YBa2Cu3O7",
+        "physml tune supercon --search bayes --num-samples 8",
+    )
+
+    def validate_config(self, config: SuperconConfig) -> None:
+        validate_supercon_config(config)
+
+    def run_name(self, config: SuperconConfig, model: str) -> str:
+        return f"{model}-{config.data.feature_set}-{config.data.split}"
+
+    def load_data(self, config, data_dir: str | Path | None = None):
+        from physml.tasks.supercon.data import load_supercon
+
+        return load_supercon(data_dir)
+
+    def check_data(self, data_dir: str | Path | None = None) -> str:
+        data = self.load_data(None, data_dir)
+        groups = len(set(data.composition_groups()))
+        return (f"{data.train_path}: {len(data.tc)} materials, {data.features.shape[1]} features, "
+                f"{groups} distinct compositions, Tc {data.tc.min():.3g}-{data.tc.max():.3g} K: OK")  # fmt: skip
+
+    def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:
+        from physml.data.download import download_archive
+        from physml.tasks.supercon.data import UCI_ARCHIVE
+
+        download_archive(UCI_ARCHIVE, dest, url=url, sha256=sha256)
+
+    def train(self, config, model, data, on_epoch_end=None) -> RunResult:
+        from physml.tasks.supercon.train import train
+
+        return train(config, model, data, on_epoch_end)
+
+    def summary(self, results: list[RunResult]) -> str:
+        from physml.tasks.supercon.report import results_table
+
+        return results_table(results)
+
+    def add_commands(self, actions) -> None:
+        from physml.tasks.supercon.cli import add_predict
+
+        add_predict(actions)

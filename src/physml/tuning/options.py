@@ -1,0 +1,28 @@
+"""What a user asks of a search: the options `physml tune` and `mlflow run . -e tune` pass to run_search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SearchOptions:
+    task: str
+    kind: str = "bayes"  # grid | bayes
+    num_samples: int | None = None
+    max_concurrent: int = 2
+    address: str | None = None  # None: a local Ray; "auto": the running cluster
+    resume: bool = False
+    data_dir: str | None = None
+    preset: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # applied to every trial
+    epochs: int | None = None  # per trial: sets the task's epochs key of the searched model
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 2  # retries of a trial whose worker died
+    storage: str | None = None
+    name: str | None = None
+    retrain_best: bool = True
+    seed: int = 0
+    spec_path: str | None = None  # default: projects/<task>/search.yaml

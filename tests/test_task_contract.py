@@ -1,0 +1,70 @@
+"""The platform never names a task: outside `physml/tasks/<name>/`, no module mentions a registered
+task, and with no task registered no help text does either (what they list comes from the registry)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+from physml.cli import build_parser
+from physml.tasks import registered
+from tests.helpers.processes import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "src" / "physml"
+
+
+def all_help(parser: argparse.ArgumentParser) -> str:
+    texts = [parser.format_help()]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            texts += [all_help(child) for child in action.choices.values()]
+    return "\n".join(texts)
+
+
+def test_the_built_in_tasks_are_registered_through_entry_points():
+    tasks = registered()
+    assert {"supercon", "galaxy"} <= set(tasks)
+    for name, task in tasks.items():
+        assert task.name == name and task.models and task.metrics
+        assert set(task.metrics.values()) <= {"min", "max"}
+        assert task.config_path().exists(), task.config_path()
+
+
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_no_module_outside_a_tasks_folder_names_it(name):
+    pattern = re.compile(re.escape(name), re.IGNORECASE)
+    own = PACKAGE / "tasks" / name
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if own in path.parents:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_help_texts_name_no_task_of_their_own(monkeypatch):
+    names = sorted(registered())
+    monkeypatch.setattr("physml.tasks.registered", lambda: {})
+    text = all_help(build_parser())
+    found = [name for name in names if re.search(re.escape(name), text, re.IGNORECASE)]
+    assert not found, f"help texts name {found} although no task is registered"
+
+
+def test_every_option_says_what_it_does():
+    """--help of every command lists its options with a line of help each (defaults shown)."""
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, f"{path} {name}")
+            elif action.option_strings and action.help in (None, "") and action.dest != "help":
+                missing.append(f"{path} {action.option_strings[0]}")
+
+    walk(build_parser(), "physml")
+    assert not missing, missing
