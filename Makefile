@@ -10,7 +10,7 @@ TEAM_PORT ?= 5050
 # Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install browser demo team-demo test bench server-start server-stop clean
+.PHONY: install browser demo team-demo test test-fast lint format bench server-start server-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -48,6 +48,19 @@ browser:
 ## test: install and run the whole test suite (starts its own servers on free ports; drives the UI in chromium)
 test: install browser
 	$(BIN)/python -m pytest
+
+## test-fast: the edit loop's tier: no servers, no training (under 2 minutes)
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration and not slow" -q
+
+## lint: ruff's lint and format checks (CI runs them before the tests); `make format` applies the formatter
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 ## bench: every script in benchmarks/ (under 15 min on 2 cores): prints a summary table and logs each
 ## benchmark as an MLflow run in the `benchmarks` experiment (the embedded server unless MLFLOW_TRACKING_URI

@@ -18,11 +18,6 @@ quick` instead (a smoke run, not the demo).
 
 from __future__ import annotations
 
-# Read by `physml bench` (physml/bench/runner.py) without importing this script:
-BENCHMARK = "end_to_end"
-BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
-SUMMARY = "the README demo: wall time and peak memory"
-
 import json
 import os
 import re
@@ -35,6 +30,11 @@ import time
 from pathlib import Path
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
+
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "end_to_end"
+BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "the README demo: wall time and peak memory"
 
 
 def free_port() -> int:
@@ -66,7 +66,9 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path, log: Path, 
     process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} exited {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
+        )
     return seconds, usage.ru_maxrss / 1024  # Linux: KiB
 
 
@@ -111,15 +113,23 @@ def measure(args, result: BenchResult) -> None:
     with tempfile.TemporaryDirectory(prefix="physml-e2e-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        env.update(PHYSML_HOME=str(Path(tmp) / "home"), PHYSML_CACHE_DIR=str(Path(tmp) / "cache"), PHYSML_DATA_DIR=str(data_root),
-                   MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}", PHYSML_PROGRESS="0",
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")  # fmt: skip
+        env.update(
+            PHYSML_HOME=str(Path(tmp) / "home"),
+            PHYSML_CACHE_DIR=str(Path(tmp) / "cache"),
+            PHYSML_DATA_DIR=str(data_root),
+            MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}",
+            PHYSML_PROGRESS="0",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
         log = Path(tmp) / "demo.log"
         steps = [
             ("physml server start", [physml, "server", "start", "--port", str(port)]),
-            (f"physml supercon train --model all --preset {preset}", [physml, "supercon", "train", "--model", "all", "--preset", preset]),
+            (
+                f"physml supercon train --model all --preset {preset}",
+                [physml, "supercon", "train", "--model", "all", "--preset", preset],
+            ),
             (f"physml galaxy train --preset {preset}", [physml, "galaxy", "train", "--preset", preset]),
-        ]  # fmt: skip
+        ]
         rows, server_peak = [], 0.0
         started = time.perf_counter()
         try:
@@ -134,8 +144,14 @@ def measure(args, result: BenchResult) -> None:
         rows.append(("physml server stop", stop_seconds, stop_peak))
         total = time.perf_counter() - started
         output = log.read_text(errors="replace")
-    result.params.update({"preset": preset, "image_cache": "cold (fresh PHYSML_CACHE_DIR)", "install": "warm (existing venv)",
-                          "commands": " && ".join(label for label, *_ in rows)})  # fmt: skip
+    result.params.update(
+        {
+            "preset": preset,
+            "image_cache": "cold (fresh PHYSML_CACHE_DIR)",
+            "install": "warm (existing venv)",
+            "commands": " && ".join(label for label, *_ in rows),
+        }
+    )
     result.columns = ["command", "wall s", "peak RSS MiB"]
     for label, seconds, peak in rows:
         result.add_row(label, seconds, peak)
@@ -145,15 +161,23 @@ def measure(args, result: BenchResult) -> None:
     keys = ["server_start", "supercon_train", "galaxy_train", "server_stop"]
     for key, (_, seconds, peak) in zip(keys, rows):
         result.metrics.update({f"{key}_seconds": seconds, f"{key}_peak_rss_mib": peak})
-    result.metrics.update({"total_seconds": total, "server_peak_rss_mib": server_peak, "peak_rss_mib": peak_client + server_peak})
+    result.metrics.update(
+        {"total_seconds": total, "server_peak_rss_mib": server_peak, "peak_rss_mib": peak_client + server_peak}
+    )
     result.check("README demo wall time", total / 60, "minutes (no target)", None)
     result.check("peak memory (largest command + server)", (peak_client + server_peak) / 1024, "GiB (no target)", None)
-    result.headline = (f"demo ({preset}) {total:.0f} s wall: supercon {rows[1][1]:.0f} s, galaxy {rows[2][1]:.0f} s; "
-                       f"peak RSS {peak_client:,.0f} MiB + server {server_peak:,.0f} MiB")  # fmt: skip
-    lines = [line.strip() for line in output.splitlines() if re.match(r"\s*(linear|gbm|dnn)\s+\d|\s*test accuracy", line)]
+    result.headline = (
+        f"demo ({preset}) {total:.0f} s wall: supercon {rows[1][1]:.0f} s, galaxy {rows[2][1]:.0f} s; "
+        f"peak RSS {peak_client:,.0f} MiB + server {server_peak:,.0f} MiB"
+    )
+    lines = [
+        line.strip() for line in output.splitlines() if re.match(r"\s*(linear|gbm|dnn)\s+\d|\s*test accuracy", line)
+    ]
     result.notes += [f"demo output: {line}" for line in lines[:6]]
-    result.notes.append("peak RSS per command is the process's own maximum (wait4 ru_maxrss); the total adds the server's "
-                        "peak, as both are alive at once (an upper bound: their peaks need not coincide)")
+    result.notes.append(
+        "peak RSS per command is the process's own maximum (wait4 ru_maxrss); the total adds the server's "
+        "peak, as both are alive at once (an upper bound: their peaks need not coincide)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,6 @@ The OS file cache is warmed first (every JPEG read once), so the decode rows mea
 
 from __future__ import annotations
 
-# Read by `physml bench` (physml/bench/runner.py) without importing this script:
-BENCHMARK = "galaxy_pipeline"
-BUDGET_S = 90  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
-SUMMARY = "Galaxy input pipeline images/s vs the CNN's (>= 3x)"
-
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +25,7 @@ import tensorflow as tf
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.tasks import get_task
+from physml.tasks.galaxy.cnn import build_cnn, compile_classifier
 from physml.tasks.galaxy.data import load_galaxy_zoo
 from physml.tasks.galaxy.images import (
     decode_and_shrink,
@@ -37,7 +33,11 @@ from physml.tasks.galaxy.images import (
     training_augmentation,
     training_dataset,
 )
-from physml.tasks.galaxy.cnn import build_cnn, compile_classifier
+
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "galaxy_pipeline"
+BUDGET_S = 90  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "Galaxy input pipeline images/s vs the CNN's (>= 3x)"
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -90,14 +90,27 @@ def measure(args, result: BenchResult) -> None:
     for path in paths:  # warm the OS file cache: the rows below measure decoding, not the disk
         Path(path).read_bytes()
     targets = np.eye(4, dtype="float32")[np.arange(n) % 4]
-    result.params.update({"images": n, "batch_size": batch, "crop": data.crop, "size": data.size, "input_size": data.input_size,
-                          "model.filters": config.model.filters, "tf_version": tf.__version__})  # fmt: skip
+    result.params.update(
+        {
+            "images": n,
+            "batch_size": batch,
+            "crop": data.crop,
+            "size": data.size,
+            "input_size": data.input_size,
+            "model.filters": config.model.filters,
+            "tf_version": tf.__version__,
+        }
+    )
     result.columns = ["stage", "images/s", "vs CNN training step"]
     rates: dict[str, float] = {}
 
     def decode_ds(calls):
-        return tf.data.Dataset.from_tensor_slices(paths).map(lambda p: decode_and_shrink(p, data.crop, data.size),
-                                                             num_parallel_calls=calls).batch(256).prefetch(2)  # fmt: skip
+        return (
+            tf.data.Dataset.from_tensor_slices(paths)
+            .map(lambda p: decode_and_shrink(p, data.crop, data.size), num_parallel_calls=calls)
+            .batch(256)
+            .prefetch(2)
+        )
 
     rates["decode_1call"] = images_per_second(decode_ds(1), n)
     rates["decode_autotune"] = images_per_second(decode_ds(AUTOTUNE), n)
@@ -106,19 +119,31 @@ def measure(args, result: BenchResult) -> None:
         cache = decoded_images([Path(p) for p in paths], data.crop, data.size, cache_dir=Path(tmp), progress=False)
         rates["decoded_images_cold"] = n / (time.perf_counter() - started)
         started = time.perf_counter()
-        cached_again = decoded_images([Path(p) for p in paths], data.crop, data.size, cache_dir=Path(tmp), progress=False)
+        cached_again = decoded_images(
+            [Path(p) for p in paths], data.crop, data.size, cache_dir=Path(tmp), progress=False
+        )
         rates["decoded_images_warm"] = n / (time.perf_counter() - started)
         assert np.array_equal(cache, cached_again)
 
     augmented = training_dataset(cache, targets, batch, data.input_size, seed=0)  # physml's own pipeline
     images_per_second(augmented, n)  # warm-up (albumentations, tf.data threads)
     rates["augment_autotune"] = images_per_second(augmented, n)
-    one_call = (tf.data.Dataset.from_tensor_slices((cache, targets)).shuffle(n, seed=0)
-                .map(augment_map(data.input_size, 0), num_parallel_calls=1).batch(batch).prefetch(AUTOTUNE))  # fmt: skip
+    one_call = (
+        tf.data.Dataset.from_tensor_slices((cache, targets))
+        .shuffle(n, seed=0)
+        .map(augment_map(data.input_size, 0), num_parallel_calls=1)
+        .batch(batch)
+        .prefetch(AUTOTUNE)
+    )
     rates["augment_1call"] = images_per_second(one_call, n)
-    uncached = (tf.data.Dataset.from_tensor_slices((paths, targets)).shuffle(n, seed=0)
-                .map(lambda p, t: (decode_and_shrink(p, data.crop, data.size), t), num_parallel_calls=AUTOTUNE)
-                .map(augment_map(data.input_size, 0), num_parallel_calls=AUTOTUNE).batch(batch).prefetch(AUTOTUNE))  # fmt: skip
+    uncached = (
+        tf.data.Dataset.from_tensor_slices((paths, targets))
+        .shuffle(n, seed=0)
+        .map(lambda p, t: (decode_and_shrink(p, data.crop, data.size), t), num_parallel_calls=AUTOTUNE)
+        .map(augment_map(data.input_size, 0), num_parallel_calls=AUTOTUNE)
+        .batch(batch)
+        .prefetch(AUTOTUNE)
+    )
     rates["uncached_pipeline"] = images_per_second(uncached, n)
 
     model = build_cnn(data.input_size, 4, config.model)
@@ -150,30 +175,54 @@ def measure(args, result: BenchResult) -> None:
         result.add_row(label, rates[key], rates[key] / model_rate)
         result.metrics[f"{key}_images_per_s"] = rates[key]
     ratio = rates["augment_autotune"] / model_rate
-    result.metrics.update({"pipeline_vs_model": ratio, "uncached_pipeline_vs_model": rates["uncached_pipeline"] / model_rate,
-                           "decode_parallel_speedup": rates["decode_autotune"] / rates["decode_1call"],
-                           "augment_parallel_speedup": rates["augment_autotune"] / rates["augment_1call"],
-                           "fit_vs_model_alone": rates["fit_fed_by_pipeline"] / model_rate})  # fmt: skip
+    result.metrics.update(
+        {
+            "pipeline_vs_model": ratio,
+            "uncached_pipeline_vs_model": rates["uncached_pipeline"] / model_rate,
+            "decode_parallel_speedup": rates["decode_autotune"] / rates["decode_1call"],
+            "augment_parallel_speedup": rates["augment_autotune"] / rates["augment_1call"],
+            "fit_vs_model_alone": rates["fit_fed_by_pipeline"] / model_rate,
+        }
+    )
     flops = training_flops_per_image(model)
     cnn_gflops, peak = model_rate * flops / 1e9, float(result.machine["machine.matmul_gflops"])  # measured at start
-    result.metrics.update({"cnn_training_mflop_per_image": flops / 1e6, "cnn_step_gflops": cnn_gflops,
-                           "matmul_gflops": peak, "cnn_step_share_of_matmul": cnn_gflops / peak})  # fmt: skip
+    result.metrics.update(
+        {
+            "cnn_training_mflop_per_image": flops / 1e6,
+            "cnn_step_gflops": cnn_gflops,
+            "matmul_gflops": peak,
+            "cnn_step_share_of_matmul": cnn_gflops / peak,
+        }
+    )
     result.check("pipeline (cached, augmented) / CNN step", ratio, ">= 3x", ratio >= 3)
     result.check("uncached pipeline / CNN step", rates["uncached_pipeline"] / model_rate, ">= 3x (informational)", None)
-    result.check("fit fed by pipeline / CNN step alone", rates["fit_fed_by_pipeline"] / model_rate, "~1 (pipeline not the bottleneck)", None)
+    result.check(
+        "fit fed by pipeline / CNN step alone",
+        rates["fit_fed_by_pipeline"] / model_rate,
+        "~1 (pipeline not the bottleneck)",
+        None,
+    )
     result.check("CNN step GFLOP/s / this host's float32 matmul GFLOP/s", cnn_gflops / peak, "informational", None)
-    result.headline = (f"pipeline {rates['augment_autotune']:,.0f} img/s = {ratio:.1f}x the CNN step ({model_rate:,.0f} img/s); "
-                       f"uncached {rates['uncached_pipeline'] / model_rate:.1f}x; parallel calls: decode "
-                       f"{rates['decode_autotune'] / rates['decode_1call']:.2f}x, augment {rates['augment_autotune'] / rates['augment_1call']:.2f}x")  # fmt: skip
+    result.headline = (
+        f"pipeline {rates['augment_autotune']:,.0f} img/s = {ratio:.1f}x the CNN step ({model_rate:,.0f} img/s); "
+        f"uncached {rates['uncached_pipeline'] / model_rate:.1f}x; parallel calls: decode "
+        f"{rates['decode_autotune'] / rates['decode_1call']:.2f}x, augment {rates['augment_autotune'] / rates['augment_1call']:.2f}x"
+    )
     result.notes += [
         f"{n} galaxies, batch {batch}; each rate is one pass over them (the augmented pipeline after one warm-up pass)",
-        (f"the CNN trains at {flops / 1e6:.0f} MFLOP per image (conv + dense multiply-adds x 3): {cnn_gflops:.0f} GFLOP/s, "
-         f"{100 * cnn_gflops / peak:.0f}% of this host's float32 matmul ({peak:.0f} GFLOP/s): compute-bound, so its images/s "
-         "follows the host's speed"),
-        ("on one machine the pipeline and the model share the CPUs: the run figure is 'fit fed by training_dataset', "
-        "which should be close to the model alone when the pipeline keeps up"),
+        (
+            f"the CNN trains at {flops / 1e6:.0f} MFLOP per image (conv + dense multiply-adds x 3): {cnn_gflops:.0f} GFLOP/s, "
+            f"{100 * cnn_gflops / peak:.0f}% of this host's float32 matmul ({peak:.0f} GFLOP/s): compute-bound, so its images/s "
+            "follows the host's speed"
+        ),
+        (
+            "on one machine the pipeline and the model share the CPUs: the run figure is 'fit fed by training_dataset', "
+            "which should be close to the model alone when the pipeline keeps up"
+        ),
     ]
 
 
 if __name__ == "__main__":
-    run_benchmark(BENCHMARK, "Galaxy Zoo input pipeline images/s against the CNN's training images/s", measure, add_arguments)
+    run_benchmark(
+        BENCHMARK, "Galaxy Zoo input pipeline images/s against the CNN's training images/s", measure, add_arguments
+    )

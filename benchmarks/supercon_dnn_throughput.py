@@ -13,11 +13,6 @@ switched to 32, physml.tasks.supercon.dense.STEPS_PER_EXECUTION), to show where 
 
 from __future__ import annotations
 
-# Read by `physml bench` (physml/bench/runner.py) without importing this script:
-BENCHMARK = "supercon_dnn"
-BUDGET_S = 90  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
-SUMMARY = "supercon DNN samples/s, Keras fit vs tf.function, batch sweep"
-
 import time
 
 import keras
@@ -30,6 +25,11 @@ from physml.tasks import get_task
 from physml.tasks.supercon.data import load_supercon
 from physml.tasks.supercon.dense import DenseRegressor, build_dense_net, make_optimizer
 from physml.tasks.supercon.train import make_split
+
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "supercon_dnn"
+BUDGET_S = 90  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "supercon DNN samples/s, Keras fit vs tf.function, batch sweep"
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -70,8 +70,16 @@ def keras_steps_per_execution(X, y, dnn, seed: int, batch_size: int, epochs: int
     model = build_dense_net(X.shape[1], dnn.layers, dnn.units)
     model.compile(optimizer=make_optimizer(dnn.optimizer, dnn.learning_rate), loss="mse", steps_per_execution=steps)
     clock = EpochClock()
-    model.fit(X, (y - y.mean()) / y.std(), epochs=epochs + 1, batch_size=batch_size, validation_split=dnn.validation_split,
-              shuffle=True, verbose=0, callbacks=[clock])  # fmt: skip
+    model.fit(
+        X,
+        (y - y.mean()) / y.std(),
+        epochs=epochs + 1,
+        batch_size=batch_size,
+        validation_split=dnn.validation_split,
+        shuffle=True,
+        verbose=0,
+        callbacks=[clock],
+    )
     return seconds_per_epoch(clock.ends)
 
 
@@ -82,8 +90,12 @@ def tf_function_loop(X, y, dnn, seed: int, batch_size: int, epochs: int) -> floa
     model = build_dense_net(X.shape[1], dnn.layers, dnn.units)
     optimizer = make_optimizer(dnn.optimizer, dnn.learning_rate)
     optimizer.build(model.trainable_variables)
-    train_ds = (tf.data.Dataset.from_tensor_slices((x_train, y_train[:, None])).shuffle(len(x_train), seed=seed)
-                .batch(batch_size).prefetch(tf.data.AUTOTUNE))  # fmt: skip
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train[:, None]))
+        .shuffle(len(x_train), seed=seed)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val[:, None])).batch(batch_size).cache()
 
     @tf.function
@@ -128,10 +140,20 @@ def measure(args, result: BenchResult) -> None:
         X, y = X[: len(X) // 4], y[: len(y) // 4]
     samples = int(len(X) * (1 - dnn.validation_split))
     dnn_params = config.model_params("dnn")
-    result.params.update({"preset": "seed", "net": f"{dnn.layers}x{dnn.units}", "optimizer": dnn.optimizer,
-                          "learning_rate": dnn.learning_rate, "training_samples_per_epoch": samples,
-                          "validation_samples": len(X) - samples, "timed_epochs": epochs, "preset_epochs": dnn.epochs,
-                          "batch_sizes": ",".join(map(str, batch_sizes)), "tf_threads_intra": tf.config.threading.get_intra_op_parallelism_threads()})  # fmt: skip
+    result.params.update(
+        {
+            "preset": "seed",
+            "net": f"{dnn.layers}x{dnn.units}",
+            "optimizer": dnn.optimizer,
+            "learning_rate": dnn.learning_rate,
+            "training_samples_per_epoch": samples,
+            "validation_samples": len(X) - samples,
+            "timed_epochs": epochs,
+            "preset_epochs": dnn.epochs,
+            "batch_sizes": ",".join(map(str, batch_sizes)),
+            "tf_threads_intra": tf.config.threading.get_intra_op_parallelism_threads(),
+        }
+    )
     result.columns = ["setting", "batch", "samples/s", "s/epoch", "vs Keras fit at the preset's batch"]
 
     rates: dict[int, float] = {}
@@ -150,26 +172,40 @@ def measure(args, result: BenchResult) -> None:
     loop_rate, spe_rate = samples / spe_loop, samples / spe_spe
     result.add_row("tf.function loop (epoch = one graph call)", base_batch, loop_rate, spe_loop, loop_rate / base)
     result.add_row("Keras fit, steps_per_execution=1 (before)", base_batch, spe_rate, spe_spe, spe_rate / base)
-    result.metrics.update({"preset_samples_per_s": base, "tf_function_loop_samples_per_s": loop_rate,
-                           "keras_steps_per_execution_1_samples_per_s": spe_rate,
-                           "tf_function_vs_keras_fit": loop_rate / base, "keras_fit_vs_steps_per_execution_1": base / spe_rate,
-                           "best_batch_vs_preset": max(rates.values()) / base,
-                           "preset_fit_minutes_projected": dnn.epochs * samples / base / 60})  # fmt: skip
+    result.metrics.update(
+        {
+            "preset_samples_per_s": base,
+            "tf_function_loop_samples_per_s": loop_rate,
+            "keras_steps_per_execution_1_samples_per_s": spe_rate,
+            "tf_function_vs_keras_fit": loop_rate / base,
+            "keras_fit_vs_steps_per_execution_1": base / spe_rate,
+            "best_batch_vs_preset": max(rates.values()) / base,
+            "preset_fit_minutes_projected": dnn.epochs * samples / base / 60,
+        }
+    )
     steps = -(-samples // base_batch)
     result.check(f"seed preset (batch {base_batch}) samples/s, Keras fit", base, "measured (no target)", None)
     result.check("tf.function loop / Keras fit", loop_rate / base, "informational", None)
     result.check("DenseRegressor / steps_per_execution=1", base / spe_rate, "informational", None)
-    result.headline = (f"seed preset {base:,.0f} samples/s (batch {base_batch}, {1e3 * samples / base / steps:.2f} ms/step); "
-                       f"tf.function loop {loop_rate / base:.2f}x; DenseRegressor (steps_per_execution=32) {base / spe_rate:.2f}x "
-                       f"the one-step-per-call fit; "
-                       f"batch {max(rates, key=rates.get)} {max(rates.values()) / base:.1f}x")  # fmt: skip
+    result.headline = (
+        f"seed preset {base:,.0f} samples/s (batch {base_batch}, {1e3 * samples / base / steps:.2f} ms/step); "
+        f"tf.function loop {loop_rate / base:.2f}x; DenseRegressor (steps_per_execution=32) {base / spe_rate:.2f}x "
+        f"the one-step-per-call fit; "
+        f"batch {max(rates, key=rates.get)} {max(rates.values()) / base:.1f}x"
+    )
     result.notes += [
         f"{samples} training samples/epoch + {len(X) - samples} validation samples; {epochs} timed epoch(s) per row after one warm-up epoch",
-        (f"the seed preset's {dnn.epochs} epochs at batch {base_batch} take about {dnn.epochs * samples / base / 60:.1f} min here "
-        f"({1e3 * samples / base / steps:.2f} ms per step of {base_batch} samples: per-step overhead, not arithmetic, dominates a 3x125 net)"),
-    ]  # fmt: skip
+        (
+            f"the seed preset's {dnn.epochs} epochs at batch {base_batch} take about {dnn.epochs * samples / base / 60:.1f} min here "
+            f"({1e3 * samples / base / steps:.2f} ms per step of {base_batch} samples: per-step overhead, not arithmetic, dominates a 3x125 net)"
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    run_benchmark(BENCHMARK, "supercon dense net training samples/s: seed preset, Keras fit vs tf.function, batch sweep",
-                  measure, add_arguments)  # fmt: skip
+    run_benchmark(
+        BENCHMARK,
+        "supercon dense net training samples/s: seed preset, Keras fit vs tf.function, batch sweep",
+        measure,
+        add_arguments,
+    )

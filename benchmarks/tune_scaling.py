@@ -17,11 +17,6 @@ instead of starting one, and importing TensorFlow, per trial): ASHA with 2 worke
 
 from __future__ import annotations
 
-# Read by `physml bench` (physml/bench/runner.py) without importing this script:
-BENCHMARK = "tune_scaling"
-BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
-SUMMARY = "Ray Tune trials/hour 1 vs 2 workers, ASHA vs none"
-
 import functools
 import os
 import tempfile
@@ -36,16 +31,30 @@ import yaml
 from physml.bench.machine import usable_cpus
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "tune_scaling"
+BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "Ray Tune trials/hour 1 vs 2 workers, ASHA vs none"
+
 EXPERIMENT = "benchmark-tune-scaling"
 
 
 def write_spec(folder: Path, name: str, epochs: int, samples: int, grace_period: int, batch_size: int) -> str:
-    spec = {"model": "dnn", "metric": "val_rmse", "mode": "min",
-            "bayes": {"fixed": {"dnn.epochs": epochs, "dnn.batch_size": batch_size, "dnn.optimizer": "sgd"},
-                      "num_samples": samples,
-                      "space": {"dnn.units": {"randint": [10, 201]}, "dnn.learning_rate": {"loguniform": [1.0e-4, 3.0e-2]},
-                                "dnn.layers": {"randint": [2, 4]}},
-                      "asha": {"grace_period": grace_period, "reduction_factor": 3}}}  # fmt: skip
+    spec = {
+        "model": "dnn",
+        "metric": "val_rmse",
+        "mode": "min",
+        "bayes": {
+            "fixed": {"dnn.epochs": epochs, "dnn.batch_size": batch_size, "dnn.optimizer": "sgd"},
+            "num_samples": samples,
+            "space": {
+                "dnn.units": {"randint": [10, 201]},
+                "dnn.learning_rate": {"loguniform": [1.0e-4, 3.0e-2]},
+                "dnn.layers": {"randint": [2, 4]},
+            },
+            "asha": {"grace_period": grace_period, "reduction_factor": 3},
+        },
+    }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return str(path)
@@ -74,9 +83,13 @@ def time_to_reach(table, started_at: float, target: float) -> float:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--samples", type=int, default=6, help="trials per search (<= 10: TPE's seeded random start-up)")
+    parser.add_argument(
+        "--samples", type=int, default=6, help="trials per search (<= 10: TPE's seeded random start-up)"
+    )
     parser.add_argument("--epochs", type=int, default=9, help="epochs per trial")
-    parser.add_argument("--grace-period", type=int, default=1, help="ASHA's first rung (epochs); rungs at 1, 3, 9 by default")
+    parser.add_argument(
+        "--grace-period", type=int, default=1, help="ASHA's first rung (epochs); rungs at 1, 3, 9 by default"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--no-what-if", action="store_true", help="skip the reuse_actors=False search")
 
@@ -102,61 +115,134 @@ def measure(args, result: BenchResult) -> None:
             for scheduler, workers, first_rung in searches:
                 name = f"{scheduler.replace('+', '-')}-{workers}w"
                 spec = write_spec(Path(tmp), name, epochs, samples, first_rung, args.batch_size)
-                options = SearchOptions(task="supercon", kind="bayes", max_concurrent=workers, retrain_best=False, seed=0,
-                                        data_dir=str(task_dir(args, "supercon")), spec_path=spec, storage=str(Path(tmp) / "ray"),
-                                        name=name, overrides={"experiment": EXPERIMENT})  # fmt: skip
+                options = SearchOptions(
+                    task="supercon",
+                    kind="bayes",
+                    max_concurrent=workers,
+                    retrain_best=False,
+                    seed=0,
+                    data_dir=str(task_dir(args, "supercon")),
+                    spec_path=spec,
+                    storage=str(Path(tmp) / "ray"),
+                    name=name,
+                    overrides={"experiment": EXPERIMENT},
+                )
                 wall_start, started = time.time(), time.perf_counter()
                 with without_reuse_actors(scheduler.endswith("no_reuse_actors")):
                     outcome = run_search(options, args.resolved_tracking_uri)
                 seconds = time.perf_counter() - started
                 outcomes[(scheduler, workers)] = (outcome, seconds, wall_start)
-                print(f"search {name}: {len(outcome.results)} trials in {seconds:.1f} s, best val_rmse {outcome.best_metric:.3f}", flush=True)
+                print(
+                    f"search {name}: {len(outcome.results)} trials in {seconds:.1f} s, best val_rmse {outcome.best_metric:.3f}",
+                    flush=True,
+                )
     finally:
         ray.shutdown()
 
     target = max(outcome.best_metric for outcome, _, _ in outcomes.values())  # the best every search reached
-    result.params.update({"task": "supercon dnn (SGD)", "searcher": "OptunaSearch (TPE, seed 0)", "samples": samples,
-                          "epochs_per_trial": epochs, "batch_size": args.batch_size, "asha_grace_period": grace,
-                          "asha_reduction_factor": 3, "ray_cpus": 2, "cpus_per_trial": 1, "machine_cpus": cpus,
-                          "tracking_uri": args.resolved_tracking_uri})  # fmt: skip
-    result.columns = ["search", "workers", "trials", "early-stopped", "epochs trained", "seconds", "trials/hour",
-                      "best val_rmse (K)", "s to best common"]  # fmt: skip
+    result.params.update(
+        {
+            "task": "supercon dnn (SGD)",
+            "searcher": "OptunaSearch (TPE, seed 0)",
+            "samples": samples,
+            "epochs_per_trial": epochs,
+            "batch_size": args.batch_size,
+            "asha_grace_period": grace,
+            "asha_reduction_factor": 3,
+            "ray_cpus": 2,
+            "cpus_per_trial": 1,
+            "machine_cpus": cpus,
+            "tracking_uri": args.resolved_tracking_uri,
+        }
+    )
+    result.columns = [
+        "search",
+        "workers",
+        "trials",
+        "early-stopped",
+        "epochs trained",
+        "seconds",
+        "trials/hour",
+        "best val_rmse (K)",
+        "s to best common",
+    ]
     rows = {}
     for (scheduler, workers), (outcome, seconds, wall_start) in outcomes.items():
         table = outcome.results
         rate = len(table) / seconds * 3600
         reach = time_to_reach(table, wall_start, target)
         rows[(scheduler, workers)] = (rate, seconds, reach)
-        result.add_row(f"TPE, scheduler {scheduler}", workers, len(table), int(table["early_stopped"].sum()),
-                       int(table["epochs_run"].sum()), seconds, rate, outcome.best_metric, reach)  # fmt: skip
+        result.add_row(
+            f"TPE, scheduler {scheduler}",
+            workers,
+            len(table),
+            int(table["early_stopped"].sum()),
+            int(table["epochs_run"].sum()),
+            seconds,
+            rate,
+            outcome.best_metric,
+            reach,
+        )
         key = f"{scheduler.replace('+', '_')}_{workers}w"
-        result.metrics.update({f"{key}_trials_per_hour": rate, f"{key}_seconds": seconds, f"{key}_best_val_rmse": outcome.best_metric,
-                               f"{key}_seconds_to_common_best": reach, f"{key}_epochs_trained": int(table["epochs_run"].sum())})  # fmt: skip
+        result.metrics.update(
+            {
+                f"{key}_trials_per_hour": rate,
+                f"{key}_seconds": seconds,
+                f"{key}_best_val_rmse": outcome.best_metric,
+                f"{key}_seconds_to_common_best": reach,
+                f"{key}_epochs_trained": int(table["epochs_run"].sum()),
+            }
+        )
     scaling = rows[("none", 2)][0] / rows[("none", 1)][0]
     asha_speedup = rows[("none", 2)][2] / rows[("asha", 2)][2]
     asha_total = rows[("none", 2)][1] / rows[("asha", 2)][1]
-    result.metrics.update({"ray_start_seconds": ray_start, "scaling_2w_vs_1w": scaling, "asha_time_to_best_speedup": asha_speedup,
-                           "asha_total_time_speedup": asha_total, "common_best_val_rmse": target})  # fmt: skip
+    result.metrics.update(
+        {
+            "ray_start_seconds": ray_start,
+            "scaling_2w_vs_1w": scaling,
+            "asha_time_to_best_speedup": asha_speedup,
+            "asha_total_time_speedup": asha_total,
+            "common_best_val_rmse": target,
+        }
+    )
     result.check("trials/hour, 2 workers / 1 worker", scaling, f"ideal {min(2, cpus)}x on {cpus} CPUs", None)
-    result.check("time to the common best, none / ASHA", asha_speedup, "> 1 (ASHA faster)", asha_speedup > 1 if np.isfinite(asha_speedup) else None)
+    result.check(
+        "time to the common best, none / ASHA",
+        asha_speedup,
+        "> 1 (ASHA faster)",
+        asha_speedup > 1 if np.isfinite(asha_speedup) else None,
+    )
     no_reuse = rows.get(("asha+no_reuse_actors", 2))
     if no_reuse:
-        result.metrics.update({"reuse_actors_speedup": no_reuse[1] / rows[("asha", 2)][1],
-                               "reuse_actors_time_to_best_speedup": no_reuse[2] / rows[("asha", 2)][2]})  # fmt: skip
-        result.check("reuse_actors: ASHA search time without / with reuse", no_reuse[1] / rows[("asha", 2)][1], "> 1", None)
-    result.headline = (f"2 workers {scaling:.2f}x the trials/hour of 1 ({rows[('none', 2)][0]:,.0f} vs {rows[('none', 1)][0]:,.0f}); "
-                       f"ASHA reaches val_rmse {target:.2f} K {asha_speedup:.2f}x sooner, whole search {asha_total:.2f}x faster"
-                       + (f"; reuse_actors {no_reuse[1] / rows[('asha', 2)][1]:.2f}x faster than without" if no_reuse else ""))  # fmt: skip
+        result.metrics.update(
+            {
+                "reuse_actors_speedup": no_reuse[1] / rows[("asha", 2)][1],
+                "reuse_actors_time_to_best_speedup": no_reuse[2] / rows[("asha", 2)][2],
+            }
+        )
+        result.check(
+            "reuse_actors: ASHA search time without / with reuse", no_reuse[1] / rows[("asha", 2)][1], "> 1", None
+        )
+    result.headline = (
+        f"2 workers {scaling:.2f}x the trials/hour of 1 ({rows[('none', 2)][0]:,.0f} vs {rows[('none', 1)][0]:,.0f}); "
+        f"ASHA reaches val_rmse {target:.2f} K {asha_speedup:.2f}x sooner, whole search {asha_total:.2f}x faster"
+        + (f"; reuse_actors {no_reuse[1] / rows[('asha', 2)][1]:.2f}x faster than without" if no_reuse else "")
+    )
     result.notes += [
-        (f"Ray start-up {ray_start:.1f} s (once, not counted); each search's seconds include loading the data into Ray's "
-        "object store, the trials, and logging the parent run (no retraining of the best)"),
-        (f"{samples} trials x {epochs} epochs (batch {args.batch_size}); a trial also evaluates on the test part, draws 3 figures "
-        "and logs its run, a fixed cost per trial that early stopping cannot save"),
-        (f"'s to best common': seconds from the search's start until some trial had finished with val_rmse <= {target:.3f} K, "
-        "the best value every search reached (1 s resolution: Ray's result timestamps)"),
+        (
+            f"Ray start-up {ray_start:.1f} s (once, not counted); each search's seconds include loading the data into Ray's "
+            "object store, the trials, and logging the parent run (no retraining of the best)"
+        ),
+        (
+            f"{samples} trials x {epochs} epochs (batch {args.batch_size}); a trial also evaluates on the test part, draws 3 figures "
+            "and logs its run, a fixed cost per trial that early stopping cannot save"
+        ),
+        (
+            f"'s to best common': seconds from the search's start until some trial had finished with val_rmse <= {target:.3f} K, "
+            "the best value every search reached (1 s resolution: Ray's result timestamps)"
+        ),
     ]
 
 
 if __name__ == "__main__":
-    run_benchmark(BENCHMARK, "Ray Tune trials/hour for 1 vs 2 workers, ASHA vs no scheduler",
-                  measure, add_arguments)  # fmt: skip
+    run_benchmark(BENCHMARK, "Ray Tune trials/hour for 1 vs 2 workers, ASHA vs no scheduler", measure, add_arguments)

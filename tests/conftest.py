@@ -11,6 +11,14 @@ import pytest
 from physml.tracking import server
 from tests.helpers.processes import REPO_ROOT, free_port
 
+SERVER_FIXTURES = {"mlflow_server", "tracking"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the tracking server is an integration test (`make test-fast` leaves it out)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 import pytest
 
-from physml.tasks import get_task
 from physml.errors import ConfigError
+from physml.tasks import get_task
 
 
 def test_defaults_preset_and_overrides_compose():

@@ -18,8 +18,12 @@ def test_conda_env_and_pyproject_agree():
 def test_mlproject_entry_points_call_the_cli():
     spec = yaml.safe_load((REPO_ROOT / "MLproject").read_text())
     assert spec["conda_env"] == "conda.yaml"
-    entries = (("train", "physml {task} train"), ("supercon", "physml supercon train"),
-               ("galaxy", "physml galaxy train"), ("tune", "physml tune"))  # fmt: skip
+    entries = (
+        ("train", "physml {task} train"),
+        ("supercon", "physml supercon train"),
+        ("galaxy", "physml galaxy train"),
+        ("tune", "physml tune"),
+    )
     for entry, prefix in entries:
         command = spec["entry_points"][entry]["command"]
         assert command.startswith(prefix)

@@ -68,3 +68,14 @@ def test_every_option_says_what_it_does():
 
     walk(build_parser(), "physml")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_anchors_are_data_with_a_declared_metric(name):
+    task = registered()[name]
+    anchors = task.anchors()
+    assert anchors, f"projects/{name}/anchors.yaml is missing or empty"
+    for anchor in anchors:
+        assert anchor.source and anchor.value > 0
+        assert task.metric_mode(anchor.metric) in ("min", "max")
+        assert not anchor.model or anchor.model in task.models

@@ -17,8 +17,19 @@ from tests.helpers.processes import subprocess_env
 
 
 def test_bench_logs_a_measured_run_with_the_machine(mlflow_server, data_root, tmp_path):
-    command = [str(Path(sys.executable).parent / "physml"), "bench", "--only", "supercon_dnn", "--quick",
-               "--data-dir", str(data_root), "--tracking-uri", mlflow_server.url, "--log-dir", str(tmp_path)]  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "physml"),
+        "bench",
+        "--only",
+        "supercon_dnn",
+        "--quick",
+        "--data-dir",
+        str(data_root),
+        "--tracking-uri",
+        mlflow_server.url,
+        "--log-dir",
+        str(tmp_path),
+    ]
     env = subprocess_env(mlflow_server.url)
     env.pop("PHYSML_BENCHMARKS_DIR", None)
     done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
@@ -28,7 +39,9 @@ def test_bench_logs_a_measured_run_with_the_machine(mlflow_server, data_root, tm
     client = MlflowClient(mlflow_server.url)
     experiment = client.get_experiment_by_name("benchmarks")
     assert experiment is not None
-    runs = client.search_runs([experiment.experiment_id], "tags.`bench.name` = 'supercon_dnn'", order_by=["attributes.start_time DESC"])
+    runs = client.search_runs(
+        [experiment.experiment_id], "tags.`bench.name` = 'supercon_dnn'", order_by=["attributes.start_time DESC"]
+    )
     assert runs, "no supercon_dnn run in the benchmarks experiment"
     run = runs[0]
     assert run.info.status == "FINISHED"
@@ -45,8 +58,13 @@ def test_bench_logs_a_measured_run_with_the_machine(mlflow_server, data_root, tm
     assert run.data.params["net"] == "3x125" and run.data.params["quick"] == "True"
 
     metrics = run.data.metrics
-    for key in ("preset_samples_per_s", "keras_fit_samples_per_s_batch16", "keras_fit_samples_per_s_batch256",
-                "tf_function_loop_samples_per_s", "bench_seconds"):  # fmt: skip
+    for key in (
+        "preset_samples_per_s",
+        "keras_fit_samples_per_s_batch16",
+        "keras_fit_samples_per_s_batch256",
+        "tf_function_loop_samples_per_s",
+        "bench_seconds",
+    ):
         assert metrics[key] > 0, key
     # the figures are measured, not constant: the sweep's batches differ in throughput
     assert metrics["keras_fit_samples_per_s_batch256"] != metrics["keras_fit_samples_per_s_batch16"]

@@ -10,9 +10,9 @@ import pytest
 
 from physml.cli import main
 from physml.data.download import download_archive
+from physml.errors import DownloadError
 from physml.tasks.supercon.data import UCI_ARCHIVE as UCI_SUPERCON
 from physml.tasks.supercon.data import load_supercon
-from physml.errors import DownloadError
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_download_checks_sha256_and_unpacks(uci_zip, tmp_path):
 def test_checksum_mismatch_unpacks_nothing(uci_zip, tmp_path):
     url, _ = uci_zip
     dest = tmp_path / "cache" / "supercon"
-    with pytest.raises(DownloadError, match="SHA-256 mismatch: expected 0{64}, got [0-9a-f]{64}"):
+    with pytest.raises(DownloadError, match=r"SHA-256 mismatch: expected 0{64}, got [0-9a-f]{64}"):
         download_archive(UCI_SUPERCON, dest, url=url, sha256="0" * 64, progress=False)
     assert list(dest.iterdir()) == []
 

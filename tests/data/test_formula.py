@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from physml.errors import FormulaError
 from physml.tasks.supercon.elements import element_symbols
 from physml.tasks.supercon.formula import (
     FEATURE_NAMES,
@@ -10,7 +11,6 @@ from physml.tasks.supercon.formula import (
     featurise_formulas,
     parse_formula,
 )
-from physml.errors import FormulaError
 
 
 def test_featurising_unique_m_reproduces_train_csv(supercon_dir):

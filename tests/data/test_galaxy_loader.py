@@ -5,8 +5,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from physml.tasks.galaxy.data import IMAGES_DIR, LABELS_FILE, load_galaxy_zoo
 from physml.errors import DataValidationError
+from physml.tasks.galaxy.data import IMAGES_DIR, LABELS_FILE, load_galaxy_zoo
 
 
 def test_loads_the_shared_data(galaxy_dir):
@@ -50,18 +50,30 @@ def test_small_copy_is_valid(small_copy):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda f: f.rename(columns={"Class3.1": "Class3.1x"}),
-         "training_solutions_rev1.csv: column 7 is 'Class3.1x', expected 'Class3.1'"),
-        (set_cell(4, "Class7.2", ""), "training_solutions_rev1.csv row 5 (line 6), column 'Class7.2': value nan is missing (NaN)"),
-        (set_cell(2, "Class8.1", "1.7"), "training_solutions_rev1.csv row 3 (line 4), column 'Class8.1': 1.7 is outside [0, 1]"),
+        (
+            lambda f: f.rename(columns={"Class3.1": "Class3.1x"}),
+            "training_solutions_rev1.csv: column 7 is 'Class3.1x', expected 'Class3.1'",
+        ),
+        (
+            set_cell(4, "Class7.2", ""),
+            "training_solutions_rev1.csv row 5 (line 6), column 'Class7.2': value nan is missing (NaN)",
+        ),
+        (
+            set_cell(2, "Class8.1", "1.7"),
+            "training_solutions_rev1.csv row 3 (line 4), column 'Class8.1': 1.7 is outside [0, 1]",
+        ),
         (set_cell(6, "Class9.3", "-0.2"), "row 7 (line 8), column 'Class9.3': -0.2 is outside [0, 1]"),
-        (set_cell(9, "Class1.1", "0.9"),
-         "training_solutions_rev1.csv row 10 (line 11), columns Class1.1..Class1.3 (Q1): answers sum to"),
-        (lambda f: set_cell(11, "GalaxyID", f.loc[3, "GalaxyID"])(f),
-         "training_solutions_rev1.csv row 12 (line 13), column 'GalaxyID': duplicate GalaxyID"),
+        (
+            set_cell(9, "Class1.1", "0.9"),
+            "training_solutions_rev1.csv row 10 (line 11), columns Class1.1..Class1.3 (Q1): answers sum to",
+        ),
+        (
+            lambda f: set_cell(11, "GalaxyID", f.loc[3, "GalaxyID"])(f),
+            "training_solutions_rev1.csv row 12 (line 13), column 'GalaxyID': duplicate GalaxyID",
+        ),
         (set_cell(5, "Class4.1", "abc"), "row 6 (line 7), column 'Class4.1': value 'abc' is not a number"),
     ],
-)  # fmt: skip
+)
 def test_bad_labels_name_file_row_and_column(small_copy, edit, message):
     edit_labels(small_copy, edit)
     with pytest.raises(DataValidationError) as caught:
@@ -73,8 +85,11 @@ def test_tree_sum_error_names_the_parent_answer(small_copy):
     frame = edit_labels(small_copy, lambda f: f)
     frame.loc[0, "Class2.2"] = str(float(frame.loc[0, "Class2.2"]) * 0.5)
     frame.to_csv(small_copy / LABELS_FILE, index=False)
-    with pytest.raises(DataValidationError, match=r"row 1 \(line 2\), columns Class2.1..Class2.2 \(Q2\): answers sum to .* "
-                                                   r"but the decision tree needs Class1.2 ="):  # fmt: skip
+    with pytest.raises(
+        DataValidationError,
+        match=r"row 1 \(line 2\), columns Class2.1..Class2.2 \(Q2\): answers sum to .* "
+        r"but the decision tree needs Class1.2 =",
+    ):
         load_galaxy_zoo(small_copy, progress=False)
 
 
@@ -87,7 +102,9 @@ def test_missing_image_is_named(small_copy):
 
 def test_image_without_label_row_is_named(small_copy, galaxy_dir):
     shutil.copy(galaxy_dir / IMAGES_DIR / "999967.jpg", small_copy / IMAGES_DIR)
-    with pytest.raises(DataValidationError, match=f"1 images in .* have no label row in {LABELS_FILE}, e.g. {IMAGES_DIR}/999967.jpg"):
+    with pytest.raises(
+        DataValidationError, match=f"1 images in .* have no label row in {LABELS_FILE}, e.g. {IMAGES_DIR}/999967.jpg"
+    ):
         load_galaxy_zoo(small_copy, progress=False)
 
 
@@ -114,7 +131,9 @@ def test_skip_bad_images_skips_and_lists_them(small_copy):
 
 
 def test_missing_labels_file_says_how_to_get_it(tmp_path):
-    with pytest.raises(DataValidationError, match="training_solutions_rev1.csv not found.*physml data download galaxy"):
+    with pytest.raises(
+        DataValidationError, match=r"training_solutions_rev1\.csv not found.*physml data download galaxy"
+    ):
         load_galaxy_zoo(tmp_path)
 
 

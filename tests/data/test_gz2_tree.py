@@ -13,8 +13,15 @@ def test_tree_columns_are_the_kaggle_header(galaxy_dir):
 def test_tree_structure():
     assert GZ2.parents[1] == []
     assert GZ2.parents[2] == ["Class1.2"]
-    assert sorted(GZ2.parents[5]) == ["Class11.1", "Class11.2", "Class11.3", "Class11.4", "Class11.5", "Class11.6",
-                                      "Class4.2"]  # fmt: skip
+    assert sorted(GZ2.parents[5]) == [
+        "Class11.1",
+        "Class11.2",
+        "Class11.3",
+        "Class11.4",
+        "Class11.5",
+        "Class11.6",
+        "Class4.2",
+    ]
     assert GZ2.parents[10] == ["Class4.1"]
 
 
@@ -35,15 +42,37 @@ def one_galaxy(**answers):
     "answers, expected",
     [
         (dict(Class1_1=1.0, Class7_1=1.0, Class6_2=1.0), "elliptical"),
-        (dict(Class1_2=1.0, Class2_2=1.0, Class3_2=1.0, Class4_1=1.0, Class10_1=1.0, Class11_2=1.0, Class5_2=1.0,
-              Class6_2=1.0), "spiral"),
-        (dict(Class1_2=1.0, Class2_2=1.0, Class3_1=1.0, Class4_1=1.0, Class10_1=1.0, Class11_2=1.0, Class5_2=1.0,
-              Class6_2=1.0), "barred_spiral"),
+        (
+            dict(
+                Class1_2=1.0,
+                Class2_2=1.0,
+                Class3_2=1.0,
+                Class4_1=1.0,
+                Class10_1=1.0,
+                Class11_2=1.0,
+                Class5_2=1.0,
+                Class6_2=1.0,
+            ),
+            "spiral",
+        ),
+        (
+            dict(
+                Class1_2=1.0,
+                Class2_2=1.0,
+                Class3_1=1.0,
+                Class4_1=1.0,
+                Class10_1=1.0,
+                Class11_2=1.0,
+                Class5_2=1.0,
+                Class6_2=1.0,
+            ),
+            "barred_spiral",
+        ),
         (dict(Class1_2=1.0, Class2_1=1.0, Class9_1=1.0, Class6_2=1.0), "edge_on"),
         (dict(Class1_3=1.0, Class6_2=1.0), "other"),
         (dict(Class1_2=1.0, Class2_2=1.0, Class3_2=1.0, Class4_2=1.0, Class5_1=1.0, Class6_2=1.0), "other"),
     ],
-)  # fmt: skip
+)
 def test_labels_follow_the_tree(answers, expected):
     probs = GZ2.class_probabilities(one_galaxy(**answers))
     assert probs.idxmax(axis=1).iloc[0] == expected

@@ -29,10 +29,12 @@ def test_training_batches_are_augmented_crops(galaxy_dir, tmp_path):
     assert [tuple(x.shape) for x, _ in batches] == [(32, 60, 60, 3), (32, 60, 60, 3)]
     seen = np.concatenate([y.numpy() for _, y in batches])
     assert sorted(seen) == list(range(64)) and list(seen) != list(range(64))  # shuffled, each once
-    (x_eval, _), = list(evaluation_dataset(images[:8], targets[:8], 8, 60))
+    ((x_eval, _),) = list(evaluation_dataset(images[:8], targets[:8], 8, 60))
     np.testing.assert_array_equal(x_eval.numpy(), images[:8, 5:65, 5:65])
     augmented = np.concatenate([x.numpy() for x, _ in batches])[np.argsort(seen)]
-    assert (augmented != images[:, 5:65, 5:65]).any(axis=(1, 2, 3)).mean() > 0.5  # most views differ from the centre crop
+    assert (augmented != images[:, 5:65, 5:65]).any(
+        axis=(1, 2, 3)
+    ).mean() > 0.5  # most views differ from the centre crop
 
 
 def test_dihedral_views_are_eight_distinct_transforms():

@@ -1,13 +1,12 @@
 """The loader on the real data, and each kind of bad input with the message it must give."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from physml.data.splits import split_indices
-from physml.tasks.supercon.data import load_supercon
 from physml.errors import DataValidationError
+from physml.tasks.supercon.data import load_supercon
 
 
 def test_loads_the_shared_data(supercon_data):
@@ -65,22 +64,43 @@ def set_cell(row, column, value):
 @pytest.mark.parametrize(
     "stem, edit, message",
     [
-        ("train", lambda f: f.rename(columns={"mean_fie": "mean_FIE"}),
-         "train.csv: column 12 is 'mean_FIE', expected 'mean_fie'"),
-        ("train", lambda f: f.drop(columns=["wtd_std_Valence"]),
-         "train.csv: column 81 is 'critical_temp', expected 'wtd_std_Valence'"),
-        ("train", set_cell(6, "gmean_Density", "abc"),
-         "train.csv row 7 (line 8), column 'gmean_Density': value 'abc' is not a number"),
-        ("train", set_cell(3, "std_fie", ""),
-         "train.csv row 4 (line 5), column 'std_fie': value nan is missing (NaN)"),
-        ("train", set_cell(9, "range_Valence", "inf"),
-         "train.csv row 10 (line 11), column 'range_Valence': value 'inf' is infinite"),
-        ("train", set_cell(12, "critical_temp", "-3.5"),
-         "train.csv row 13 (line 14), column 'critical_temp': Tc = -3.5 K is negative"),
-        ("unique_m", set_cell(20, "critical_temp", "999"),
-         "unique_m.csv row 21 (line 22), column 'critical_temp': Tc = 999.0 differs from train.csv"),
+        (
+            "train",
+            lambda f: f.rename(columns={"mean_fie": "mean_FIE"}),
+            "train.csv: column 12 is 'mean_FIE', expected 'mean_fie'",
+        ),
+        (
+            "train",
+            lambda f: f.drop(columns=["wtd_std_Valence"]),
+            "train.csv: column 81 is 'critical_temp', expected 'wtd_std_Valence'",
+        ),
+        (
+            "train",
+            set_cell(6, "gmean_Density", "abc"),
+            "train.csv row 7 (line 8), column 'gmean_Density': value 'abc' is not a number",
+        ),
+        ("train", set_cell(3, "std_fie", ""), "train.csv row 4 (line 5), column 'std_fie': value nan is missing (NaN)"),
+        (
+            "train",
+            set_cell(9, "range_Valence", "inf"),
+            "train.csv row 10 (line 11), column 'range_Valence': value 'inf' is infinite",
+        ),
+        (
+            "train",
+            set_cell(12, "critical_temp", "-3.5"),
+            "train.csv row 13 (line 14), column 'critical_temp': Tc = -3.5 K is negative",
+        ),
+        (
+            "unique_m",
+            set_cell(20, "critical_temp", "999"),
+            "unique_m.csv row 21 (line 22), column 'critical_temp': Tc = 999.0 differs from train.csv",
+        ),
         ("unique_m", lambda f: f.iloc[:-1], "unique_m.csv has 49 rows but"),
-        ("unique_m", lambda f: f.drop(columns=["material"]), "unique_m.csv: 87 columns, expected 88 (missing ['material'])"),
+        (
+            "unique_m",
+            lambda f: f.drop(columns=["material"]),
+            "unique_m.csv: 87 columns, expected 88 (missing ['material'])",
+        ),
     ],
 )
 def test_bad_input_names_file_row_and_column(small_copy, stem, edit, message):

@@ -19,7 +19,34 @@ def free_port() -> int:
 def subprocess_env(tracking_uri: str) -> dict[str, str]:
     """Environment for a CLI started by a test: the venv's commands on PATH, the test server as
     tracking URI, and none of the experiment/run variables that in-process MLflow calls leave behind."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
+    }
     venv_bin = Path(sys.executable).parent
     env.update(MLFLOW_TRACKING_URI=tracking_uri, PATH=f"{venv_bin}{os.pathsep}{env['PATH']}")
     return env
+
+
+def mlflow_run_project(
+    tracking_uri: str, entry: str, params: dict[str, object], experiment: str, extra_env: dict[str, str] | None = None
+):
+    """`mlflow run <repo> -e ENTRY --env-manager local -P k=v ...` as a user runs it (a subprocess,
+    the venv's `mlflow` and `physml`); returns (the project run, its child runs) from the server."""
+    import subprocess
+
+    from mlflow import MlflowClient
+
+    command = [str(Path(sys.executable).parent / "mlflow"), "run", str(REPO_ROOT), "-e", entry]
+    command += ["--env-manager", "local", "--experiment-name", experiment]
+    for key, value in params.items():
+        command += ["-P", f"{key}={value}"]
+    env = {**subprocess_env(tracking_uri), **(extra_env or {})}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return parent, children

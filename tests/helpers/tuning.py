@@ -44,10 +44,19 @@ def one_finished_run_per_trial(trials: list, retries_expected: bool = False) -> 
         done = [r for r in runs if r.info.status == "FINISHED"]
         assert len(done) == 1, (trial_id, [(r.info.run_id, r.info.status, r.data.tags) for r in runs])
         for run in (r for r in runs if r.info.status != "FINISHED"):
-            why = "retried" if run.data.tags.get("trial.retried") == "true" else "orphaned" if run.data.tags.get("orphaned") else None
+            why = (
+                "retried"
+                if run.data.tags.get("trial.retried") == "true"
+                else "orphaned"
+                if run.data.tags.get("orphaned")
+                else None
+            )
             assert run.info.status in ("FAILED", "KILLED") and why, (run.info, run.data.tags)
             if not retries_expected:
-                warnings.warn(f"trial {trial_id}: run {run.info.run_id} ({why}, attempt {run.data.tags.get('trial.attempt')}) "
-                              f"ended {run.info.status}: {run.data.tags.get('trial.error') or run.data.tags.get('trial.ray_error')}")  # fmt: skip
+                warnings.warn(
+                    f"trial {trial_id}: run {run.info.run_id} ({why}, attempt {run.data.tags.get('trial.attempt')}) "
+                    f"ended {run.info.status}: {run.data.tags.get('trial.error') or run.data.tags.get('trial.ray_error')}",
+                    stacklevel=2,
+                )
         finished.append(done[0])
     return finished

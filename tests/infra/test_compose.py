@@ -18,4 +18,7 @@ def test_compose_wires_the_team_server_from_the_environment():
     assert settings.s3_endpoint == "http://minio:9000"
     secrets = [k for k in mlflow["environment"] if re.search("PASSWORD|SECRET|KEY_ID", k)]
     assert all(str(mlflow["environment"][k]).startswith("${") for k in secrets), secrets
-    assert mlflow["build"]["dockerfile"] == "infra/Dockerfile.mlflow" and (REPO_ROOT / mlflow["build"]["dockerfile"]).exists()
+    assert (
+        mlflow["build"]["dockerfile"] == "infra/Dockerfile.mlflow"
+        and (REPO_ROOT / mlflow["build"]["dockerfile"]).exists()
+    )

@@ -8,10 +8,11 @@ import pytest
 from physml.tasks import get_task
 
 
-
 @pytest.mark.slow
 def test_cnn_beats_the_majority_class(tracking, galaxy_dir):
-    config = get_task("galaxy").load_config(overrides={"experiment": "test-galaxy-accuracy", "registry.register": False, "train.epochs": 15})
+    config = get_task("galaxy").load_config(
+        overrides={"experiment": "test-galaxy-accuracy", "registry.register": False, "train.epochs": 15}
+    )
     (result,) = get_task("galaxy").run(config, ["cnn"], galaxy_dir)
     metrics = result.metrics
     assert metrics["test_majority_rate"] < 0.6

@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import mlflow
@@ -17,15 +14,21 @@ import pytest
 from mlflow import MlflowClient
 
 from physml.cli import main
-from tests.helpers.processes import REPO_ROOT, subprocess_env
+from tests.helpers.processes import mlflow_run_project
 
 QUICK_EPOCHS = 2
 ARTIFACTS = [
-    "data/class_counts.png", "plots/training_curves.png", "plots/confusion_counts.png",
-    "plots/confusion_normalised.png", "plots/reliability.png", "review/least_confident.png",
-    "review/accuracy_vs_review_fraction.png", "network/activation_maps_conv1.png",
-    "network/filters_conv1.png", "network/filters_conv3.png",
-]  # fmt: skip
+    "data/class_counts.png",
+    "plots/training_curves.png",
+    "plots/confusion_counts.png",
+    "plots/confusion_normalised.png",
+    "plots/reliability.png",
+    "review/least_confident.png",
+    "review/accuracy_vs_review_fraction.png",
+    "network/activation_maps_conv1.png",
+    "network/filters_conv1.png",
+    "network/filters_conv3.png",
+]
 
 
 def run_cli(server_url: str, *args: str) -> int:
@@ -48,7 +51,10 @@ def only_run(server_url: str, experiment: str):
 
 @pytest.fixture(scope="module")
 def quick_run(mlflow_server, galaxy_dir):
-    assert run_cli(mlflow_server.url, "--preset", "quick", "--experiment", "test-galaxy", "--data-dir", str(galaxy_dir)) == 0
+    assert (
+        run_cli(mlflow_server.url, "--preset", "quick", "--experiment", "test-galaxy", "--data-dir", str(galaxy_dir))
+        == 0
+    )
     return only_run(mlflow_server.url, "test-galaxy")
 
 
@@ -67,8 +73,17 @@ def test_run_finished_with_params_and_epoch_metrics(quick_run, mlflow_server):
 
 def test_test_metrics(quick_run):
     m = quick_run.data.metrics
-    for key in ("test_accuracy", "test_macro_f1", "test_top2_accuracy", "test_tta_accuracy", "test_majority_rate",
-                "test_review_fraction", "test_ece", "test_recall_spiral", "test_precision_edge_on"):
+    for key in (
+        "test_accuracy",
+        "test_macro_f1",
+        "test_top2_accuracy",
+        "test_tta_accuracy",
+        "test_majority_rate",
+        "test_review_fraction",
+        "test_ece",
+        "test_recall_spiral",
+        "test_precision_edge_on",
+    ):
         assert 0 <= m[key] <= 1, key
     assert m["test_top2_accuracy"] >= m["test_accuracy"]
     assert m["best_epoch"] in (1, 2) and m["skipped_images"] == 0
@@ -77,7 +92,9 @@ def test_test_metrics(quick_run):
 
 @pytest.mark.parametrize("artifact", ARTIFACTS)
 def test_artifacts_are_pngs_that_decode(quick_run, tracking, tmp_path, artifact):
-    local = mlflow.artifacts.download_artifacts(run_id=quick_run.info.run_id, artifact_path=artifact, dst_path=str(tmp_path))
+    local = mlflow.artifacts.download_artifacts(
+        run_id=quick_run.info.run_id, artifact_path=artifact, dst_path=str(tmp_path)
+    )
     image = mpimg.imread(local)
     assert image.ndim == 3 and min(image.shape[:2]) > 150
     assert image.std() > 0.01, f"{artifact} is blank"
@@ -86,8 +103,15 @@ def test_artifacts_are_pngs_that_decode(quick_run, tracking, tmp_path, artifact)
 def test_review_list(quick_run, tracking):
     text = mlflow.artifacts.load_text(f"runs:/{quick_run.info.run_id}/review/review.csv")
     review = pd.read_csv(io.StringIO(text))
-    assert list(review.columns) == ["GalaxyID", "top_class", "top_probability", "second_class", "second_probability",
-                                    "margin", "true_class"]  # fmt: skip
+    assert list(review.columns) == [
+        "GalaxyID",
+        "top_class",
+        "top_probability",
+        "second_class",
+        "second_probability",
+        "margin",
+        "true_class",
+    ]
     n_test = int(quick_run.data.params["n_test"])
     assert len(review) == round(quick_run.data.metrics["test_review_fraction"] * n_test)
     assert (review["margin"] < 0.2).all() and review["margin"].is_monotonic_increasing
@@ -125,8 +149,17 @@ def test_corrupt_images_are_skipped_and_counted(mlflow_server, galaxy_dir, tmp_p
 
 
 def test_regression_target_reports_the_kaggle_rmse(mlflow_server, galaxy_dir):
-    args = ["--preset", "quick", "--target", "regression", "--experiment", "test-galaxy-regression",
-            "--data-dir", str(galaxy_dir), "--no-register"]  # fmt: skip
+    args = [
+        "--preset",
+        "quick",
+        "--target",
+        "regression",
+        "--experiment",
+        "test-galaxy-regression",
+        "--data-dir",
+        str(galaxy_dir),
+        "--no-register",
+    ]
     assert run_cli(mlflow_server.url, *args) == 0
     metrics = only_run(mlflow_server.url, "test-galaxy-regression").data.metrics
     assert 0.05 < metrics["test_rmse"] < 0.4
@@ -134,16 +167,7 @@ def test_regression_target_reports_the_kaggle_rmse(mlflow_server, galaxy_dir):
 
 
 def test_mlflow_run_galaxy_entry_point(mlflow_server, galaxy_dir):
-    venv_bin = Path(sys.executable).parent
-    env = subprocess_env(mlflow_server.url)
-    result = subprocess.run(
-        [str(venv_bin / "mlflow"), "run", str(REPO_ROOT), "-e", "galaxy", "--env-manager", "local",
-         "-P", "preset=quick", "-P", "epochs=1", "-P", f"data_dir={galaxy_dir}", "--experiment-name", "test-galaxy-project"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    client = MlflowClient(mlflow_server.url)
-    runs = client.search_runs([client.get_experiment_by_name("test-galaxy-project").experiment_id])
-    (child,) = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    params = {"preset": "quick", "epochs": 1, "data_dir": galaxy_dir}
+    _, (child,) = mlflow_run_project(mlflow_server.url, "galaxy", params, "test-galaxy-project")
     assert child.info.status == "FINISHED" and child.data.params["train.epochs"] == "1"
     assert "test_accuracy" in child.data.metrics

@@ -6,7 +6,6 @@ These train the real configurations (the `seed` preset is 200 epochs, about 3 mi
 import pytest
 
 from physml.tasks import get_task
-import physml.tasks.supercon.train as supercon
 
 FAST_EVALUATION = {"evaluation.shap_samples": 50, "evaluation.shap_background": 30, "registry.register": False}
 
@@ -21,7 +20,9 @@ def test_gbm_default_reaches_the_published_anchor(tracking, supercon_dir):
 
 @pytest.mark.slow
 def test_dnn_seed_preset_reaches_r2_085(tracking, supercon_dir):
-    config = get_task("supercon").load_config(preset="seed", overrides={**FAST_EVALUATION, "experiment": "test-accuracy"})
+    config = get_task("supercon").load_config(
+        preset="seed", overrides={**FAST_EVALUATION, "experiment": "test-accuracy"}
+    )
     (result,) = get_task("supercon").run(config, ["dnn"], supercon_dir)
     assert not result.diverged
     assert result.metrics["test_r2"] >= 0.85

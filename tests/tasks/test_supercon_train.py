@@ -22,8 +22,20 @@ def quick_runs(mlflow_server, supercon_dir):
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server.url
     try:
-        code = main(["supercon", "train", "--model", "all", "--preset", "quick", "--experiment", EXPERIMENT,
-                     "--data-dir", str(supercon_dir)])  # fmt: skip
+        code = main(
+            [
+                "supercon",
+                "train",
+                "--model",
+                "all",
+                "--preset",
+                "quick",
+                "--experiment",
+                EXPERIMENT,
+                "--data-dir",
+                str(supercon_dir),
+            ]
+        )
     finally:
         if previous is None:
             os.environ.pop("MLFLOW_TRACKING_URI")
@@ -57,7 +69,9 @@ def test_params_tags_and_dataset_input(quick_runs):
     assert params["feature_set"] == "all81" and params["split"] == "random" and params["seed"] == "42"
     assert params["n_features"] == "81" and int(params["n_test"]) == 6379
     assert (params["layers"], params["units"], params["epochs"]) == ("3", "32", str(QUICK_EPOCHS))
-    assert run.data.tags["physml.version"] and len(run.data.tags["git_sha"]) in (40, 7) or run.data.tags["git_sha"] == "unknown"
+    assert (run.data.tags["physml.version"] and len(run.data.tags["git_sha"]) in (40, 7)) or run.data.tags[
+        "git_sha"
+    ] == "unknown"
     assert run.data.tags["shap_explainer"] == "PermutationExplainer"
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "uci-superconductivity" and len(dataset_input.dataset.digest) >= 8
@@ -75,8 +89,13 @@ def test_dnn_logs_every_epoch(quick_runs, mlflow_server):
 @pytest.mark.parametrize("model", ["linear", "gbm", "dnn"])
 def test_plots_and_shap_are_pngs_that_decode(quick_runs, model, tracking, tmp_path):
     run_id = quick_runs[model].info.run_id
-    expected = ["plots/predicted_vs_true.png", "plots/cumulative_abs_error.png", "plots/residual_vs_true.png",
-                "shap/beeswarm.png", "shap/bar.png"] + (["plots/training_curves.png"] if model == "dnn" else [])
+    expected = [
+        "plots/predicted_vs_true.png",
+        "plots/cumulative_abs_error.png",
+        "plots/residual_vs_true.png",
+        "shap/beeswarm.png",
+        "shap/bar.png",
+    ] + (["plots/training_curves.png"] if model == "dnn" else [])
     for artifact in expected:
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(tmp_path))
         image = mpimg.imread(local)
@@ -103,7 +122,9 @@ def test_models_are_registered_with_aliases_and_predict(quick_runs, tracking, su
 
 def test_predict_a_formula_from_the_command_line(quick_runs, tracking, capsys):
     run_id = quick_runs["gbm"].info.run_id
-    code = main(["supercon", "predict", "--formula", "YBa2Cu3O7", "--formula", "MgB2", "--model", f"runs:/{run_id}/model"])
+    code = main(
+        ["supercon", "predict", "--formula", "YBa2Cu3O7", "--formula", "MgB2", "--model", f"runs:/{run_id}/model"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     lines = dict(line.split("\tTc = ") for line in out.strip().splitlines()[-2:])
@@ -117,9 +138,25 @@ def test_bad_formula_is_a_clear_error_before_any_model_loads(tracking, capsys):
 
 
 def test_diverging_dnn_is_a_failed_run_tagged_diverged(tracking, supercon_dir):
-    code = main(["supercon", "train", "--model", "dnn", "--preset", "quick", "--optimizer", "sgd",
-                 "--learning-rate", "50", "--experiment", "test-diverged", "--no-register",
-                 "--data-dir", str(supercon_dir)])  # fmt: skip
+    code = main(
+        [
+            "supercon",
+            "train",
+            "--model",
+            "dnn",
+            "--preset",
+            "quick",
+            "--optimizer",
+            "sgd",
+            "--learning-rate",
+            "50",
+            "--experiment",
+            "test-diverged",
+            "--no-register",
+            "--data-dir",
+            str(supercon_dir),
+        ]
+    )
     assert code == 3
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("test-diverged").experiment_id])
@@ -130,8 +167,23 @@ def test_diverging_dnn_is_a_failed_run_tagged_diverged(tracking, supercon_dir):
 
 
 def test_grouped_split_is_logged_and_harder(tracking, supercon_dir):
-    code = main(["supercon", "train", "--model", "linear", "--preset", "quick", "--split", "grouped",
-                 "--experiment", "test-grouped", "--no-register", "--data-dir", str(supercon_dir)])  # fmt: skip
+    code = main(
+        [
+            "supercon",
+            "train",
+            "--model",
+            "linear",
+            "--preset",
+            "quick",
+            "--split",
+            "grouped",
+            "--experiment",
+            "test-grouped",
+            "--no-register",
+            "--data-dir",
+            str(supercon_dir),
+        ]
+    )
     assert code == 0
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("test-grouped").experiment_id])
@@ -154,13 +206,31 @@ def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_pa
     port = free_port()
     venv_bin = Path(sys.executable).parent
     env = subprocess_env(mlflow_server.url)
-    version = [v.version for v in MlflowClient(mlflow_server.url).search_model_versions("name='supercon-dnn'")
-               if v.run_id == quick_runs["dnn"].info.run_id][0]  # fmt: skip
-    log = open(tmp_path / "serve.log", "wb")
+    version = next(
+        v.version
+        for v in MlflowClient(mlflow_server.url).search_model_versions("name='supercon-dnn'")
+        if v.run_id == quick_runs["dnn"].info.run_id
+    )
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
-        [str(venv_bin / "mlflow"), "models", "serve", "-m", f"models:/supercon-dnn/{version}", "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(venv_bin / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/supercon-dnn/{version}",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -171,8 +241,11 @@ def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_pa
                 assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
                 time.sleep(1)
         features = featurise_formulas(["YBa2Cu3O7"]).reset_index(drop=True)
-        response = requests.post(f"http://127.0.0.1:{port}/invocations",
-                                 json={"dataframe_split": features.to_dict(orient="split")}, timeout=60)  # fmt: skip
+        response = requests.post(
+            f"http://127.0.0.1:{port}/invocations",
+            json={"dataframe_split": features.to_dict(orient="split")},
+            timeout=60,
+        )
         assert response.status_code == 200, response.text
         (tc,) = response.json()["predictions"]
         assert 20 < float(tc) < 150

@@ -5,7 +5,6 @@ compared and promoted through the platform's commands."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -43,21 +42,36 @@ def test_help_lists_it_from_the_registry(third_task, capsys):
     assert "toyreg" in capsys.readouterr().out
 
 
-def test_train_tune_compare_promote(third_task, tracking, capsys, tmp_path):
+def test_train_tune_compare_promote(third_task, tracking, capsys, tmp_path, monkeypatch):
     client = MlflowClient(tracking)
-    # two trainings: the second (more epochs) is the candidate, the first the champion
-    base = ["toyreg", "train", "--experiment", EXPERIMENT]
-    assert main([*base, "--preset", "quick", "--set", "mlp.units=4"]) == 0
-    assert main([*base, "--set", "mlp.epochs=10"]) == 0
+    # two trainings: the second (more epochs) is the candidate, the first the champion; the
+    # experiment comes from MLFLOW_EXPERIMENT_NAME (the first) and MLFLOW_EXPERIMENT_ID (the second)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    assert main(["toyreg", "train", "--preset", "quick", "--set", "mlp.units=4"]) == 0
     experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
+    assert main(["toyreg", "train", "--set", "mlp.epochs=10"]) == 0
     trained = client.search_runs([experiment_id], order_by=["attributes.start_time ASC"])
     assert [r.info.status for r in trained] == ["FINISHED", "FINISHED"]
     assert all(r.data.tags["task"] == "toyreg" and 0 < r.data.metrics["val_mse"] < 2 for r in trained)
     assert len(client.get_metric_history(trained[1].info.run_id, "val_mse")) == 10
 
-    # a 2-point grid search through Ray Tune; mode comes from the task (the spec leaves it out)
-    code = main(["tune", "toyreg", "--search", "grid", "--max-concurrent", "2", "--storage", str(tmp_path / "ray"),
-                 "--set", f"experiment={EXPERIMENT}", "--no-retrain"])  # fmt: skip
+    # a 2-point grid search through Ray Tune (into MLFLOW_EXPERIMENT_ID's experiment); its mode
+    # comes from the task's declared direction (the spec leaves it out)
+    code = main(
+        [
+            "tune",
+            "toyreg",
+            "--search",
+            "grid",
+            "--max-concurrent",
+            "2",
+            "--storage",
+            str(tmp_path / "ray"),
+            "--no-retrain",
+        ]
+    )
     assert code == 0
     runs = client.search_runs([experiment_id], max_results=100)
     trials = [r for r in runs if "ray.trial_id" in r.data.tags]
@@ -82,27 +96,20 @@ def test_train_tune_compare_promote(third_task, tracking, capsys, tmp_path):
     assert code == (0 if candidate < champion else 1)
     version = client.get_model_version_by_alias("toyreg-mlp", "champion")
     assert version.run_id == (trained[1] if candidate < champion else trained[0]).info.run_id
-    tags = client.get_model_version("toyreg-mlp", client.get_model_version_by_alias("toyreg-mlp", "candidate").version).tags
+    tags = client.get_model_version(
+        "toyreg-mlp", client.get_model_version_by_alias("toyreg-mlp", "candidate").version
+    ).tags
     assert "lower is better" in tags["promotion.champion.reason"]
 
 
 def test_mlflow_run_generic_entry_point(mlflow_server):
     """`mlflow run . -e train -P task=toyreg`: the generic entry point trains a plug-in task."""
-    import subprocess
+    from tests.helpers.processes import mlflow_run_project
 
-    from tests.helpers.processes import REPO_ROOT, subprocess_env
-
-    env = {**subprocess_env(mlflow_server.url), "PYTHONPATH": str(SITE)}
-    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
-    result = subprocess.run(
-        [mlflow_cli, "run", str(REPO_ROOT), "-e", "train", "--env-manager", "local", "-P", "task=toyreg",
-         "-P", "preset=quick", "--experiment-name", "test-generic-entry"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    client = MlflowClient(mlflow_server.url)
-    runs = client.search_runs([client.get_experiment_by_name("test-generic-entry").experiment_id])
-    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
-    (child,) = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    params = {"task": "toyreg", "preset": "quick"}
+    parent, (child,) = mlflow_run_project(
+        mlflow_server.url, "train", params, "test-generic-entry", {"PYTHONPATH": str(SITE)}
+    )
     assert parent.data.params["task"] == "toyreg" and child.data.tags["task"] == "toyreg"
-    assert child.info.status == "FINISHED" and len(client.get_metric_history(child.info.run_id, "val_mse")) == 4
+    history = MlflowClient(mlflow_server.url).get_metric_history(child.info.run_id, "val_mse")
+    assert child.info.status == "FINISHED" and len(history) == 4

@@ -12,9 +12,25 @@ EXPERIMENT = "test-compare"
 
 
 def train(supercon_dir, model: str, *args: str) -> None:
-    code = main(["supercon", "train", "--model", model, "--preset", "quick", "--experiment", EXPERIMENT,
-                 "--set", "evaluation.explain=false", "--set", "registry.register=false",
-                 "--data-dir", str(supercon_dir), *args])  # fmt: skip
+    code = main(
+        [
+            "supercon",
+            "train",
+            "--model",
+            model,
+            "--preset",
+            "quick",
+            "--experiment",
+            EXPERIMENT,
+            "--set",
+            "evaluation.explain=false",
+            "--set",
+            "registry.register=false",
+            "--data-dir",
+            str(supercon_dir),
+            *args,
+        ]
+    )
     assert code == 0
 
 
@@ -33,7 +49,9 @@ def test_compare_ranks_logs_a_table_and_a_figure(tracking, supercon_dir, capsys)
     assert [line.split()[-1] for line in table_lines] == [r.info.run_id for r in by_rmse[:2]]  # lower RMSE first
     assert "feature_set" in out.splitlines()[0] or "model" in out.splitlines()[0]  # the params that differ
 
-    (comparison,) = client.search_runs([by_rmse[0].info.experiment_id], filter_string="tags.`physml.kind` = 'comparison'")
+    (comparison,) = client.search_runs(
+        [by_rmse[0].info.experiment_id], filter_string="tags.`physml.kind` = 'comparison'"
+    )
     assert comparison.data.tags["physml.compared_runs"] == ",".join(r.info.run_id for r in by_rmse[:2])
     assert comparison.data.metrics["best_test_rmse"] == by_rmse[0].data.metrics["test_rmse"]
     markdown = Path(client.download_artifacts(comparison.info.run_id, "comparison/table.md")).read_text()

@@ -28,13 +28,13 @@ def test_runs_starting_together_all_log_the_same_new_dataset(tracking):
         experiment_id = mlflow.create_experiment(f"test-dataset-race-{uuid.uuid4().hex[:8]}")  # the dataset is new here
         barrier = threading.Barrier(THREADS)
 
-        def trial():
+        def trial(experiment_id=experiment_id, barrier=barrier):
             with mlflow.start_run(experiment_id=experiment_id) as run:  # active runs are per thread
                 run_ids.append(run.info.run_id)
                 barrier.wait()
                 try:
                     log_dataset_input(dataset, "training")
-                except Exception as exc:  # noqa: BLE001 - collected, asserted below
+                except Exception as exc:
                     errors.append(str(exc)[:200])
 
         threads = [threading.Thread(target=trial) for _ in range(THREADS)]

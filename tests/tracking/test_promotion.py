@@ -9,9 +9,25 @@ NAME = "test-promote"
 
 
 def train_linear(supercon_dir, *args: str) -> str:
-    code = main(["supercon", "train", "--model", "linear", "--preset", "quick", "--experiment", "test-promotion",
-                 "--set", f"registry.names.linear={NAME}", "--set", "evaluation.explain=false",
-                 "--data-dir", str(supercon_dir), *args])  # fmt: skip
+    code = main(
+        [
+            "supercon",
+            "train",
+            "--model",
+            "linear",
+            "--preset",
+            "quick",
+            "--experiment",
+            "test-promotion",
+            "--set",
+            f"registry.names.linear={NAME}",
+            "--set",
+            "evaluation.explain=false",
+            "--data-dir",
+            str(supercon_dir),
+            *args,
+        ]
+    )
     assert code == 0
     return MlflowClient().get_model_version_by_alias(NAME, "candidate").version
 
@@ -29,7 +45,10 @@ def test_promotion_decisions(tracking, supercon_dir, capsys):
     assert promote("--metric", "test_rmse") == 0  # lower is better
     assert client.get_model_version_by_alias(NAME, "champion").version == v2
     tags = client.get_model_version(NAME, v2).tags
-    assert tags["promotion.champion.decision"] == "promoted" and f"beats the champion v{v1}" in tags["promotion.champion.reason"]
+    assert (
+        tags["promotion.champion.decision"] == "promoted"
+        and f"beats the champion v{v1}" in tags["promotion.champion.reason"]
+    )
     assert tags["promotion.champion.previous"].startswith(f"v{v1} test_rmse=")
 
     v3 = train_linear(supercon_dir, "--feature-set", "seed17")  # worse again

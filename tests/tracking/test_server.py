@@ -16,8 +16,9 @@ from tests.helpers.processes import free_port
 
 
 def physml(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "physml.cli", *args], check=False, capture_output=True, text=True, env=env,
-                          timeout=180)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "physml.cli", *args], check=False, capture_output=True, text=True, env=env, timeout=180
+    )
 
 
 def test_start_status_stop_from_the_command_line(tmp_path):

@@ -34,9 +34,27 @@ def start_training(url: str, supercon_dir, experiment: str, **extra_env: str) ->
     # every epoch sent as it ends (not batched every 2 s): the server is killed early in the fit, with
     # most epochs still to come, however fast the host
     env = subprocess_env(url) | {"PHYSML_METRICS_FLUSH_SECONDS": "0"} | extra_env
-    command = ["physml", "supercon", "train", "--model", "dnn", "--preset", "quick", "--experiment", experiment,
-               "--set", f"dnn.epochs={EPOCHS}", "--set", "dnn.batch_size=512", "--set", "evaluation.explain=false",
-               "--set", "registry.register=false", "--data-dir", str(supercon_dir)]  # fmt: skip
+    command = [
+        "physml",
+        "supercon",
+        "train",
+        "--model",
+        "dnn",
+        "--preset",
+        "quick",
+        "--experiment",
+        experiment,
+        "--set",
+        f"dnn.epochs={EPOCHS}",
+        "--set",
+        "dnn.batch_size=512",
+        "--set",
+        "evaluation.explain=false",
+        "--set",
+        "registry.register=false",
+        "--data-dir",
+        str(supercon_dir),
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -78,8 +96,14 @@ def test_run_survives_a_server_restart(own_server, supercon_dir):
 def test_run_ends_with_a_clear_error_when_the_server_stays_down(own_server, supercon_dir):
     home, info = own_server
     client = MlflowClient(info.url)
-    training = start_training(info.url, supercon_dir, "fault-down", MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
-                              MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1", MLFLOW_HTTP_REQUEST_TIMEOUT="5")
+    training = start_training(
+        info.url,
+        supercon_dir,
+        "fault-down",
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",
+        MLFLOW_HTTP_REQUEST_TIMEOUT="5",
+    )
     run_id = wait_for_epochs(client, "fault-down", 3, training)
     logged = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
     kill(info)
@@ -89,7 +113,6 @@ def test_run_ends_with_a_clear_error_when_the_server_stays_down(own_server, supe
     server.start(home=home, port=info.port)  # nothing logged before the kill is lost
     after = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
     assert after.items() >= logged.items()
-
 
 
 def nothing_listens_on(port: int) -> bool:

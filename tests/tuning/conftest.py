@@ -11,10 +11,19 @@ def small_grid(tmp_path):
     """A 2 x 2 supercon grid spec (fast trials)."""
 
     def write(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=2):
-        spec = {"model": "dnn", "metric": "val_rmse", "mode": "min",
-                "grid": {"fixed": {"dnn.epochs": epochs, "dnn.batch_size": 256, "dnn.optimizer": "sgd"},
-                         "space": {"dnn.units": {"grid": list(units)}, "dnn.learning_rate": {"grid": list(learning_rates)},
-                                   "dnn.layers": {"grid": [2]}}}}  # fmt: skip
+        spec = {
+            "model": "dnn",
+            "metric": "val_rmse",
+            "mode": "min",
+            "grid": {
+                "fixed": {"dnn.epochs": epochs, "dnn.batch_size": 256, "dnn.optimizer": "sgd"},
+                "space": {
+                    "dnn.units": {"grid": list(units)},
+                    "dnn.learning_rate": {"grid": list(learning_rates)},
+                    "dnn.layers": {"grid": [2]},
+                },
+            },
+        }
         path = tmp_path / "search.yaml"
         path.write_text(yaml.safe_dump(spec))
         return str(path)

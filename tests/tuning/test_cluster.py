@@ -45,9 +45,22 @@ def two_nodes(mlflow_server, monkeypatch):
     env = subprocess_env(mlflow_server.url)
     subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
     port = free_port()
-    ray_cli("start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats", env=env)
-    worker = subprocess.Popen([RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats", "--block"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    ray_cli(
+        "start",
+        "--head",
+        f"--port={port}",
+        "--num-cpus=1",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        env=env,
+    )
+    worker = subprocess.Popen(
+        [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats", "--block"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     import ray
 
@@ -68,8 +81,23 @@ def two_nodes(mlflow_server, monkeypatch):
 
 def test_trials_run_on_both_nodes(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
     spec = small_grid(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=3)
-    physml_tune(mlflow_server.url, "supercon", "--search", "grid", "--spec", spec, "--address", "auto", "--no-retrain",
-                "--set", "experiment=test-tune-two-nodes", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    physml_tune(
+        mlflow_server.url,
+        "supercon",
+        "--search",
+        "grid",
+        "--spec",
+        spec,
+        "--address",
+        "auto",
+        "--no-retrain",
+        "--set",
+        "experiment=test-tune-two-nodes",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--data-dir",
+        str(supercon_dir),
+    )
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-two-nodes")
     assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
     assert len({t.data.tags["ray.node_id"] for t in trials}) == 2
@@ -78,10 +106,29 @@ def test_trials_run_on_both_nodes(mlflow_server, supercon_dir, small_grid, two_n
 
 def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
     spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=12)
-    command = [str(Path(sys.executable).parent / "physml"), "tune", "supercon", "--search", "grid", "--spec", spec,
-               "--address", "auto", "--no-retrain", "--max-failures", "3", "--set", "experiment=test-tune-node-loss",
-               "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir)]  # fmt: skip
-    search = subprocess.Popen(command, env=subprocess_env(mlflow_server.url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [
+        str(Path(sys.executable).parent / "physml"),
+        "tune",
+        "supercon",
+        "--search",
+        "grid",
+        "--spec",
+        spec,
+        "--address",
+        "auto",
+        "--no-retrain",
+        "--max-failures",
+        "3",
+        "--set",
+        "experiment=test-tune-node-loss",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--data-dir",
+        str(supercon_dir),
+    ]
+    search = subprocess.Popen(
+        command, env=subprocess_env(mlflow_server.url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     client = MlflowClient(mlflow_server.url)
     deadline = time.monotonic() + 300
     killed_node = None
@@ -90,7 +137,9 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
         experiment = client.get_experiment_by_name("test-tune-node-loss")
         if experiment is None:
             continue
-        running = client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING' and tags.`ray.node_id` != ''")
+        running = client.search_runs(
+            [experiment.experiment_id], "attributes.status = 'RUNNING' and tags.`ray.node_id` != ''"
+        )
         nodes = {r.data.tags["ray.node_id"] for r in running if "ray.trial_id" in r.data.tags}
         if len(nodes) == 2 and any(len(client.get_metric_history(r.info.run_id, "val_rmse")) >= 1 for r in running):
             head_nodes = {r.data.tags["ray.node_id"] for r in running}

@@ -28,18 +28,41 @@ def finished_trials(client: MlflowClient, experiment: str) -> list:
 
 def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, supercon_dir, small_grid, tmp_path):
     spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=6)
-    args = ["tune", "supercon", "--search", "grid", "--spec", spec, "--no-retrain", "--max-concurrent", "1",
-            "--set", "experiment=test-tune-resume", "--storage", str(tmp_path / "ray"), "--name", "resumable",
-            "--data-dir", str(supercon_dir)]  # fmt: skip
+    args = [
+        "tune",
+        "supercon",
+        "--search",
+        "grid",
+        "--spec",
+        spec,
+        "--no-retrain",
+        "--max-concurrent",
+        "1",
+        "--set",
+        "experiment=test-tune-resume",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--name",
+        "resumable",
+        "--data-dir",
+        str(supercon_dir),
+    ]
     env = subprocess_env(mlflow_server.url)
-    search = subprocess.Popen([str(Path(sys.executable).parent / "physml"), *args], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    search = subprocess.Popen(
+        [str(Path(sys.executable).parent / "physml"), *args],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = MlflowClient(mlflow_server.url)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(finished_trials(client, "test-tune-resume")) < 2:
         time.sleep(1)
-    before_kill = {r.info.run_id: (r.data.params["units"], r.data.params["learning_rate"])
-                   for r in finished_trials(client, "test-tune-resume")}  # fmt: skip
+    before_kill = {
+        r.info.run_id: (r.data.params["units"], r.data.params["learning_rate"])
+        for r in finished_trials(client, "test-tune-resume")
+    }
     assert 2 <= len(before_kill) < 6, "the search should be part-way when it is killed"
     os.killpg(search.pid, signal.SIGKILL)
     search.wait(timeout=30)

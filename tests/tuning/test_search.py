@@ -16,8 +16,22 @@ def decodes(run_id: str, artifact: str, tmp_path) -> bool:
 
 
 def test_grid_search_runs_the_studys_32_points(mlflow_server, tracking, supercon_dir, tmp_path):
-    physml_tune(mlflow_server.url, "supercon", "--search", "grid", "--epochs", "1", "--set", "dnn.batch_size=512",
-                "--set", "experiment=test-tune-grid", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    physml_tune(
+        mlflow_server.url,
+        "supercon",
+        "--search",
+        "grid",
+        "--epochs",
+        "1",
+        "--set",
+        "dnn.batch_size=512",
+        "--set",
+        "experiment=test-tune-grid",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--data-dir",
+        str(supercon_dir),
+    )
     parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-grid")
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["n_trials"] == 32 and parent.data.params["search.searcher"].startswith("grid")
@@ -36,10 +50,25 @@ def test_grid_search_runs_the_studys_32_points(mlflow_server, tracking, supercon
     assert candidate.run_id == retrained.info.run_id
 
 
-def test_a_diverging_trial_is_recorded_and_the_search_goes_on(mlflow_server, tracking, supercon_dir, small_grid, tmp_path):
+def test_a_diverging_trial_is_recorded_and_the_search_goes_on(
+    mlflow_server, tracking, supercon_dir, small_grid, tmp_path
+):
     spec = small_grid(units=(16,), learning_rates=(1e-3, 50.0))
-    physml_tune(mlflow_server.url, "supercon", "--search", "grid", "--spec", spec, "--no-retrain",
-                "--set", "experiment=test-tune-diverge", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    physml_tune(
+        mlflow_server.url,
+        "supercon",
+        "--search",
+        "grid",
+        "--spec",
+        spec,
+        "--no-retrain",
+        "--set",
+        "experiment=test-tune-diverge",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--data-dir",
+        str(supercon_dir),
+    )
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-diverge")
     assert parent.data.metrics["n_trials"] == 2 and parent.data.metrics["n_diverged"] == 1
     by_rate = {t.data.params["learning_rate"]: t for t in trials}
@@ -49,14 +78,32 @@ def test_a_diverging_trial_is_recorded_and_the_search_goes_on(mlflow_server, tra
 
 
 def test_bayesian_search_with_asha_stops_weak_trials(mlflow_server, tracking, supercon_dir, tmp_path):
-    physml_tune(mlflow_server.url, "supercon", "--search", "bayes", "--num-samples", "8", "--epochs", "9",
-                "--set", "dnn.batch_size=512", "--no-retrain", "--set", "experiment=test-tune-bayes",
-                "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir))  # fmt: skip
+    physml_tune(
+        mlflow_server.url,
+        "supercon",
+        "--search",
+        "bayes",
+        "--num-samples",
+        "8",
+        "--epochs",
+        "9",
+        "--set",
+        "dnn.batch_size=512",
+        "--no-retrain",
+        "--set",
+        "experiment=test-tune-bayes",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--data-dir",
+        str(supercon_dir),
+    )
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-bayes")
     trials = [t for t in trials if t.data.tags.get("trial.retried") != "true"]  # the last attempt of each trial
     assert parent.data.metrics["n_trials"] == 8 and len(trials) == 8
     assert len({t.data.tags["ray.trial_id"] for t in trials}) == 8
-    assert parent.data.params["search.searcher"] == "OptunaSearch (TPE)" and parent.data.params["search.scheduler"].startswith("ASHA")
+    assert parent.data.params["search.searcher"] == "OptunaSearch (TPE)" and parent.data.params[
+        "search.scheduler"
+    ].startswith("ASHA")
     stopped = [t for t in trials if t.data.tags.get("early_stopped") == "true"]
     assert parent.data.metrics["n_early_stopped"] >= 1 and len(stopped) >= 1
     assert all(t.info.status == "KILLED" for t in stopped)
@@ -65,7 +112,9 @@ def test_bayesian_search_with_asha_stops_weak_trials(mlflow_server, tracking, su
         assert decodes(parent.info.run_id, artifact, tmp_path), artifact
 
 
-def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(mlflow_server, supercon_dir, small_grid, tmp_path):
+def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(
+    mlflow_server, supercon_dir, small_grid, tmp_path
+):
     import subprocess
     import sys
     from pathlib import Path
@@ -74,11 +123,30 @@ def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(mlflow_ser
 
     spec = small_grid(units=(16,), learning_rates=(1e-3, 3e-3), epochs=1)
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "mlflow"), "run", str(REPO_ROOT), "-e", "tune", "--env-manager", "local",
-         "-P", "search=grid", "-P", f"spec={spec}", "-P", f"storage={tmp_path / 'ray'}", "-P", f"data_dir={supercon_dir}",
-         "--experiment-name", "test-tune-project"],
-        capture_output=True, text=True, env=subprocess_env(mlflow_server.url), timeout=900,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "run",
+            str(REPO_ROOT),
+            "-e",
+            "tune",
+            "--env-manager",
+            "local",
+            "-P",
+            "search=grid",
+            "-P",
+            f"spec={spec}",
+            "-P",
+            f"storage={tmp_path / 'ray'}",
+            "-P",
+            f"data_dir={supercon_dir}",
+            "--experiment-name",
+            "test-tune-project",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(mlflow_server.url),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(mlflow_server.url)
     runs = client.search_runs([client.get_experiment_by_name("test-tune-project").experiment_id])
@@ -90,9 +158,24 @@ def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(mlflow_ser
 
 
 def test_galaxy_bayesian_search_retrains_and_registers_the_best(mlflow_server, tracking, galaxy_dir, tmp_path):
-    physml_tune(mlflow_server.url, "galaxy", "--search", "bayes", "--num-samples", "3", "--epochs", "2",
-                "--set", "data.limit=600", "--set", "experiment=test-tune-galaxy", "--storage", str(tmp_path / "ray"),
-                "--data-dir", str(galaxy_dir))  # fmt: skip
+    physml_tune(
+        mlflow_server.url,
+        "galaxy",
+        "--search",
+        "bayes",
+        "--num-samples",
+        "3",
+        "--epochs",
+        "2",
+        "--set",
+        "data.limit=600",
+        "--set",
+        "experiment=test-tune-galaxy",
+        "--storage",
+        str(tmp_path / "ray"),
+        "--data-dir",
+        str(galaxy_dir),
+    )
     parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-galaxy")
     trials = one_finished_run_per_trial(trials)
     assert parent.data.metrics["n_trials"] == 3 and len(trials) == 3

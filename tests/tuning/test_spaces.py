@@ -26,8 +26,12 @@ def test_bayes_spaces_cover_the_same_ranges_and_galaxy_has_seven():
 
 def test_malformed_space_names_the_key(tmp_path):
     path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump({"model": "dnn", "metric": "val_rmse", "mode": "min", "grid": {"space": {"dnn.units": {"gridd": [1]}}}}))
-    with pytest.raises(ConfigError, match="search space 'dnn.units': write one of"):
+    path.write_text(
+        yaml.safe_dump(
+            {"model": "dnn", "metric": "val_rmse", "mode": "min", "grid": {"space": {"dnn.units": {"gridd": [1]}}}}
+        )
+    )
+    with pytest.raises(ConfigError, match=r"search space 'dnn\.units': write one of"):
         load_search_spec(get_task("supercon"), "grid", path)
     with pytest.raises(ConfigError, match="has no 'bayes' search"):
         load_search_spec(get_task("supercon"), "bayes", path)

@@ -66,7 +66,7 @@ def test_an_attempt_that_raised_records_the_error_and_its_traceback(search_paren
         except KeyError as exc:
             record_interruption(exc)
     assert client.get_run(run.info.run_id).data.tags["trial.error"] == "KeyError: 'dnn.units'"
-    text = (tmp_path / "trial_error.txt")
+    text = tmp_path / "trial_error.txt"
     mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="trial_error.txt", dst_path=str(tmp_path))
     assert "Traceback" in text.read_text() and "KeyError" in text.read_text()
 

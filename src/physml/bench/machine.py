@@ -16,8 +16,20 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Self
 
-LIBRARIES = ("physml", "tensorflow-cpu", "tensorflow", "keras", "mlflow", "ray", "optuna", "albumentations",
-             "numpy", "scikit-learn", "xgboost-cpu", "xgboost")  # fmt: skip
+LIBRARIES = (
+    "physml",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "mlflow",
+    "ray",
+    "optuna",
+    "albumentations",
+    "numpy",
+    "scikit-learn",
+    "xgboost-cpu",
+    "xgboost",
+)
 
 
 def cpu_model() -> str:
@@ -58,8 +70,13 @@ def nvidia_smi(*fields: str) -> list[list[str]] | None:
     if shutil.which("nvidia-smi") is None:
         return None
     try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return [[cell.strip() for cell in line.split(",")] for line in out.strip().splitlines() if line.strip()]
@@ -68,10 +85,17 @@ def nvidia_smi(*fields: str) -> list[list[str]] | None:
 def gpu_description() -> dict[str, str]:
     rows = nvidia_smi("name", "memory.total", "driver_version")
     if not rows:
-        return {"gpu": "absent", "gpu_count": "0",
-                "gpu_source": "nvidia-smi not found" if shutil.which("nvidia-smi") is None else "nvidia-smi lists none"}  # fmt: skip
-    return {"gpu": "; ".join(f"{name} ({memory} MiB)" for name, memory, _ in rows), "gpu_count": str(len(rows)),
-            "gpu_driver": rows[0][2], "gpu_source": "nvidia-smi"}  # fmt: skip
+        return {
+            "gpu": "absent",
+            "gpu_count": "0",
+            "gpu_source": "nvidia-smi not found" if shutil.which("nvidia-smi") is None else "nvidia-smi lists none",
+        }
+    return {
+        "gpu": "; ".join(f"{name} ({memory} MiB)" for name, memory, _ in rows),
+        "gpu_count": str(len(rows)),
+        "gpu_driver": rows[0][2],
+        "gpu_source": "nvidia-smi",
+    }
 
 
 def library_versions() -> dict[str, str]:
@@ -120,10 +144,12 @@ def describe() -> dict[str, str]:
 def one_line(machine: dict[str, str]) -> str:
     get = lambda key: machine.get(f"machine.{key}", "?")
     tf = get("version.tensorflow-cpu") if "machine.version.tensorflow-cpu" in machine else get("version.tensorflow")
-    return (f"{get('cpu_count')} CPUs ({get('cpu_model')}, float32 matmul {get('matmul_gflops')} GFLOP/s), "
-            f"{get('memory_gib')} GiB, GPU: {get('gpu')}; "
-            f"Python {get('python')}, TF {tf}, MLflow {get('version.mlflow')}, Ray {get('version.ray')}; "
-            f"load {get('load_average_1min')} at start")  # fmt: skip
+    return (
+        f"{get('cpu_count')} CPUs ({get('cpu_model')}, float32 matmul {get('matmul_gflops')} GFLOP/s), "
+        f"{get('memory_gib')} GiB, GPU: {get('gpu')}; "
+        f"Python {get('python')}, TF {tf}, MLflow {get('version.mlflow')}, Ray {get('version.ray')}; "
+        f"load {get('load_average_1min')} at start"
+    )
 
 
 class GpuSampler:
@@ -162,8 +188,11 @@ class GpuSampler:
         if not self.samples:
             return {}
         utilisation = [u for u, _ in self.samples]
-        return {"gpu_utilisation_mean_pct": sum(utilisation) / len(utilisation), "gpu_utilisation_max_pct": max(utilisation),
-                "gpu_memory_peak_mib": max(m for _, m in self.samples)}  # fmt: skip
+        return {
+            "gpu_utilisation_mean_pct": sum(utilisation) / len(utilisation),
+            "gpu_utilisation_max_pct": max(utilisation),
+            "gpu_memory_peak_mib": max(m for _, m in self.samples),
+        }
 
 
 def tensorflow_devices() -> str:

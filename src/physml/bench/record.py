@@ -80,8 +80,12 @@ def render(result: BenchResult, markdown: bool = False) -> str:
     if result.rows:
         parts.append(table(result.columns, result.rows))
     if result.targets:
-        parts.append(table(["target", "measured", "goal", "verdict"],
-                           [[t.label, t.value, t.goal, verdict(t.passed)] for t in result.targets]))  # fmt: skip
+        parts.append(
+            table(
+                ["target", "measured", "goal", "verdict"],
+                [[t.label, t.value, t.goal, verdict(t.passed)] for t in result.targets],
+            )
+        )
     parts += [f"- {note}" for note in result.notes]
     parts.append(f"({result.seconds:.0f} s)")
     return "\n\n".join(parts) if markdown else "\n".join(parts)
@@ -95,14 +99,24 @@ def log_result(result: BenchResult, tracking_uri: str, parent_run_id: str | None
 
     mlflow.set_tracking_uri(tracking_uri)
     experiment_id = mlflow.set_experiment(EXPERIMENT).experiment_id
-    tags = {**standard_tags("bench", result.name), **result.machine, "bench.name": result.name,
-            "bench.verdict": verdict(result.passed)}  # fmt: skip
+    tags = {
+        **standard_tags("bench", result.name),
+        **result.machine,
+        "bench.name": result.name,
+        "bench.verdict": verdict(result.passed),
+    }
     for target in result.targets:
         tags[f"target.{target.label}"] = f"{cell(target.value)} (goal {target.goal}): {verdict(target.passed)}"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=result.name, tags=tags, parent_run_id=parent_run_id) as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=result.name, tags=tags, parent_run_id=parent_run_id
+    ) as run:
         params = {key: str(value)[:6000] for key, value in {**result.params, **result.machine}.items()}
         mlflow.log_params(params)
-        metrics = {key: float(value) for key, value in result.metrics.items() if value is not None and math.isfinite(float(value))}
+        metrics = {
+            key: float(value)
+            for key, value in result.metrics.items()
+            if value is not None and math.isfinite(float(value))
+        }
         metrics["bench_seconds"] = result.seconds
         mlflow.log_metrics(metrics)
         mlflow.log_text(render(result, markdown=True) + "\n", "benchmark.md")
@@ -112,8 +126,12 @@ def log_result(result: BenchResult, tracking_uri: str, parent_run_id: str | None
 
 def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data root holding each task's folder (default: $PHYSML_DATA_DIR)")
-    parser.add_argument("--quick", action="store_true", help="smallest settings (seconds): a smoke run, not a measurement")
-    parser.add_argument("--tracking-uri", help="MLflow server for the result (default: $MLFLOW_TRACKING_URI or the embedded server)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smallest settings (seconds): a smoke run, not a measurement"
+    )
+    parser.add_argument(
+        "--tracking-uri", help="MLflow server for the result (default: $MLFLOW_TRACKING_URI or the embedded server)"
+    )
     parser.add_argument("--no-log", action="store_true", help="print only; log nothing to MLflow")
     parser.add_argument("--json-out", help="also write the result as JSON here (the suite runner reads it)")
     parser.add_argument("--parent-run-id", help="log as a nested run of this run (the suite's)")
@@ -125,9 +143,13 @@ def task_dir(args: argparse.Namespace, folder: str) -> Path:
     return Path(args.data_dir).expanduser() / folder if args.data_dir else data_root() / folder
 
 
-def run_benchmark(name: str, description: str, measure: Callable[[argparse.Namespace, BenchResult], None],
-                  add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-                  argv: list[str] | None = None) -> BenchResult:  # fmt: skip
+def run_benchmark(
+    name: str,
+    description: str,
+    measure: Callable[[argparse.Namespace, BenchResult], None],
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    argv: list[str] | None = None,
+) -> BenchResult:
     """The `main` of every script in benchmarks/: parse, measure (timed, GPU sampled), print, log, write JSON."""
     parser = argparse.ArgumentParser(prog=f"benchmarks/{name}.py", description=description)
     common_arguments(parser)

@@ -22,7 +22,6 @@ from physml.bench import machine as machine_info
 from physml.bench.record import (
     EXPERIMENT,
     BenchResult,
-    cell,
     markdown_table,
     render,
     text_table,
@@ -79,7 +78,12 @@ class Outcome:
 def run_one(bench: Benchmark, args: list[str], timeout: float, log_dir: Path) -> Outcome:
     json_path, log_path = log_dir / f"{bench.name}.json", log_dir / f"{bench.name}.log"
     command = [sys.executable, str(benchmarks_dir() / bench.script), *args, "--json-out", str(json_path)]
-    env = {**os.environ, "PHYSML_PROGRESS": "0", "TF_CPP_MIN_LOG_LEVEL": "2", "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    env = {
+        **os.environ,
+        "PHYSML_PROGRESS": "0",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled"),
+    }
     env = {k: v for k, v in env.items() if k not in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")}
     started = time.perf_counter()
     error = None
@@ -122,17 +126,30 @@ def summary_rows(outcomes: list[Outcome]) -> list[list]:
         if outcome.result is None:
             rows.append([outcome.benchmark.name, "FAILED", outcome.seconds, outcome.error])
         else:
-            rows.append([outcome.benchmark.name, verdict(outcome.result.passed), outcome.seconds, outcome.result.headline])
+            rows.append(
+                [outcome.benchmark.name, verdict(outcome.result.passed), outcome.seconds, outcome.result.headline]
+            )
     return rows
 
 
 def target_rows(outcomes: list[Outcome]) -> list[list]:
-    return [[o.benchmark.name, t.label, t.value, t.goal, verdict(t.passed)]
-            for o in outcomes if o.result for t in o.result.targets]  # fmt: skip
+    return [
+        [o.benchmark.name, t.label, t.value, t.goal, verdict(t.passed)]
+        for o in outcomes
+        if o.result
+        for t in o.result.targets
+    ]
 
 
-def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, tracking_uri: str | None,
-              budget_s: float = 900, log_dir: str | None = None, markdown_out: str | None = None) -> int:  # fmt: skip
+def run_suite(
+    only: list[str] | None,
+    quick: bool,
+    data_dir: str | None,
+    tracking_uri: str | None,
+    budget_s: float = 900,
+    log_dir: str | None = None,
+    markdown_out: str | None = None,
+) -> int:
     """Run the chosen benchmarks in order; print each result and a summary. Exit code 1 if any failed."""
     benchmarks = discover()
     unknown = sorted(set(only or []) - {b.name for b in benchmarks})
@@ -145,7 +162,9 @@ def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, trackin
     folder = Path(log_dir or tempfile.mkdtemp(prefix="physml-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     machine = machine_info.describe()
-    print(f"physml bench: {', '.join(b.name for b in chosen)}{' (--quick: smoke settings, not measurements)' if quick else ''}")
+    print(
+        f"physml bench: {', '.join(b.name for b in chosen)}{' (--quick: smoke settings, not measurements)' if quick else ''}"
+    )
     print(f"machine: {machine_info.one_line(machine)}")
     print(f"budget {budget_s / 60:.0f} min; logs in {folder}", flush=True)
 
@@ -160,7 +179,12 @@ def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, trackin
         experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
         tags = {**standard_tags("bench", "suite"), **machine, "bench.name": "suite"}
         parent_run_id = client.create_run(experiment_id, run_name="suite", tags=tags).info.run_id
-        client.log_batch(parent_run_id, params=[_param(k, v) for k, v in {**machine, "quick": quick, "only": ",".join(b.name for b in chosen)}.items()])
+        client.log_batch(
+            parent_run_id,
+            params=[
+                _param(k, v) for k, v in {**machine, "quick": quick, "only": ",".join(b.name for b in chosen)}.items()
+            ],
+        )
 
     common = [*(["--data-dir", data_dir] if data_dir else []), *(["--quick"] if quick else [])]
     common += ["--tracking-uri", tracking_uri, "--parent-run-id", parent_run_id] if tracking_uri else ["--no-log"]
@@ -176,7 +200,10 @@ def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, trackin
             print(render(outcome.result), flush=True)
         else:
             tail = outcome.log.read_text(errors="replace")[-3000:] if outcome.log and outcome.log.exists() else ""
-            print(f"{bench.name} FAILED ({outcome.error}) after {outcome.seconds:.0f} s; log {outcome.log}:\n{tail}", flush=True)
+            print(
+                f"{bench.name} FAILED ({outcome.error}) after {outcome.seconds:.0f} s; log {outcome.log}:\n{tail}",
+                flush=True,
+            )
         if tracking_uri and outcome.result is not None and outcome.result.run_id and outcome.log:
             client.log_artifact(outcome.result.run_id, str(outcome.log), "logs")
     total = time.perf_counter() - started
@@ -188,17 +215,31 @@ def run_suite(only: list[str] | None, quick: bool, data_dir: str | None, trackin
     print(text_table(columns, rows))
     if targets:
         print("\n" + text_table(["benchmark", "target", "measured", "goal", "verdict"], targets))
-    markdown = "\n\n".join([f"# physml bench ({machine_info.wall_clock()}, {total / 60:.1f} min)",
-                            f"machine: {machine_info.one_line(machine)}", markdown_table(columns, rows),
-                            markdown_table(["benchmark", "target", "measured", "goal", "verdict"], targets)]
-                           + [render(o.result, markdown=True) for o in outcomes if o.result]) + "\n"  # fmt: skip
+    markdown = (
+        "\n\n".join(
+            [
+                f"# physml bench ({machine_info.wall_clock()}, {total / 60:.1f} min)",
+                f"machine: {machine_info.one_line(machine)}",
+                markdown_table(columns, rows),
+                markdown_table(["benchmark", "target", "measured", "goal", "verdict"], targets),
+            ]
+            + [render(o.result, markdown=True) for o in outcomes if o.result]
+        )
+        + "\n"
+    )
     if markdown_out:
         Path(markdown_out).write_text(markdown)
     failed = sum(o.result is None for o in outcomes)
     if tracking_uri:
         client.log_text(parent_run_id, markdown, "summary.md")
-        client.log_batch(parent_run_id, metrics=[_metric("total_seconds", total), _metric("n_failed", failed),
-                                                 _metric("n_missed", sum(o.result is not None and o.result.passed is False for o in outcomes))])  # fmt: skip
+        client.log_batch(
+            parent_run_id,
+            metrics=[
+                _metric("total_seconds", total),
+                _metric("n_failed", failed),
+                _metric("n_missed", sum(o.result is not None and o.result.passed is False for o in outcomes)),
+            ],
+        )
         client.set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
         print(f"\nlogged to {tracking_uri}: experiment '{EXPERIMENT}', suite run {parent_run_id}")
     if total > budget_s:

@@ -11,9 +11,13 @@ T = TypeVar("T")
 
 
 def add_tracking_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
-                        "else the embedded server, started if needed)")
-    parser.add_argument("--port", type=int, default=5000, help="port of the embedded server if it must start (default 5000)")
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded server, started if needed)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=5000, help="port of the embedded server if it must start (default 5000)"
+    )
 
 
 def none_if_empty(value: str | None) -> str | None:

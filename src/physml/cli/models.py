@@ -26,7 +26,9 @@ def headline_metrics(run) -> str:
 
     metrics = run.data.metrics if run else {}
     task = registered().get(run.data.tags.get("task", "")) if run else None
-    names = [m for m in task.headline if m in metrics] if task else sorted(m for m in metrics if m.startswith("test_"))[:3]
+    names = (
+        [m for m in task.headline if m in metrics] if task else sorted(m for m in metrics if m.startswith("test_"))[:3]
+    )
     return ", ".join(f"{m}={metrics[m]:.4g}" for m in names) or "-"
 
 

@@ -1,9 +1,9 @@
 """`physml team ...`: the team tracking server (PostgreSQL + S3 + basic auth).
 
-    physml team up       # local stack on this machine: database, S3-compatible server, MLflow server with auth
-    physml team env      # the exports that point physml and mlflow at it (no password: it is in a netrc file)
-    physml team status | down
-    physml team serve    # only the server, against the services named in the environment (AWS, MinIO, ...)
+physml team up       # local stack on this machine: database, S3-compatible server, MLflow server with auth
+physml team env      # the exports that point physml and mlflow at it (no password: it is in a netrc file)
+physml team status | down
+physml team serve    # only the server, against the services named in the environment (AWS, MinIO, ...)
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def add_commands(sub) -> None:
     )
     team.add_argument("action", choices=["up", "down", "status", "env", "serve"], help="what to do")
     team.add_argument("--port", type=int, default=DEFAULT_PORT, help="port of the team server")
-    team.add_argument("--s3-port", type=int, default=DEFAULT_S3_PORT, help="port of the local S3-compatible server (up)")
+    team.add_argument(
+        "--s3-port", type=int, default=DEFAULT_S3_PORT, help="port of the local S3-compatible server (up)"
+    )
     team.add_argument("--host", default="127.0.0.1", help="interface to bind")
     team.add_argument("--home", help="state folder (default: ./.physml/team or $PHYSML_HOME/team)")
     team.add_argument("--foreground", action="store_true", help="serve: run the server in this process (containers)")

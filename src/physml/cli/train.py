@@ -17,6 +17,7 @@ from physml.cli.common import (
     optional_int,
     within_project_run,
 )
+from physml.errors import ConfigError
 from physml.tasks.base import Flag, Task
 
 FLAG_TYPES = {int: optional_int, float: optional_float, str: none_if_empty}
@@ -28,6 +29,11 @@ def flag_overrides(task: Task, args: argparse.Namespace) -> dict:
         value = getattr(args, flag_dest(flag))
         flags[flag.key] = (True if value else None) if flag.type is bool else value
     return collect_overrides(flags, args)
+
+
+def model_choices(task: Task) -> list[str]:
+    """The task's models, and "all" (the default) when it has several."""
+    return [*task.models, "all"] if len(task.models) > 1 else list(task.models)
 
 
 def flag_dest(flag: Flag) -> str:
@@ -42,13 +48,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     task: Task = args.task_object
     overrides = flag_overrides(task, args)
+    choices = model_choices(task)
+    model = none_if_empty(args.model) or choices[-1]
+    if model not in choices:
+        raise ConfigError(f"--model must be one of {', '.join(choices)} for {task.name}, got {model!r}")
+    models = list(task.models) if model == "all" else [model]
+    config = task.load_config(args.config, none_if_empty(args.preset), overrides)  # bad settings stop here
     uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
     mlflow.set_tracking_uri(uri)
     if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
-        overrides["experiment"] = experiment
-    config = task.load_config(args.config, none_if_empty(args.preset), overrides)
-    model = none_if_empty(args.model) or ("all" if len(task.models) > 1 else task.models[0])
-    models = list(task.models) if model == "all" else [task.model_choice(model)]
+        config.experiment = experiment
     results = within_project_run(lambda: task.run(config, models, none_if_empty(args.data_dir)))
     print(task.summary(results))
     print_ui_link(results[0].run_id if results else None)
@@ -61,7 +70,7 @@ def add_train(actions: argparse._SubParsersAction, task: Task) -> None:
         help="train, evaluate, log and register models",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    choices = [*task.models, "all"] if len(task.models) > 1 else list(task.models)
+    choices = model_choices(task)
     train.add_argument("--model", default=choices[-1], help=f"one of {', '.join(choices)}")
     presets = ", ".join(task.presets()) or "none"
     train.add_argument("--preset", help=f"a preset of projects/{task.name}/config.yaml ({presets})")

@@ -88,9 +88,7 @@ def _build(cls: type, values: dict, prefix: str = "") -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(
-            f"unknown config key {prefix + unknown[0]!r}; known keys here: {', '.join(sorted(known))}"
-        )
+        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}; known keys here: {', '.join(sorted(known))}")
     kwargs = {}
     for name, value in values.items():
         hint = hints[name]

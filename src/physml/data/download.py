@@ -41,9 +41,12 @@ def fetch(url: str, target: Path, timeout: float = 60, progress: bool = True) ->
         with requests.get(url, stream=True, timeout=timeout) as response:
             response.raise_for_status()
             total = int(response.headers.get("content-length", 0)) or None
-            with open(target, "wb") as handle, tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"download {Path(url).name}", disable=not progress
-            ) as bar:
+            with (
+                open(target, "wb") as handle,
+                tqdm(
+                    total=total, unit="B", unit_scale=True, desc=f"download {Path(url).name}", disable=not progress
+                ) as bar,
+            ):
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     handle.write(chunk)
                     bar.update(len(chunk))

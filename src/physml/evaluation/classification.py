@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str], prefix: str = "test_") -> dict:
@@ -40,7 +40,11 @@ def confusion_figure(y_true: np.ndarray, predicted: np.ndarray, names: list[str]
         ax.text(j, i, text, ha="center", va="center", color="white" if value > matrix.max() / 2 else "black")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix" + (" (row-normalised)" if normalise else " (counts)"))
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        title="confusion matrix" + (" (row-normalised)" if normalise else " (counts)"),
+    )
     fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
@@ -73,8 +77,13 @@ def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 10, items: st
     ax.plot(centres, accuracy, marker="o", color="tab:blue", label="model")
     for x, y, n in zip(centres, accuracy, counts):
         ax.annotate(str(n), (x, y), xytext=(4, -12), textcoords="offset points", fontsize=7, color="grey")
-    ax.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.02),
-           title=f"reliability (ECE {ece:.3f}; numbers = {items} per bin)")
+    ax.set(
+        xlabel="confidence (top-class probability)",
+        ylabel="accuracy",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title=f"reliability (ECE {ece:.3f}; numbers = {items} per bin)",
+    )
     ax.legend(loc="upper left")
     return fig, float(ece)
 
@@ -87,31 +96,35 @@ def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, second, probs[rows, first] - probs[rows, second]
 
 
-def review_table(ids, probs: np.ndarray, y_true: np.ndarray, names: list[str], margin_below: float,
-                 id_column: str = "id") -> pd.DataFrame:
+def review_table(
+    ids, probs: np.ndarray, y_true: np.ndarray, names: list[str], margin_below: float, id_column: str = "id"
+) -> pd.DataFrame:
     """Items the model is unsure of (top-two margin below the threshold), least confident first."""
     first, second, margin = top_two(probs)
     rows = np.arange(len(probs))
-    table = pd.DataFrame({
-        id_column: np.asarray(ids),
-        "top_class": np.asarray(names)[first],
-        "top_probability": probs[rows, first],
-        "second_class": np.asarray(names)[second],
-        "second_probability": probs[rows, second],
-        "margin": margin,
-        "true_class": np.asarray(names)[y_true],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            id_column: np.asarray(ids),
+            "top_class": np.asarray(names)[first],
+            "top_probability": probs[rows, first],
+            "second_class": np.asarray(names)[second],
+            "second_probability": probs[rows, second],
+            "margin": margin,
+            "true_class": np.asarray(names)[y_true],
+        }
+    )
     return table[table["margin"] < margin_below].sort_values("margin").reset_index(drop=True)
 
 
-def accuracy_vs_review(probs: np.ndarray, y_true: np.ndarray, threshold: float,
-                       items: str = "items") -> tuple[Figure, dict[str, float]]:  # fmt: skip
+def accuracy_vs_review(
+    probs: np.ndarray, y_true: np.ndarray, threshold: float, items: str = "items"
+) -> tuple[Figure, dict[str, float]]:
     """Accuracy on the confident part as more of the least confident items go to people."""
     _, _, margin = top_two(probs)
     correct = probs.argmax(axis=1) == y_true
     order = np.argsort(margin)  # least confident first
     fractions = np.linspace(0, 0.9, 46)
-    accuracies = [correct[order[int(round(f * len(order))):]].mean() for f in fractions]
+    accuracies = [correct[order[round(f * len(order)) :]].mean() for f in fractions]
     confident = margin >= threshold
     summary = {
         "review_fraction": float((~confident).mean()),
@@ -119,11 +132,19 @@ def accuracy_vs_review(probs: np.ndarray, y_true: np.ndarray, threshold: float,
     }
     fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
     ax.plot(fractions, accuracies, color="tab:blue")
-    ax.scatter([summary["review_fraction"]], [summary["confident_accuracy"]], color="tab:red", zorder=3,
-               label=f"margin < {threshold}: review {summary['review_fraction']:.0%}, "
-                     f"accuracy on the rest {summary['confident_accuracy']:.1%}")  # fmt: skip
-    ax.set(xlabel=f"fraction of test {items} sent to review (least confident first)",
-           ylabel=f"accuracy on the {items} kept", title="human review vs accuracy")  # fmt: skip
+    ax.scatter(
+        [summary["review_fraction"]],
+        [summary["confident_accuracy"]],
+        color="tab:red",
+        zorder=3,
+        label=f"margin < {threshold}: review {summary['review_fraction']:.0%}, "
+        f"accuracy on the rest {summary['confident_accuracy']:.1%}",
+    )
+    ax.set(
+        xlabel=f"fraction of test {items} sent to review (least confident first)",
+        ylabel=f"accuracy on the {items} kept",
+        title="human review vs accuracy",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig, summary

@@ -8,9 +8,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def _axis(kind: str, label: str, unit: str) -> str:
@@ -24,14 +24,21 @@ def predicted_vs_true(y_true, y_pred, title: str = "", label: str = "target", un
     hi = float(max(y_true.max(), y_pred.max())) * 1.03
     lo = float(min(0.0, y_pred.min()))
     ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="y = x")
-    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=_axis("true", label, unit), ylabel=_axis("predicted", label, unit), title=title)
+    ax.set(
+        xlim=(lo, hi),
+        ylim=(lo, hi),
+        xlabel=_axis("true", label, unit),
+        ylabel=_axis("predicted", label, unit),
+        title=title,
+    )
     ax.set_aspect("equal")
     ax.legend(loc="upper left")
     return fig
 
 
-def cumulative_abs_error(y_true, y_pred, title: str = "", label: str = "target", unit: str = "",
-                         mark_quantile: float = 0.9) -> Figure:  # fmt: skip
+def cumulative_abs_error(
+    y_true, y_pred, title: str = "", label: str = "target", unit: str = "", mark_quantile: float = 0.9
+) -> Figure:
     """Fraction of test rows whose |error| is below x (e.g. '90% of errors below 20 K')."""
     errors = np.sort(np.abs(np.asarray(y_true) - np.asarray(y_pred)))
     fraction = np.arange(1, len(errors) + 1) / len(errors)
@@ -40,10 +47,20 @@ def cumulative_abs_error(y_true, y_pred, title: str = "", label: str = "target",
     ax.plot(errors, fraction, color="tab:blue")
     ax.axhline(mark_quantile, color="grey", ls="--", lw=0.8)
     ax.axvline(mark, color="tab:red", ls="--", lw=0.8)
-    ax.annotate(f"{mark_quantile:.0%} of errors < {mark:.3g} {unit}".rstrip(), (mark, mark_quantile), xytext=(8, -18),
-                textcoords="offset points", color="tab:red")
-    ax.set(xlabel=_axis("|predicted - true|", label, unit), ylabel="cumulative fraction of the test part", title=title,
-           ylim=(0, 1.01), xlim=(0, float(np.quantile(errors, 0.995))))
+    ax.annotate(
+        f"{mark_quantile:.0%} of errors < {mark:.3g} {unit}".rstrip(),
+        (mark, mark_quantile),
+        xytext=(8, -18),
+        textcoords="offset points",
+        color="tab:red",
+    )
+    ax.set(
+        xlabel=_axis("|predicted - true|", label, unit),
+        ylabel="cumulative fraction of the test part",
+        title=title,
+        ylim=(0, 1.01),
+        xlim=(0, float(np.quantile(errors, 0.995))),
+    )
     ax.grid(alpha=0.3)
     return fig
 

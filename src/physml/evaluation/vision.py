@@ -5,20 +5,23 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import keras  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
 
 
-def activation_maps(model: keras.Model, layer_name: str, images: np.ndarray, titles: list[str], n_maps: int = 8) -> Figure:
+def activation_maps(
+    model: keras.Model, layer_name: str, images: np.ndarray, titles: list[str], n_maps: int = 8
+) -> Figure:
     """One row per image: the input, then the first `n_maps` feature maps of `layer_name`."""
     extractor = keras.Model(model.input, model.get_layer(layer_name).output)
     maps = np.asarray(extractor(images.astype("float32"), training=False))
     n_maps = min(n_maps, maps.shape[-1])
-    fig, axes = plt.subplots(len(images), n_maps + 1, figsize=(1.4 * (n_maps + 1), 1.5 * len(images)),
-                             squeeze=False, layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        len(images), n_maps + 1, figsize=(1.4 * (n_maps + 1), 1.5 * len(images)), squeeze=False, layout="constrained"
+    )
     for row, (image, title) in enumerate(zip(images, titles)):
         axes[row, 0].imshow(image.astype("uint8"))
         axes[row, 0].set_title(title, fontsize=7)
@@ -32,8 +35,15 @@ def activation_maps(model: keras.Model, layer_name: str, images: np.ndarray, tit
     return fig
 
 
-def filter_patterns(model: keras.Model, layer_name: str, n_filters: int, steps: int, start: np.ndarray,
-                    step_size: float = 4.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def filter_patterns(
+    model: keras.Model,
+    layer_name: str,
+    n_filters: int,
+    steps: int,
+    start: np.ndarray,
+    step_size: float = 4.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Inputs that maximise each filter's mean activation, by gradient ascent from `start` (an image,
     e.g. the mean input image, plus noise; grey noise alone leaves deep ReLU filters silent).
 
@@ -62,8 +72,9 @@ def filter_patterns(model: keras.Model, layer_name: str, n_filters: int, steps: 
 
 def image_grid(images: np.ndarray, titles: list[str], columns: int, suptitle: str, cell: float = 1.6) -> Figure:
     rows = int(np.ceil(len(images) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(cell * columns, cell * rows + 0.4), squeeze=False,
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(cell * columns, cell * rows + 0.4), squeeze=False, layout="constrained"
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image, title in zip(axes.ravel(), images, titles):

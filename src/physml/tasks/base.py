@@ -91,8 +91,12 @@ class Task:
     def search_spec_path(self) -> Path:
         return self.project_dir / "search.yaml"
 
-    def load_config(self, path: str | Path | None = None, preset: str | None = None,
-                    overrides: dict[str, Any] | list[str] | None = None):  # fmt: skip
+    def load_config(
+        self,
+        path: str | Path | None = None,
+        preset: str | None = None,
+        overrides: dict[str, Any] | list[str] | None = None,
+    ):
         config = load_config(self.config_class, path or self.config_path(), preset, overrides)
         self.validate_config(config)
         return config
@@ -157,8 +161,15 @@ class Task:
         """Override: what `physml <task> train` prints at the end."""
         from physml.display import text_table
 
-        rows = [[r.model, "diverged" if r.diverged else ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())
-                                                                   if "_ci_" not in k)] for r in results]  # fmt: skip
+        rows = [
+            [
+                r.model,
+                "diverged"
+                if r.diverged
+                else ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items()) if "_ci_" not in k),
+            ]
+            for r in results
+        ]
         return text_table(["model", "metrics"], rows)
 
     def add_commands(self, actions: argparse._SubParsersAction) -> None:
@@ -188,5 +199,7 @@ def metric_mode(metrics: dict[str, str], metric: str, owner: str = "the task") -
         if candidate in metrics:
             return metrics[candidate]
     known = ", ".join(sorted(metrics))
-    raise ConfigError(f"{owner} does not declare the metric {metric!r} (declared: {known}; "
-                      f"prefixes {', '.join(SPLIT_PREFIXES)} allowed)")  # fmt: skip
+    raise ConfigError(
+        f"{owner} does not declare the metric {metric!r} (declared: {known}; "
+        f"prefixes {', '.join(SPLIT_PREFIXES)} allowed)"
+    )

@@ -65,16 +65,23 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
-def select(client: MlflowClient, experiment: str, metric: str | None, top: int, params: list[str] | None = None,
-           mode: str | None = None) -> Comparison:  # fmt: skip
+def select(
+    client: MlflowClient,
+    experiment: str,
+    metric: str | None,
+    top: int,
+    params: list[str] | None = None,
+    mode: str | None = None,
+) -> Comparison:
     """The `top` finished runs of `experiment` by `metric`, best first; the direction comes from the
     runs' task (`mode` overrides it)."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(sorted(e.name for e in client.search_experiments()))
         raise PhysmlError(f"no experiment named {experiment!r} on {mlflow.get_tracking_uri()} (there are: {names})")
-    candidates = client.search_runs([found.experiment_id], filter_string="attributes.status = 'FINISHED'",
-                                    max_results=5000)  # fmt: skip
+    candidates = client.search_runs(
+        [found.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=5000
+    )
     if top < 1:
         raise PhysmlError(f"--top must be at least 1, got {top}")
     metric = metric or default_metric(candidates)
@@ -131,8 +138,14 @@ def figure(comparison: Comparison):
     high = [r.data.metrics.get(f"{metric}_ci_high", v) for r, v in zip(runs, values)]
     ax = flat[0]
     positions = range(len(runs))
-    ax.barh(positions, values, xerr=[[v - lo for v, lo in zip(values, low)], [hi - v for v, hi in zip(values, high)]],
-            color="tab:blue", alpha=0.8, capsize=3)
+    ax.barh(
+        positions,
+        values,
+        xerr=[[v - lo for v, lo in zip(values, low)], [hi - v for v, hi in zip(values, high)]],
+        color="tab:blue",
+        alpha=0.8,
+        capsize=3,
+    )
     ax.set_yticks(list(positions), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(metric)
@@ -164,8 +177,9 @@ def log_comparison(comparison: Comparison) -> str:
     mlflow.set_experiment(comparison.experiment)
     tags = {KIND_TAG: "comparison", "physml.compared_runs": ",".join(r.info.run_id for r in comparison.runs)}
     with mlflow.start_run(run_name=f"compare-{comparison.metric}", tags=tags) as run:
-        mlflow.log_params({"metric": comparison.metric, "top": len(comparison.runs),
-                           "key_params": ",".join(comparison.params) or "-"})
+        mlflow.log_params(
+            {"metric": comparison.metric, "top": len(comparison.runs), "key_params": ",".join(comparison.params) or "-"}
+        )
         best = comparison.runs[0].data.metrics[comparison.metric]
         mlflow.log_metric(f"best_{comparison.metric}", best)
         mlflow.log_text(comparison.markdown(), "comparison/table.md")

@@ -21,8 +21,10 @@ def metric_mode(metric: str, tasks: Iterable[str | None], explicit: str | None =
         return explicit
     names = {name for name in tasks if name}
     if not names:
-        raise PhysmlError(f"cannot tell whether {metric!r} is better low or high: the runs carry no `task` tag; "
-                          "pass --mode min or --mode max")  # fmt: skip
+        raise PhysmlError(
+            f"cannot tell whether {metric!r} is better low or high: the runs carry no `task` tag; "
+            "pass --mode min or --mode max"
+        )
     modes = {}
     for name in sorted(names):
         modes[name] = get_task(name).metric_mode(metric)

@@ -44,7 +44,9 @@ def flush_seconds_from_env() -> float:
 class EpochMetricLog:
     """A per-epoch hook `(epoch, metrics)` logging to `run_id` (default: the active run) with step = epoch."""
 
-    def __init__(self, run_id: str | None = None, flush_seconds: float | None = None, client: MlflowClient | None = None):
+    def __init__(
+        self, run_id: str | None = None, flush_seconds: float | None = None, client: MlflowClient | None = None
+    ):
         if run_id is None:
             active = mlflow.active_run()
             if active is None:
@@ -81,5 +83,5 @@ class EpochMetricLog:
             return
         try:  # the fit failed: keep its last epochs if the server takes them, but report the fit's error
             self.flush()
-        except Exception:  # noqa: BLE001 - the original exception is the one to raise
+        except Exception:
             pass

@@ -25,7 +25,7 @@ class TaskModel(mlflow.pyfunc.PythonModel):
     """Base of the tasks' pyfunc models. Subclasses implement `predict(context, model_input, params)`;
     big fitted parts (a Keras model) go in `artifacts` and are loaded in `load_context`."""
 
-    def load_context(self, context) -> None:  # noqa: D401 - MLflow's hook
+    def load_context(self, context) -> None:
         """Load what `artifacts` holds; the default model needs nothing."""
 
 

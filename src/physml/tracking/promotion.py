@@ -38,8 +38,16 @@ def _run_facts(client: MlflowClient, version, metric: str) -> tuple[float, str |
     return run.data.metrics[metric], digest, split, run.data.tags.get("task")
 
 
-def decide(client: MlflowClient, name: str, metric: str, minimum: float | None, maximum: float | None,
-           alias: str, from_alias: str, mode: str | None = None) -> Decision:  # fmt: skip
+def decide(
+    client: MlflowClient,
+    name: str,
+    metric: str,
+    minimum: float | None,
+    maximum: float | None,
+    alias: str,
+    from_alias: str,
+    mode: str | None = None,
+) -> Decision:
     try:
         candidate = client.get_model_version_by_alias(name, from_alias)
     except MlflowException:
@@ -73,8 +81,16 @@ def decide(client: MlflowClient, name: str, metric: str, minimum: float | None, 
     return decision
 
 
-def promote(client: MlflowClient, name: str, metric: str, minimum: float | None = None, maximum: float | None = None,
-            alias: str = "champion", from_alias: str = "candidate", mode: str | None = None) -> Decision:  # fmt: skip
+def promote(
+    client: MlflowClient,
+    name: str,
+    metric: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    alias: str = "champion",
+    from_alias: str = "candidate",
+    mode: str | None = None,
+) -> Decision:
     decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode)
     if decision.promoted:
         client.set_registered_model_alias(name, alias, decision.candidate_version)
@@ -83,7 +99,8 @@ def promote(client: MlflowClient, name: str, metric: str, minimum: float | None 
         f"promotion.{alias}.reason": decision.reason,
         f"promotion.{alias}.metric": f"{metric}={decision.candidate_value:.6g}",
         f"promotion.{alias}.previous": f"v{decision.champion_version} {metric}={decision.champion_value:.6g}"
-        if decision.champion_version else "none",
+        if decision.champion_version
+        else "none",
         f"promotion.{alias}.time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for key, value in tags.items():

@@ -64,8 +64,9 @@ def mark_diverged(exc: TrainingDiverged) -> None:
     mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
 
 
-def guarded_run(experiment: str, run_name: str, tags: dict[str, str], model: str,
-                train: Callable[[], RunResult]) -> RunResult:
+def guarded_run(
+    experiment: str, run_name: str, tags: dict[str, str], model: str, train: Callable[[], RunResult]
+) -> RunResult:
     """One MLflow run around `train()`. A diverging net (NaN/inf loss) ends the run FAILED with the
     tag diverged=true and comes back as a diverged result, so the caller's other models still train;
     any other exception ends the run FAILED and propagates."""
@@ -87,8 +88,9 @@ def train_runs(task, config, models: list[str], data) -> list[RunResult]:
     for model in models:
         tags = standard_tags(task.name, model, config.preset)
         run_name = task.run_name(config, model)
-        results.append(guarded_run(config.experiment, run_name, tags, model,
-                                   lambda model=model: task.train(config, model, data)))
+        results.append(
+            guarded_run(config.experiment, run_name, tags, model, lambda model=model: task.train(config, model, data))
+        )
     return results
 
 

@@ -87,8 +87,15 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def launch(
-    command: list[str], *, home: Path, host: str, port: int, name: str = "server",
-    env: dict[str, str] | None = None, health_path: str = "/health", timeout: float = 120,
+    command: list[str],
+    *,
+    home: Path,
+    host: str,
+    port: int,
+    name: str = "server",
+    env: dict[str, str] | None = None,
+    health_path: str = "/health",
+    timeout: float = 120,
 ) -> ServerInfo:
     """Start a server process in its own session, log to `<home>/<name>.log`, wait until
     `health_path` answers 200 and record it in `<home>/<name>.json` (what status/stop read)."""
@@ -100,7 +107,11 @@ def launch(
     log_path = home / f"{name}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             env={**os.environ, **(env or {})},
         )
     info = ServerInfo(pid=process.pid, host=host, port=port, home=str(home))
@@ -108,7 +119,9 @@ def launch(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
-            raise TrackingServerError(f"{command[0]} {name} exited with code {process.returncode}; log {log_path}:\n{tail}")
+            raise TrackingServerError(
+                f"{command[0]} {name} exited with code {process.returncode}; log {log_path}:\n{tail}"
+            )
         if is_healthy(info.url, health_path):
             (home / f"{name}.json").write_text(json.dumps(asdict(info)))
             return info
@@ -127,11 +140,21 @@ def start(
         return running
     (home / "mlartifacts").mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-        "--artifacts-destination", str(home / "mlartifacts"),
-        "--host", host, "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(home / "mlartifacts"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     return launch(command, home=home, host=host, port=port, env=server_env(), timeout=timeout)
 
 
@@ -186,7 +209,9 @@ def resolve_tracking_uri(explicit: str | None = None, autostart: bool = True, po
     if running:
         return running.url
     if not autostart:
-        raise TrackingServerError("no tracking server: pass --tracking-uri, set MLFLOW_TRACKING_URI or run `physml server start`")
+        raise TrackingServerError(
+            "no tracking server: pass --tracking-uri, set MLFLOW_TRACKING_URI or run `physml server start`"
+        )
     info = start(port=port)
     print(f"started the embedded MLflow server at {info.url} (stop it with `physml server stop`)", file=sys.stderr)
     return info.url

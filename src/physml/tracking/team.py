@@ -47,9 +47,13 @@ class TeamSettings:
         and MLFLOW_S3_ENDPOINT_URL (MinIO or another S3-compatible store) are optional. The S3
         credentials are boto3's usual ones (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a role)."""
         env = os.environ if env is None else env
-        missing = [k for k in ("PHYSML_TEAM_DB_URL", "PHYSML_TEAM_ARTIFACTS", "PHYSML_TEAM_ADMIN_PASSWORD") if not env.get(k)]
+        missing = [
+            k for k in ("PHYSML_TEAM_DB_URL", "PHYSML_TEAM_ARTIFACTS", "PHYSML_TEAM_ADMIN_PASSWORD") if not env.get(k)
+        ]
         if missing:
-            raise TrackingServerError(f"the team server needs {', '.join(missing)} in the environment (see infra/README.md)")
+            raise TrackingServerError(
+                f"the team server needs {', '.join(missing)} in the environment (see infra/README.md)"
+            )
         return cls(
             db_url=env["PHYSML_TEAM_DB_URL"],
             artifacts=env["PHYSML_TEAM_ARTIFACTS"],
@@ -141,16 +145,34 @@ def server_command(settings: TeamSettings, home: Path, port: int, host: str) -> 
     if settings.s3_endpoint:
         env["MLFLOW_S3_ENDPOINT_URL"] = settings.s3_endpoint
     command = [
-        sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
-        "--backend-store-uri", settings.db_url,
-        "--artifacts-destination", settings.artifacts,
-        "--host", host, "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--app-name",
+        "basic-auth",
+        "--backend-store-uri",
+        settings.db_url,
+        "--artifacts-destination",
+        settings.artifacts,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     return command, env
 
 
-def serve(settings: TeamSettings, home: str | Path | None = None, port: int = DEFAULT_PORT,
-          host: str = "127.0.0.1", foreground: bool = False, timeout: float = 180) -> server.ServerInfo:
+def serve(
+    settings: TeamSettings,
+    home: str | Path | None = None,
+    port: int = DEFAULT_PORT,
+    host: str = "127.0.0.1",
+    foreground: bool = False,
+    timeout: float = 180,
+) -> server.ServerInfo:
     """Check the database and the bucket, then start the server in the background (or, with
     `foreground`, replace this process by it, as a container's entry point does)."""
     home = server.home_dir(home)
@@ -204,8 +226,9 @@ def _write_netrc(path: Path, host: str, user: str, password: str) -> None:
     path.write_text(f"machine {host}\nlogin {user}\npassword {password}\n")
 
 
-def local_stack_up(home: str | Path | None = None, port: int = DEFAULT_PORT, s3_port: int = DEFAULT_S3_PORT,
-                   host: str = "127.0.0.1") -> tuple[server.ServerInfo, Path]:
+def local_stack_up(
+    home: str | Path | None = None, port: int = DEFAULT_PORT, s3_port: int = DEFAULT_S3_PORT, host: str = "127.0.0.1"
+) -> tuple[server.ServerInfo, Path]:
     """Bring up PostgreSQL database + moto S3 + team server; returns the server and its netrc file."""
     home = stack_home(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -219,11 +242,18 @@ def local_stack_up(home: str | Path | None = None, port: int = DEFAULT_PORT, s3_
     artifacts = os.environ.get("PHYSML_TEAM_ARTIFACTS") or f"s3://{LOCAL_BUCKET}/mlflow"
     if not endpoint:
         if importlib.util.find_spec("moto") is None:
-            raise TrackingServerError("the local stack's S3 server is moto's: pip install 'moto[server]' (it comes with "
-                                      "physml[test]), or point PHYSML_TEAM_ARTIFACTS and MLFLOW_S3_ENDPOINT_URL at a bucket")
+            raise TrackingServerError(
+                "the local stack's S3 server is moto's: pip install 'moto[server]' (it comes with "
+                "physml[test]), or point PHYSML_TEAM_ARTIFACTS and MLFLOW_S3_ENDPOINT_URL at a bucket"
+            )
         s3 = server.status(home, S3_NAME, health_path="/moto-api/") or server.launch(
             [sys.executable, "-m", "moto.server", "-H", host, "-p", str(s3_port)],
-            home=home, host=host, port=s3_port, name=S3_NAME, health_path="/moto-api/", timeout=60,
+            home=home,
+            host=host,
+            port=s3_port,
+            name=S3_NAME,
+            health_path="/moto-api/",
+            timeout=60,
         )
         endpoint = s3.url
         bucket = urlsplit(artifacts).netloc
@@ -234,8 +264,14 @@ def local_stack_up(home: str | Path | None = None, port: int = DEFAULT_PORT, s3_
     user = os.environ.get("PHYSML_TEAM_ADMIN_USER") or "admin"
     password = _admin_password(netrc_path, host, user)
     _write_netrc(netrc_path, host, user, password)
-    settings = TeamSettings(db_url=db_url, artifacts=artifacts, admin_password=password, admin_user=user,
-                            s3_endpoint=endpoint, auth_db_url=os.environ.get("PHYSML_TEAM_AUTH_DB_URL") or None)
+    settings = TeamSettings(
+        db_url=db_url,
+        artifacts=artifacts,
+        admin_password=password,
+        admin_user=user,
+        s3_endpoint=endpoint,
+        auth_db_url=os.environ.get("PHYSML_TEAM_AUTH_DB_URL") or None,
+    )
     info = serve(settings, home=home, port=port, host=host)
     return info, netrc_path
 
@@ -247,4 +283,7 @@ def local_stack_down(home: str | Path | None = None) -> list[server.ServerInfo]:
 
 def local_stack_status(home: str | Path | None = None) -> dict[str, server.ServerInfo | None]:
     home = stack_home(home)
-    return {SERVER_NAME: server.status(home, SERVER_NAME), S3_NAME: server.status(home, S3_NAME, health_path="/moto-api/")}
+    return {
+        SERVER_NAME: server.status(home, SERVER_NAME),
+        S3_NAME: server.status(home, S3_NAME, health_path="/moto-api/"),
+    }

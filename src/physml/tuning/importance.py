@@ -36,7 +36,9 @@ def param_importances(table: pd.DataFrame, spec: SearchSpec) -> dict[str, float]
             if isinstance(dist, optuna.distributions.CategoricalDistribution):
                 value = json.dumps(value.tolist() if hasattr(value, "tolist") else value)
             params[name] = value
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=float(row[spec.metric])))
+        study.add_trial(
+            optuna.trial.create_trial(params=params, distributions=distributions, value=float(row[spec.metric]))
+        )
     try:
         return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
     except (RuntimeError, ValueError):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 
 def grid_heatmaps(results: pd.DataFrame, x: str, y: str, panel: str | None, metric: str, mode: str) -> Figure:
@@ -32,8 +32,15 @@ def grid_heatmaps(results: pd.DataFrame, x: str, y: str, panel: str | None, metr
         for (i, j), val in np.ndenumerate(grid):
             label = "diverged" if diverged[i, j] else ("" if np.isnan(val) else f"{val:.3g}")
             light = np.isfinite(val) and sum(cmap((val - vmin) / ((vmax - vmin) or 1))[:3]) > 1.8
-            ax.text(j, i, label, ha="center", va="center", fontsize=8,
-                    color="red" if diverged[i, j] else ("black" if light else "white"))
+            ax.text(
+                j,
+                i,
+                label,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="red" if diverged[i, j] else ("black" if light else "white"),
+            )
         ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
         ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
         ax.set(xlabel=x, ylabel=y, title=f"{panel} = {value}" if panel else "")
@@ -46,11 +53,15 @@ def optimisation_history(values: np.ndarray, metric: str, mode: str) -> Figure:
     """Each trial's metric in completion order, and the best so far."""
     values = np.asarray(values, dtype=float)
     clean = np.where(np.isfinite(values), values, np.nan)
-    best = (np.fmin if mode == "min" else np.fmax).accumulate(np.nan_to_num(clean, nan=np.inf if mode == "min" else -np.inf))
+    best = (np.fmin if mode == "min" else np.fmax).accumulate(
+        np.nan_to_num(clean, nan=np.inf if mode == "min" else -np.inf)
+    )
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     trials = np.arange(1, len(values) + 1)
     ax.scatter(trials, clean, color="tab:blue", label="trial")
-    ax.plot(trials, np.where(np.isfinite(best), best, np.nan), color="tab:red", drawstyle="steps-post", label="best so far")
+    ax.plot(
+        trials, np.where(np.isfinite(best), best, np.nan), color="tab:red", drawstyle="steps-post", label="best so far"
+    )
     ax.set(xlabel="trial (completion order)", ylabel=metric, title="optimisation history")
     ax.grid(alpha=0.3)
     ax.legend()

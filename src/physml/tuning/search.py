@@ -61,19 +61,35 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
     else:
         search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)
         asha = spec.asha or {}
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
-                                  grace_period=min(asha.get("grace_period", 1), epochs),  # short runs: no later rung
-                                  reduction_factor=asha.get("reduction_factor", 3))  # fmt: skip
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=epochs,
+            grace_period=min(asha.get("grace_period", 1), epochs),  # short runs: no later rung
+            reduction_factor=asha.get("reduction_factor", 3),
+        )
         samples = options.num_samples or spec.num_samples
-    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=samples, search_alg=search_alg,
-                                  scheduler=scheduler, max_concurrent_trials=options.max_concurrent,
-                                  reuse_actors=True)  # a trial in a warm worker skips ~14 s of imports  # fmt: skip
-    run_config = tune.RunConfig(name=path.name, storage_path=str(path.parent), callbacks=callbacks, verbose=1,
-                                failure_config=tune.FailureConfig(max_failures=options.max_failures))  # fmt: skip
+    tune_config = tune.TuneConfig(
+        metric=spec.metric,
+        mode=spec.mode,
+        num_samples=samples,
+        search_alg=search_alg,
+        scheduler=scheduler,
+        max_concurrent_trials=options.max_concurrent,
+        reuse_actors=True,
+    )  # a trial in a warm worker skips ~14 s of imports
+    run_config = tune.RunConfig(
+        name=path.name,
+        storage_path=str(path.parent),
+        callbacks=callbacks,
+        verbose=1,
+        failure_config=tune.FailureConfig(max_failures=options.max_failures),
+    )
     return tune.Tuner(trainable, param_space=spec.tune_space(), tune_config=tune_config, run_config=run_config)
 
 
-def retrain_best(task: Task, options: SearchOptions, best_config: dict[str, Any], settings: TrialSettings) -> str | None:
+def retrain_best(
+    task: Task, options: SearchOptions, best_config: dict[str, Any], settings: TrialSettings
+) -> str | None:
     """The best config on the full training part, evaluated on the test part, with every artifact,
     registered as a new version with alias `candidate` (a nested run of the search)."""
     config = task.load_config(preset=options.preset, overrides={**settings.fixed, **best_config})
@@ -93,8 +109,11 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
         project_run = client.get_run(os.environ.pop("MLFLOW_RUN_ID"))  # popped: nested runs must not resume it
         for key, value in tags.items():
             client.set_tag(project_run.info.run_id, key, value)
-        return {"parent_run_id": project_run.info.run_id, "experiment_id": project_run.info.experiment_id,
-                "wall_seconds": 0.0}  # fmt: skip
+        return {
+            "parent_run_id": project_run.info.run_id,
+            "experiment_id": project_run.info.experiment_id,
+            "wall_seconds": 0.0,
+        }
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
     return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
@@ -123,17 +142,22 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
     if options.resume:
         close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted")
-    settings = TrialSettings(options.task, tracking_uri, experiment_id, parent_run_id, spec.metric,
-                             options.preset, fixed, spec.model)  # fmt: skip
+    settings = TrialSettings(
+        options.task, tracking_uri, experiment_id, parent_run_id, spec.metric, options.preset, fixed, spec.model
+    )
 
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(address=options.address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(
+            address=options.address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
     started = time.perf_counter()
     try:
         data = task.load_data(base, options.data_dir)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, settings=settings, data=data),
-                                        {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial})  # fmt: skip
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, settings=settings, data=data),
+            {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
+        )
         callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id)]
         tuner = build_tuner(spec, options, trainable, path, callbacks, epochs)
         path.mkdir(parents=True, exist_ok=True)
@@ -149,9 +173,12 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
 
         mlflow.set_experiment(experiment_id=experiment_id)
         with mlflow.start_run(run_id=parent_run_id):
-            extra_metrics = {"n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id),
-                             "n_orphaned": orphaned, f"best_{spec.metric}": best_metric,
-                             "wall_seconds": state["wall_seconds"]}  # fmt: skip
+            extra_metrics = {
+                "n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id),
+                "n_orphaned": orphaned,
+                f"best_{spec.metric}": best_metric,
+                "wall_seconds": state["wall_seconds"],
+            }
             log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
             best_run_id = retrain_best(task, options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)

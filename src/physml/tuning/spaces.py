@@ -59,7 +59,9 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     section = tree[kind]
     model = tree.get("model") or (task.models[0] if len(task.models) == 1 else None)
     if model not in task.models:
-        raise ConfigError(f"{path}: 'model' must name one of {task.name}'s models ({', '.join(task.models)}), got {model!r}")
+        raise ConfigError(
+            f"{path}: 'model' must name one of {task.name}'s models ({', '.join(task.models)}), got {model!r}"
+        )
     metric = tree.get("metric")
     if not metric:
         raise ConfigError(f"{path}: 'metric' is missing")

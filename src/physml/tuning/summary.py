@@ -21,15 +21,17 @@ def results_table(result_grid, spec: SearchSpec, epochs: int) -> pd.DataFrame:
     for result in result_grid:
         metrics = result.metrics or {}
         row = {key: result.config.get(key) for key in spec.space}
-        row.update({
-            spec.metric: float(metrics.get(spec.metric, np.nan)),
-            "diverged": int(metrics.get("diverged", 0)),
-            "epochs_run": int(metrics.get("epoch", 0)),
-            "error": result.error is not None,
-            "mlflow_run_id": metrics.get("mlflow_run_id"),
-            "trial_id": metrics.get("trial_id"),
-            "finished_at": metrics.get("timestamp", 0),
-        })  # fmt: skip
+        row.update(
+            {
+                spec.metric: float(metrics.get(spec.metric, np.nan)),
+                "diverged": int(metrics.get("diverged", 0)),
+                "epochs_run": int(metrics.get("epoch", 0)),
+                "error": result.error is not None,
+                "mlflow_run_id": metrics.get("mlflow_run_id"),
+                "trial_id": metrics.get("trial_id"),
+                "finished_at": metrics.get("timestamp", 0),
+            }
+        )
         row["early_stopped"] = int(not row["diverged"] and not row["error"] and 0 < row["epochs_run"] < epochs)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("finished_at").reset_index(drop=True)
@@ -50,23 +52,44 @@ def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
         log_figure(plots.importance_bars(importances), "search/importance.png")
 
 
-def log_search_summary(options: SearchOptions, spec: SearchSpec, fixed: dict[str, Any], table: pd.DataFrame,
-                       best_config: dict[str, Any], extra_metrics: dict[str, float]) -> None:  # fmt: skip
+def log_search_summary(
+    options: SearchOptions,
+    spec: SearchSpec,
+    fixed: dict[str, Any],
+    table: pd.DataFrame,
+    best_config: dict[str, Any],
+    extra_metrics: dict[str, float],
+) -> None:
     """On the active parent run: how the search was set up, every trial's row, counts, plots."""
-    mlflow.log_params({f"search.{key}": value for key, value in {
-        "kind": options.kind, "metric": spec.metric, "mode": spec.mode,
-        "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
-        "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
-        "num_trials": len(table), "max_concurrent": options.max_concurrent,
-        "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-        "address": options.address or "local", "fixed": json.dumps(fixed),
-    }.items()})  # fmt: skip (prefixed: MLproject parameters of the same run use the plain names)
+    mlflow.log_params(
+        {
+            f"search.{key}": value
+            for key, value in {
+                "kind": options.kind,
+                "metric": spec.metric,
+                "mode": spec.mode,
+                "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
+                "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
+                "num_trials": len(table),
+                "max_concurrent": options.max_concurrent,
+                "cpus_per_trial": options.cpus_per_trial,
+                "gpus_per_trial": options.gpus_per_trial,
+                "address": options.address or "local",
+                "fixed": json.dumps(fixed),
+            }.items()
+        }
+    )  # prefixed: MLproject parameters of the same run use the plain names
     mlflow.log_dict(spec.space, "search/space.json")
     mlflow.log_dict(best_config, "search/best_config.json")
     mlflow.log_text(table.to_csv(index=False), "search/trials.csv")
-    mlflow.log_metrics({
-        "n_trials": len(table), "n_diverged": int(table["diverged"].sum()),
-        "n_early_stopped": int(table["early_stopped"].sum()), "n_errored": int(table["error"].sum()), **extra_metrics,
-    })  # fmt: skip
+    mlflow.log_metrics(
+        {
+            "n_trials": len(table),
+            "n_diverged": int(table["diverged"].sum()),
+            "n_early_stopped": int(table["early_stopped"].sum()),
+            "n_errored": int(table["error"].sum()),
+            **extra_metrics,
+        }
+    )
     mlflow.set_tag("best_config", json.dumps(best_config))
     log_search_plots(table, spec)

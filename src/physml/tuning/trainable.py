@@ -53,8 +53,10 @@ def params_digest(params: dict[str, Any]) -> str:
 def finished_twin(settings: TrialSettings, digest: str):
     """A FINISHED run of this search with the same params: the trial already ran (a resumed search
     whose Tune state was saved before the trial's end was recorded)."""
-    query = (f"tags.mlflow.parentRunId = '{settings.parent_run_id}' and tags.`trial.params_digest` = '{digest}' "
-             "and attributes.status = 'FINISHED'")  # fmt: skip
+    query = (
+        f"tags.mlflow.parentRunId = '{settings.parent_run_id}' and tags.`trial.params_digest` = '{digest}' "
+        "and attributes.status = 'FINISHED'"
+    )
     runs = MlflowClient(settings.tracking_uri).search_runs([settings.experiment_id], query, max_results=1)
     return runs[0] if runs else None
 
@@ -77,18 +79,30 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
     twin = finished_twin(settings, digest)
     if twin is not None:
         epochs = int(twin.data.params.get("trial.epochs", total_epochs))
-        tune.report({**twin.data.metrics, "epoch": int(epochs), "diverged": 0,
-                     "mlflow_run_id": twin.info.run_id, "reused": 1})  # fmt: skip
+        tune.report(
+            {**twin.data.metrics, "epoch": int(epochs), "diverged": 0, "mlflow_run_id": twin.info.run_id, "reused": 1}
+        )
         return
     context = tune.get_context()
     client = MlflowClient(settings.tracking_uri)
     attempt = close_earlier_attempts(client, settings.experiment_id, settings.parent_run_id, context.get_trial_id()) + 1
     tags = standard_tags(task.name, settings.model, settings.preset)
-    tags.update({"ray.trial_id": context.get_trial_id(), "ray.trial_name": context.get_trial_name(),
-                 "ray.node_id": ray.get_runtime_context().get_node_id(), "search.parent": settings.parent_run_id,
-                 "trial.params_digest": digest, "trial.attempt": str(attempt)})  # fmt: skip
-    run = mlflow.start_run(experiment_id=settings.experiment_id, run_name=context.get_trial_name(),
-                           parent_run_id=settings.parent_run_id, tags=tags)  # fmt: skip
+    tags.update(
+        {
+            "ray.trial_id": context.get_trial_id(),
+            "ray.trial_name": context.get_trial_name(),
+            "ray.node_id": ray.get_runtime_context().get_node_id(),
+            "search.parent": settings.parent_run_id,
+            "trial.params_digest": digest,
+            "trial.attempt": str(attempt),
+        }
+    )
+    run = mlflow.start_run(
+        experiment_id=settings.experiment_id,
+        run_name=context.get_trial_name(),
+        parent_run_id=settings.parent_run_id,
+        tags=tags,
+    )
     run_id = run.info.run_id
     mlflow.log_param("trial.epochs", total_epochs)
     last_epoch: dict[str, float] = {}

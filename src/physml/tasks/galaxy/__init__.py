@@ -21,21 +21,34 @@ class GalaxyTask(Task):
     models = ("cnn",)
     epochs_key = {"cnn": "train.epochs"}
     metrics = {
-        "accuracy": "max", "tta_accuracy": "max", "top2_accuracy": "max", "macro_f1": "max",
-        "confident_accuracy": "max", "top2": "max", "rmse": "min", "loss": "min", "ece": "min",
-        "review_fraction": "min", "majority_rate": "max", "fit_seconds": "min",
-    }  # fmt: skip
+        "accuracy": "max",
+        "tta_accuracy": "max",
+        "top2_accuracy": "max",
+        "macro_f1": "max",
+        "confident_accuracy": "max",
+        "top2": "max",
+        "rmse": "min",
+        "loss": "min",
+        "ece": "min",
+        "review_fraction": "min",
+        "majority_rate": "max",
+        "fit_seconds": "min",
+    }
     headline = ("test_accuracy", "test_macro_f1")
     trial_overrides = {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
-        Flag("--target", "data.target", help="classes4, classes5 or regression (37 vote fractions)",
-             choices=("classes4", "classes5", "regression")),
+        Flag(
+            "--target",
+            "data.target",
+            help="classes4, classes5 or regression (37 vote fractions)",
+            choices=("classes4", "classes5", "regression"),
+        ),
         Flag("--epochs", "train.epochs", int, "training epochs"),
         Flag("--batch-size", "train.batch_size", int, "batch size"),
         Flag("--learning-rate", "train.learning_rate", float, "Adam's learning rate"),
         Flag("--limit", "data.limit", int, "use only the first N galaxies (0 = all)"),
         Flag("--skip-bad-images", "data.skip_bad_images", bool, "skip (and count) corrupt JPEGs instead of stopping"),
-    )  # fmt: skip
+    )
     examples = ("physml galaxy train --preset demo", "physml tune galaxy --search bayes --max-concurrent 2")
 
     def validate_config(self, config: GalaxyConfig) -> None:
@@ -47,8 +60,9 @@ class GalaxyTask(Task):
     def load_data(self, config: GalaxyConfig, data_dir: str | Path | None = None):
         from physml.tasks.galaxy.data import load_galaxy_zoo, prepare
 
-        catalogue = load_galaxy_zoo(data_dir, config.data.skip_bad_images, config.data.tree_tolerance,
-                                    config.data.limit or None)  # fmt: skip
+        catalogue = load_galaxy_zoo(
+            data_dir, config.data.skip_bad_images, config.data.tree_tolerance, config.data.limit or None
+        )
         return prepare(config, catalogue)
 
     def check_data(self, data_dir: str | Path | None = None) -> str:
@@ -68,6 +82,6 @@ class GalaxyTask(Task):
         return train(config, data, on_epoch_end)
 
     def summary(self, results: list[RunResult]) -> str:
-        from physml.tasks.galaxy.report import summary
+        from physml.tasks.galaxy.report import run_summary
 
-        return "\n".join(summary(result) for result in results)
+        return "\n".join(run_summary(result) for result in results)

@@ -45,7 +45,10 @@ def compile_classifier(model: keras.Model, learning_rate: float, alpha: list[flo
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"), keras.metrics.TopKCategoricalAccuracy(2, name="top2")],
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.TopKCategoricalAccuracy(2, name="top2"),
+        ],
     )
 
 

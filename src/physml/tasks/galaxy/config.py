@@ -72,20 +72,37 @@ class GalaxyConfig:
 
 def validate_galaxy_config(config: GalaxyConfig) -> None:
     model, data, train = config.model, config.data, config.train
-    check([
-        (data.target in TARGETS, "data.target", f"one of {TARGETS}"),
-        (0 < data.input_size <= data.size <= data.crop <= 424, "data.input_size", "<= data.size <= data.crop <= 424"),
-        (0 < data.val_fraction and 0 < data.test_fraction and data.val_fraction + data.test_fraction < 1,
-         "data.test_fraction", "positive, with data.val_fraction summing to less than 1"),
-        (data.limit >= 0, "data.limit", ">= 0 (0 = all galaxies)"),
-        (isinstance(model.filters, list) and len(model.filters) >= 1 and all(isinstance(f, int) and f > 0 for f in model.filters),
-         "model.filters", "a list of positive integers"),
-        (isinstance(model.kernel_sizes, list) and len(model.kernel_sizes) == len(model.filters),
-         "model.kernel_sizes", "a list as long as model.filters"),
-        (model.dense_layers >= 0 and model.dense_units >= 1, "model.dense_units", ">= 1"),
-        (0 <= model.dropout < 1, "model.dropout", "in [0, 1)"),
-        (train.learning_rate > 0, "train.learning_rate", "> 0"),
-        (train.epochs >= 1 and train.batch_size >= 1, "train.epochs", ">= 1 (and train.batch_size >= 1)"),
-        (train.focal_gamma >= 0, "train.focal_gamma", ">= 0"),
-        (0 < config.evaluation.review_margin < 1, "evaluation.review_margin", "in (0, 1)"),
-    ])  # fmt: skip
+    check(
+        [
+            (data.target in TARGETS, "data.target", f"one of {TARGETS}"),
+            (
+                0 < data.input_size <= data.size <= data.crop <= 424,
+                "data.input_size",
+                "<= data.size <= data.crop <= 424",
+            ),
+            (
+                data.val_fraction > 0 and data.test_fraction > 0 and data.val_fraction + data.test_fraction < 1,
+                "data.test_fraction",
+                "positive, with data.val_fraction summing to less than 1",
+            ),
+            (data.limit >= 0, "data.limit", ">= 0 (0 = all galaxies)"),
+            (
+                isinstance(model.filters, list)
+                and len(model.filters) >= 1
+                and all(isinstance(f, int) and f > 0 for f in model.filters),
+                "model.filters",
+                "a list of positive integers",
+            ),
+            (
+                isinstance(model.kernel_sizes, list) and len(model.kernel_sizes) == len(model.filters),
+                "model.kernel_sizes",
+                "a list as long as model.filters",
+            ),
+            (model.dense_layers >= 0 and model.dense_units >= 1, "model.dense_units", ">= 1"),
+            (0 <= model.dropout < 1, "model.dropout", "in [0, 1)"),
+            (train.learning_rate > 0, "train.learning_rate", "> 0"),
+            (train.epochs >= 1 and train.batch_size >= 1, "train.epochs", ">= 1 (and train.batch_size >= 1)"),
+            (train.focal_gamma >= 0, "train.focal_gamma", ">= 0"),
+            (0 < config.evaluation.review_margin < 1, "evaluation.review_margin", "in (0, 1)"),
+        ]
+    )

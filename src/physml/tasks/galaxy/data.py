@@ -66,7 +66,9 @@ def check_votes(path: Path, raw: pd.DataFrame, tolerance: float) -> pd.DataFrame
     not_integer = np.flatnonzero(ids.to_numpy() != np.round(ids.to_numpy()))
     if not_integer.size:
         row = int(not_integer[0])
-        raise DataValidationError(f"{where(path, row)}, column 'GalaxyID': {raw['GalaxyID'].iat[row]!r} is not an integer")
+        raise DataValidationError(
+            f"{where(path, row)}, column 'GalaxyID': {raw['GalaxyID'].iat[row]!r} is not an integer"
+        )
     duplicated = np.flatnonzero(ids.duplicated().to_numpy())
     if duplicated.size:
         row = int(duplicated[0])

@@ -46,24 +46,56 @@ def _q(number: int, text: str, *answers: tuple[str, int | None]) -> Question:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    _q(1, "Is the galaxy simply smooth and rounded, with no sign of a disk?",
-       ("smooth", 7), ("features or disk", 2), ("star or artifact", 6)),
+    _q(
+        1,
+        "Is the galaxy simply smooth and rounded, with no sign of a disk?",
+        ("smooth", 7),
+        ("features or disk", 2),
+        ("star or artifact", 6),
+    ),
     _q(2, "Could this be a disk viewed edge-on?", ("yes", 9), ("no", 3)),
     _q(3, "Is there a sign of a bar feature through the centre of the galaxy?", ("bar", 4), ("no bar", 4)),
     _q(4, "Is there any sign of a spiral arm pattern?", ("spiral", 10), ("no spiral", 5)),
-    _q(5, "How prominent is the central bulge?",
-       ("no bulge", 6), ("just noticeable", 6), ("obvious", 6), ("dominant", 6)),
+    _q(
+        5,
+        "How prominent is the central bulge?",
+        ("no bulge", 6),
+        ("just noticeable", 6),
+        ("obvious", 6),
+        ("dominant", 6),
+    ),
     _q(6, "Is there anything odd?", ("yes", 8), ("no", None)),
     _q(7, "How rounded is it?", ("completely round", 6), ("in between", 6), ("cigar-shaped", 6)),
-    _q(8, "Is the odd feature a ring, or is the galaxy disturbed or irregular?",
-       ("ring", None), ("lens or arc", None), ("disturbed", None), ("irregular", None), ("other", None),
-       ("merger", None), ("dust lane", None)),
-    _q(9, "Does the galaxy have a bulge at its centre? If so, what shape?",
-       ("rounded", 6), ("boxy", 6), ("no bulge", 6)),
+    _q(
+        8,
+        "Is the odd feature a ring, or is the galaxy disturbed or irregular?",
+        ("ring", None),
+        ("lens or arc", None),
+        ("disturbed", None),
+        ("irregular", None),
+        ("other", None),
+        ("merger", None),
+        ("dust lane", None),
+    ),
+    _q(
+        9,
+        "Does the galaxy have a bulge at its centre? If so, what shape?",
+        ("rounded", 6),
+        ("boxy", 6),
+        ("no bulge", 6),
+    ),
     _q(10, "How tightly wound do the spiral arms appear?", ("tight", 11), ("medium", 11), ("loose", 11)),
-    _q(11, "How many spiral arms are there?",
-       ("1", 5), ("2", 5), ("3", 5), ("4", 5), ("more than four", 5), ("can't tell", 5)),
-)  # fmt: skip
+    _q(
+        11,
+        "How many spiral arms are there?",
+        ("1", 5),
+        ("2", 5),
+        ("3", 5),
+        ("4", 5),
+        ("more than four", 5),
+        ("can't tell", 5),
+    ),
+)
 
 # Morphology classes of the seed study: each is the product of these answers' normalised fractions.
 # "other" is the rest: 1 - the sum of the four (features without spiral arms, odd smooth galaxies,

@@ -17,13 +17,15 @@ HOW_TO = f"""To download Galaxy Zoo you need the Kaggle API and your credentials
      it as ~/.kaggle/kaggle.json (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY
   3. accept the competition rules at https://www.kaggle.com/c/{COMPETITION}/rules
   4. run `physml data download galaxy` again
-Or download {', '.join(FILES)} by hand, unzip them into one folder, and point --data-dir (or
+Or download {", ".join(FILES)} by hand, unzip them into one folder, and point --data-dir (or
 PHYSML_DATA_DIR, a folder holding galaxy_zoo/) at it."""
 
 
 def has_credentials() -> bool:
     config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
-    return (config_dir / "kaggle.json").exists() or bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
+    return (config_dir / "kaggle.json").exists() or bool(
+        os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
+    )
 
 
 def download_galaxy_zoo(dest: Path) -> Path:

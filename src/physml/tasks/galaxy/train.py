@@ -21,13 +21,13 @@ from mlflow.models import infer_signature
 
 from physml.evaluation import plots
 from physml.models.callbacks import EpochReporter, as_hook_list
+from physml.tasks.base import RunResult
 from physml.tasks.galaxy.cnn import (
     build_cnn,
     compile_classifier,
     compile_regressor,
     focal_alpha,
 )
-from physml.tasks.base import RunResult
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
 from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
@@ -41,9 +41,15 @@ REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas")
 
 
 def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
-    params = {"target": config.data.target, "seed": config.seed, "preset": config.preset or "none",
-              "n_train": len(data.split["train"]), "n_val": len(data.split["val"]), "n_test": len(data.split["test"]),
-              "classes": ",".join(data.class_names)}  # fmt: skip
+    params = {
+        "target": config.data.target,
+        "seed": config.seed,
+        "preset": config.preset or "none",
+        "n_train": len(data.split["train"]),
+        "n_val": len(data.split["val"]),
+        "n_test": len(data.split["test"]),
+        "classes": ",".join(data.class_names),
+    }
     for section in ("data", "model", "train"):
         params.update({f"{section}.{k}": v for k, v in dataclasses.asdict(getattr(config, section)).items()})
     mlflow.log_params(params)
@@ -63,7 +69,9 @@ def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
 def plots_class_counts(counts: pd.Series, config: GalaxyConfig):
     from physml.evaluation.classification import class_counts_figure
 
-    return class_counts_figure(counts, f"labels from the GZ2 tree ({config.data.target}, {counts.sum()} galaxies)", "galaxies")
+    return class_counts_figure(
+        counts, f"labels from the GZ2 tree ({config.data.target}, {counts.sum()} galaxies)", "galaxies"
+    )
 
 
 def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=None) -> tuple[keras.Model, dict]:
@@ -71,8 +79,9 @@ def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=No
     keras.utils.set_random_seed(config.seed)
     regression = config.data.target == "regression"
     train_rows, val_rows = data.split["train"], data.split["val"]
-    model = build_cnn(config.data.input_size, data.targets.shape[1], config.model,
-                      "sigmoid" if regression else "softmax")  # fmt: skip
+    model = build_cnn(
+        config.data.input_size, data.targets.shape[1], config.model, "sigmoid" if regression else "softmax"
+    )
     if regression:
         compile_regressor(model, config.train.learning_rate)
         monitor, mode = "val_rmse", "min"
@@ -81,25 +90,46 @@ def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=No
         mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
         compile_classifier(model, config.train.learning_rate, alpha, config.train.focal_gamma)
         monitor, mode = "val_accuracy", "max"
-    train_ds = training_dataset(data.images[train_rows], data.targets[train_rows], config.train.batch_size,
-                                config.data.input_size, config.seed)  # fmt: skip
+    train_ds = training_dataset(
+        data.images[train_rows], data.targets[train_rows], config.train.batch_size, config.data.input_size, config.seed
+    )
     val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
     best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode, save_best_only=True)
     started = time.perf_counter()
     with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
-        reporter = EpochReporter(config.train.epochs, [log_epoch, *as_hook_list(on_epoch_end)],
-                                 description="cnn epochs", shown=("accuracy", "val_accuracy", "val_rmse"))  # fmt: skip
-        model.fit(train_ds, validation_data=val_ds, epochs=config.train.epochs, callbacks=[reporter, best], verbose=0,
-                  shuffle=False)  # the training dataset shuffles itself
+        reporter = EpochReporter(
+            config.train.epochs,
+            [log_epoch, *as_hook_list(on_epoch_end)],
+            description="cnn epochs",
+            shown=("accuracy", "val_accuracy", "val_rmse"),
+        )
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.train.epochs,
+            callbacks=[reporter, best],
+            verbose=0,
+            shuffle=False,
+        )  # the training dataset shuffles itself
     seconds = time.perf_counter() - started
     history = reporter.history
     scores = np.asarray(history[monitor])
     best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1
-    mlflow.log_metrics({"fit_seconds": seconds, "train_images_per_second": len(train_rows) * config.train.epochs / seconds,
-                        "best_epoch": best_epoch, f"best_{monitor}": float(scores[best_epoch - 1])})  # fmt: skip
+    mlflow.log_metrics(
+        {
+            "fit_seconds": seconds,
+            "train_images_per_second": len(train_rows) * config.train.epochs / seconds,
+            "best_epoch": best_epoch,
+            f"best_{monitor}": float(scores[best_epoch - 1]),
+        }
+    )
     panels = {"loss": ("loss", "val_loss")}
-    panels.update({"rmse": ("rmse", "val_rmse")} if regression else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")})
-    log_figure(plots.history_panels(history, panels, f"best epoch {best_epoch} ({monitor})"), "plots/training_curves.png")
+    panels.update(
+        {"rmse": ("rmse", "val_rmse")} if regression else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")}
+    )
+    log_figure(
+        plots.history_panels(history, panels, f"best epoch {best_epoch} ({monitor})"), "plots/training_curves.png"
+    )
     return keras.models.load_model(checkpoint), history
 
 

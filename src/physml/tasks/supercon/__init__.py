@@ -21,9 +21,15 @@ class SuperconTask(Task):
     models = ("linear", "gbm", "dnn")
     epochs_key = {"dnn": "dnn.epochs"}
     metrics = {
-        "rmse": "min", "mae": "min", "median_abs_error": "min", "p90_abs_error": "min", "loss": "min",
-        "r2": "max", "seconds": "min", "fit_seconds": "min",
-    }  # fmt: skip
+        "rmse": "min",
+        "mae": "min",
+        "median_abs_error": "min",
+        "p90_abs_error": "min",
+        "loss": "min",
+        "r2": "max",
+        "seconds": "min",
+        "fit_seconds": "min",
+    }
     headline = ("test_r2", "test_rmse")
     trial_overrides = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
@@ -57,8 +63,10 @@ class SuperconTask(Task):
     def check_data(self, data_dir: str | Path | None = None) -> str:
         data = self.load_data(None, data_dir)
         groups = len(set(data.composition_groups()))
-        return (f"{data.train_path}: {len(data.tc)} materials, {data.features.shape[1]} features, "
-                f"{groups} distinct compositions, Tc {data.tc.min():.3g}-{data.tc.max():.3g} K: OK")  # fmt: skip
+        return (
+            f"{data.train_path}: {len(data.tc)} materials, {data.features.shape[1]} features, "
+            f"{groups} distinct compositions, Tc {data.tc.min():.3g}-{data.tc.max():.3g} K: OK"
+        )
 
     def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:
         from physml.data.download import download_archive

@@ -82,16 +82,18 @@ class SuperconConfig:
 
 
 def validate_supercon_config(config: SuperconConfig) -> None:
-    check([
-        (config.data.feature_set in FEATURE_SETS, "data.feature_set", f"one of {FEATURE_SETS}"),
-        (config.data.split in SPLITS, "data.split", f"one of {SPLITS}"),
-        (0 < config.data.test_fraction < 1, "data.test_fraction", "between 0 and 1"),
-        (config.dnn.optimizer in OPTIMIZERS, "dnn.optimizer", f"one of {OPTIMIZERS}"),
-        (config.dnn.layers >= 1, "dnn.layers", ">= 1"),
-        (config.dnn.units >= 1, "dnn.units", ">= 1"),
-        (config.dnn.learning_rate > 0, "dnn.learning_rate", "> 0"),
-        (config.dnn.epochs >= 1, "dnn.epochs", ">= 1"),
-        (config.dnn.batch_size >= 1, "dnn.batch_size", ">= 1"),
-        (0 <= config.dnn.validation_split < 1, "dnn.validation_split", "in [0, 1)"),
-        (config.gbm.n_estimators >= 1, "gbm.n_estimators", ">= 1"),
-    ])  # fmt: skip
+    check(
+        [
+            (config.data.feature_set in FEATURE_SETS, "data.feature_set", f"one of {FEATURE_SETS}"),
+            (config.data.split in SPLITS, "data.split", f"one of {SPLITS}"),
+            (0 < config.data.test_fraction < 1, "data.test_fraction", "between 0 and 1"),
+            (config.dnn.optimizer in OPTIMIZERS, "dnn.optimizer", f"one of {OPTIMIZERS}"),
+            (config.dnn.layers >= 1, "dnn.layers", ">= 1"),
+            (config.dnn.units >= 1, "dnn.units", ">= 1"),
+            (config.dnn.learning_rate > 0, "dnn.learning_rate", "> 0"),
+            (config.dnn.epochs >= 1, "dnn.epochs", ">= 1"),
+            (config.dnn.batch_size >= 1, "dnn.batch_size", ">= 1"),
+            (0 <= config.dnn.validation_split < 1, "dnn.validation_split", "in [0, 1)"),
+            (config.gbm.n_estimators >= 1, "gbm.n_estimators", ">= 1"),
+        ]
+    )

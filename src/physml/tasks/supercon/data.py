@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from physml.tasks.supercon.elements import element_symbols
-from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS
 from physml.data.download import ArchiveSpec
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
+from physml.tasks.supercon.elements import element_symbols
+from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS
 
 TARGET = "critical_temp"
 TRAIN_COLUMNS: tuple[str, ...] = FEATURE_NAMES + (TARGET,)
@@ -33,8 +33,6 @@ UCI_ARCHIVE = ArchiveSpec(
     size_bytes=None,
     members=("train.csv", "unique_m.csv"),
 )
-
-
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,7 @@ class SuperconData:
 
     def select(self, feature_set: str) -> pd.DataFrame:
         if feature_set not in FEATURE_SETS:
-            raise DataValidationError(
-                f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}"
-            )
+            raise DataValidationError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
         return self.features[list(FEATURE_SETS[feature_set])]
 
     def composition_groups(self) -> np.ndarray:

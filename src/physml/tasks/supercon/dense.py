@@ -77,8 +77,11 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
         # Several steps per call to the compiled train function: the study's tiny net at batch 16
         # spends most of a step in Python dispatch otherwise (benchmarks/supercon_dnn_throughput.py: 6x).
-        self.model_.compile(optimizer=make_optimizer(self.optimizer, self.learning_rate), loss="mse",
-                            steps_per_execution=STEPS_PER_EXECUTION)
+        self.model_.compile(
+            optimizer=make_optimizer(self.optimizer, self.learning_rate),
+            loss="mse",
+            steps_per_execution=STEPS_PER_EXECUTION,
+        )
         callback = EpochReporter(
             self.epochs,
             as_hook_list(on_epoch_end),

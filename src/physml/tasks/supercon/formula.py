@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Composition, Element
 
+from physml.errors import FormulaError
 from physml.tasks.supercon.elements import (
     PROPERTIES,
     element_symbols,
     element_table,
     property_matrix,
 )
-from physml.errors import FormulaError
 
 STATISTICS = (
     "mean",
@@ -68,9 +68,7 @@ def _property_statistics(amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
     entropy = _neg_xlogx_sum(t / t.sum(axis=1, keepdims=True))
     wtd_entropy = _neg_xlogx_sum(weighted / weighted.sum(axis=1, keepdims=True))
     value_range = np.where(present, t, -np.inf).max(axis=1) - np.where(present, t, np.inf).min(axis=1)
-    wtd_range = np.where(present, weighted, -np.inf).max(axis=1) - np.where(present, weighted, np.inf).min(
-        axis=1
-    )
+    wtd_range = np.where(present, weighted, -np.inf).max(axis=1) - np.where(present, weighted, np.inf).min(axis=1)
     std = np.sqrt(np.where(present, (t - mean[:, None]) ** 2, 0.0).sum(axis=1) / count)
     wtd_std = np.sqrt((fractions * (t - wtd_mean[:, None]) ** 2).sum(axis=1))
     return np.column_stack(

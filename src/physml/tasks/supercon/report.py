@@ -21,6 +21,14 @@ def results_table(results: list[RunResult]) -> str:
             continue
         m = result.metrics
         registered = f"{result.registered_name} v{result.registered_version}" if result.registered_name else "-"
-        rows.append([result.model, interval(m, "test_r2", 3), interval(m, "test_rmse", 2), round(m["test_mae"], 2),
-                     round(m["test_p90_abs_error"], 2), registered])  # fmt: skip
+        rows.append(
+            [
+                result.model,
+                interval(m, "test_r2", 3),
+                interval(m, "test_rmse", 2),
+                round(m["test_mae"], 2),
+                round(m["test_p90_abs_error"], 2),
+                registered,
+            ]
+        )
     return text_table(columns, rows)

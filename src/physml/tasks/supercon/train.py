@@ -108,17 +108,17 @@ def training_dataset(data: SuperconData):
     if key not in _DATASETS:
         _DATASETS.clear()  # one table at a time; a new load replaces it
         _DATASETS[key] = mlflow.data.from_pandas(
-            data.frame, source=LocalArtifactDatasetSource(str(data.train_path.resolve())),
-            name="uci-superconductivity", targets="critical_temp",
+            data.frame,
+            source=LocalArtifactDatasetSource(str(data.train_path.resolve())),
+            name="uci-superconductivity",
+            targets="critical_temp",
         )
     return _DATASETS[key]
 
 
 def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig) -> dict[str, float]:
     predictions = pipeline.predict(split.X_test)
-    metrics = regression_metrics(
-        split.y_test, predictions, "test_", config.evaluation.bootstrap_resamples, config.seed
-    )
+    metrics = regression_metrics(split.y_test, predictions, "test_", config.evaluation.bootstrap_resamples, config.seed)
     train_predictions = pipeline.predict(split.X_train)
     metrics.update(regression_metrics(split.y_train, train_predictions, "train_", 0))
     mlflow.log_metrics(metrics)
@@ -143,7 +143,9 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
 
     background = scaled_sample(split.X_train, config.evaluation.shap_background)
     sample = scaled_sample(split.X_test, config.evaluation.shap_samples)
-    explanation = explain.shap_values(EXPLAINERS[model], pipeline.named_steps["regressor"], background, sample, config.seed)
+    explanation = explain.shap_values(
+        EXPLAINERS[model], pipeline.named_steps["regressor"], background, sample, config.seed
+    )
     title = f"{model}: SHAP ({EXPLAINERS[model]}, standard-scaled features)"
     log_figure(explain.beeswarm(explanation, title=title), "shap/beeswarm.png")
     log_figure(explain.bar(explanation, title=title), "shap/bar.png")

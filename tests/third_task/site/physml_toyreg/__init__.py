@@ -95,10 +95,20 @@ class ToyRegression(Task):
         from sklearn.neural_network import MLPRegressor
 
         result = RunResult(model=model, run_id=mlflow.active_run().info.run_id)
-        mlflow.log_params({"units": config.mlp.units, "learning_rate": config.mlp.learning_rate,
-                           "epochs": config.mlp.epochs, "seed": config.seed, "split": "fixed"})
-        net = MLPRegressor(hidden_layer_sizes=(config.mlp.units, config.mlp.units), learning_rate_init=config.mlp.learning_rate,
-                           random_state=config.seed)
+        mlflow.log_params(
+            {
+                "units": config.mlp.units,
+                "learning_rate": config.mlp.learning_rate,
+                "epochs": config.mlp.epochs,
+                "seed": config.seed,
+                "split": "fixed",
+            }
+        )
+        net = MLPRegressor(
+            hidden_layer_sizes=(config.mlp.units, config.mlp.units),
+            learning_rate_init=config.mlp.learning_rate,
+            random_state=config.seed,
+        )
         for epoch in range(1, config.mlp.epochs + 1):
             for _ in range(20):
                 net.partial_fit(data["x_train"], data["y_train"])
@@ -113,6 +123,11 @@ class ToyRegression(Task):
         if config.registry.log_model:
             example = data["x_val"][:3]
             name = config.registry.name if config.registry.register else None
-            log_task_model(ToyModel(net), result, name, ("mlflow", "scikit-learn", "numpy"),
-                           infer_signature(example, net.predict(example)))
+            log_task_model(
+                ToyModel(net),
+                result,
+                name,
+                ("mlflow", "scikit-learn", "numpy"),
+                infer_signature(example, net.predict(example)),
+            )
         return result
