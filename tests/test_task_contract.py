@@ -79,3 +79,14 @@ def test_anchors_are_data_with_a_declared_metric(name):
         assert anchor.source and anchor.value > 0
         assert task.metric_mode(anchor.metric) in ("min", "max")
         assert not anchor.model or anchor.model in task.models
+
+
+def test_anchors_printed_beside_a_run_match_its_split_model_and_metrics():
+    from physml.tasks.base import RunResult
+
+    task = registered()["supercon"]
+    config = task.load_config(overrides={"data.split": "grouped"})
+    results = [RunResult(model="gbm", metrics={"test_rmse": 10.3, "test_r2": 0.91})]
+    anchors = task.anchors_for(config, results)
+    assert anchors and all(a.split == "grouped" and a.metric in results[0].metrics for a in anchors)
+    assert not task.anchors_for(config, [RunResult(model="gbm", diverged=True)])

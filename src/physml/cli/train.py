@@ -60,6 +60,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         config.experiment = experiment
     results = within_project_run(lambda: task.run(config, models, none_if_empty(args.data_dir)))
     print(task.summary(results))
+    anchors = task.anchors_for(config, results)
+    if anchors:
+        print(f"\npublished figures on this split (projects/{task.name}/anchors.yaml):")
+        for anchor in anchors:
+            model = f"{anchor.model} " if anchor.model else ""
+            print(f"  {model}{anchor.metric} {anchor.value:g}  {anchor.source}")
     print_ui_link(results[0].run_id if results else None)
     return 3 if any(result.diverged for result in results) else 0
 

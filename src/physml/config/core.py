@@ -133,11 +133,6 @@ def get_dotted(config: Any, dotted_key: str) -> Any:
     return node
 
 
-def check_choices(value: Any, choices: tuple | list, key: str) -> None:
-    if value not in choices:
-        raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
-
-
 def check(rules: list[tuple[bool, str, str]]) -> None:
     """Each rule is (holds, dotted key, what the key must be); the first that fails is the error."""
     for holds, key, expected in rules:

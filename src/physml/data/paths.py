@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 
 def cache_base() -> Path:
     """physml's cache: $PHYSML_CACHE_DIR or the user cache dir (~/.cache/physml on Linux)."""
     env = os.environ.get("PHYSML_CACHE_DIR")
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("physml"))
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # here, not at the top: a logged model imports this module without it
+
+    return Path(platformdirs.user_cache_dir("physml"))
 
 
 def cache_root() -> Path:

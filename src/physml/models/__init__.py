@@ -1,1 +1,1 @@
-"""Models: each is a scikit-learn estimator, wrapped with its scaler in one Pipeline."""
+"""Pieces every task's models share: the Keras epoch reporter, the pyfunc base class."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from physml.config.core import check_choices, get_dotted, load_config, projects_dir
+from physml.config.core import get_dotted, load_config, projects_dir
 from physml.data.paths import task_data_dir
 from physml.errors import ConfigError, PhysmlError
 
@@ -70,13 +71,18 @@ class Task:
     description: ClassVar[str]  # one line for `physml --help`
     config_class: ClassVar[type]  # a dataclass tree, the typed form of projects/<name>/config.yaml
     data_folder: ClassVar[str]  # this task's folder under the data root ($PHYSML_DATA_DIR)
-    models: ClassVar[tuple[str, ...]]  # model names; the first is the default of a search
+    models: ClassVar[tuple[str, ...]]  # model names, in the order `--model all` trains them
     epochs_key: ClassVar[dict[str, str]]  # model -> dotted config key of its epochs (or rounds)
-    # every metric the task reports, by base name ("rmse" covers test_rmse, val_rmse, ...) -> min | max
+    # every metric the task reports, by base name ("rmse" covers test_rmse, val_rmse, ...) -> min | max;
+    # a name ending in "*" covers a family ("recall_*": recall_spiral, recall_edge_on, ...)
     metrics: ClassVar[dict[str, str]]
+    headline: ClassVar[tuple[str, ...]] = ()  # metrics shown first (compare, models list, summaries)
+    key_params: ClassVar[tuple[str, ...]] = ()  # params shown first when runs are compared
+    # params two runs must share to be compared (promotion), besides the dataset digest
+    comparability_params: ClassVar[tuple[str, ...]] = ()
+    search_model: ClassVar[str | None] = None  # the model a search tunes when its spec names none
     # what a tuning trial switches off (heavy artifacts, the model, registration)
     trial_overrides: ClassVar[dict[str, Any]] = {}
-    headline: ClassVar[tuple[str, ...]] = ()  # metrics shown first (models list, summaries)
     train_flags: ClassVar[tuple[Flag, ...]] = ()  # task-specific `train` flags
     examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in `physml --help`
 
@@ -114,11 +120,6 @@ class Task:
     def epochs(self, config, model: str) -> int | None:
         key = self.epochs_key.get(model)
         return int(get_dotted(config, key)) if key else None
-
-    def model_choice(self, model: str | None) -> str:
-        model = model or self.models[0]
-        check_choices(model, self.models, f"--model of {self.name}")
-        return model
 
     # --- metrics ---
     def metric_mode(self, metric: str) -> str:
@@ -176,6 +177,21 @@ class Task:
         """Override: more actions under `physml <task>` than `train` (e.g. predict)."""
 
     # --- anchors: published figures as data ---
+    def anchor_split(self, config) -> str | None:
+        """Override: which anchors' `split` matches a run of `config` (None: all)."""
+        return None
+
+    def anchors_for(self, config, results: list[RunResult]) -> list[Anchor]:
+        """The anchors to print beside `results`: same split, a metric they report, their models."""
+        split = self.anchor_split(config)
+        models = {r.model for r in results if not r.diverged}
+        reported = {m for r in results for m in r.metrics}
+        return [
+            a
+            for a in self.anchors()
+            if a.metric in reported and (not a.model or a.model in models) and (split is None or a.split == split)
+        ]
+
     def anchors(self) -> list[Anchor]:
         path = self.project_dir / "anchors.yaml"
         if not path.exists():
@@ -198,6 +214,10 @@ def metric_mode(metrics: dict[str, str], metric: str, owner: str = "the task") -
     for candidate in candidates:
         if candidate in metrics:
             return metrics[candidate]
+    for candidate in candidates:
+        for name, mode in metrics.items():
+            if name.endswith("*") and fnmatch.fnmatchcase(candidate, name):
+                return mode
     known = ", ".join(sorted(metrics))
     raise ConfigError(
         f"{owner} does not declare the metric {metric!r} (declared: {known}; "

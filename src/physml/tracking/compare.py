@@ -2,7 +2,8 @@
 runs side by side, and the metric against each key parameter), logged to a comparison run.
 
 Key parameters are the ones whose values differ between the compared runs (what the comparison
-is about), unless the user names them. Comparison runs carry the tag physml.kind=comparison and
+is about; the task's `key_params` first), unless the user names them. Besides the ranking metric,
+the table shows the task's headline metrics. Comparison runs carry the tag physml.kind=comparison and
 are never compared themselves.
 """
 
@@ -21,13 +22,13 @@ from mlflow.entities import Run
 
 from physml.display import text_table
 from physml.errors import PhysmlError
+from physml.tasks import registered
 from physml.tracking.directions import direction_words, metric_mode
 from physml.tracking.runs import log_figure
 
 KIND_TAG = "physml.kind"
-FIRST_PARAMS = ("model", "feature_set", "split", "target")  # shown first when they differ
-OTHER_METRICS = ("test_r2", "test_rmse", "test_mae", "test_accuracy", "test_macro_f1", "fit_seconds")
 MAX_KEY_PARAMS = 6
+MAX_RUNS = 5000
 
 
 @dataclass
@@ -79,31 +80,41 @@ def select(
     if found is None:
         names = ", ".join(sorted(e.name for e in client.search_experiments()))
         raise PhysmlError(f"no experiment named {experiment!r} on {mlflow.get_tracking_uri()} (there are: {names})")
-    candidates = client.search_runs(
-        [found.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=5000
-    )
     if top < 1:
         raise PhysmlError(f"--top must be at least 1, got {top}")
-    metric = metric or default_metric(candidates)
-    with_metric = [r for r in candidates if metric in r.data.metrics and r.data.tags.get(KIND_TAG) != "comparison"]
-    if not with_metric:
+    finished = "attributes.status = 'FINISHED'"
+
+    def ranked(direction: str) -> list[Run]:  # the server sorts; runs without the metric come last
+        found_runs = client.search_runs(
+            [found.experiment_id],
+            filter_string=finished,
+            max_results=MAX_RUNS,
+            order_by=[f"metrics.`{metric}` {direction}"],
+        )
+        return [r for r in found_runs if metric in r.data.metrics and r.data.tags.get(KIND_TAG) != "comparison"]
+
+    metric = metric or default_metric(client.search_runs([found.experiment_id], finished, max_results=200))
+    ascending = ranked("ASC")
+    if not ascending:
         raise PhysmlError(f"no finished run in {experiment!r} has the metric {metric!r}")
-    mode = metric_mode(metric, {r.data.tags.get("task") for r in with_metric}, mode)
-    ranked = sorted(with_metric, key=lambda r: r.data.metrics[metric], reverse=mode == "max")
-    runs = ranked[:top]
+    tasks = [registered().get(name) for name in {r.data.tags.get("task") for r in ascending}]
+    tasks = [task for task in tasks if task is not None]
+    mode = metric_mode(metric, [task.name for task in tasks], mode)
+    runs = (ascending if mode == "min" else ranked("DESC"))[:top]
+    first_params = {p for task in tasks for p in task.key_params}
     if params is None:
-        names = sorted({p for r in runs for p in r.data.params}, key=lambda p: (p not in FIRST_PARAMS, p))
+        names = sorted({p for r in runs for p in r.data.params}, key=lambda p: (p not in first_params, p))
         varying = [p for p in names if len({r.data.params.get(p) for r in runs}) > 1 and not p.startswith("search.")]
         params = varying[:MAX_KEY_PARAMS]
-    metrics = [metric] + [m for m in OTHER_METRICS if m != metric and any(m in r.data.metrics for r in runs)]
+    headline = [m for task in tasks for m in task.headline] + ["fit_seconds"]
+    others = list(dict.fromkeys(m for m in headline if m != metric and any(m in r.data.metrics for r in runs)))
+    metrics = [metric, *others]
     return Comparison(experiment, metric, mode, runs, params, metrics)
 
 
 def default_metric(runs: list[Run]) -> str:
     """The first headline metric of the task the runs belong to (the most common `task` tag)."""
     from collections import Counter
-
-    from physml.tasks import registered
 
     counts = Counter(r.data.tags.get("task") for r in runs if r.data.tags.get("task") in registered())
     if not counts:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from physml.errors import PhysmlError
-from physml.tasks import get_task
+from physml.tasks import get_task, registered
 from physml.tasks.base import MODES
 
 
@@ -19,11 +19,12 @@ def metric_mode(metric: str, tasks: Iterable[str | None], explicit: str | None =
         if explicit not in MODES:
             raise PhysmlError(f"--mode must be min or max, got {explicit!r}")
         return explicit
-    names = {name for name in tasks if name}
+    known = registered()
+    names = {name for name in tasks if name in known}
     if not names:
         raise PhysmlError(
-            f"cannot tell whether {metric!r} is better low or high: the runs carry no `task` tag; "
-            "pass --mode min or --mode max"
+            f"cannot tell whether {metric!r} is better low or high: no registered task logged these runs "
+            "(their `task` tag); pass --mode min or --mode max"
         )
     modes = {}
     for name in sorted(names):

@@ -1,6 +1,6 @@
 """A task's model as an MLflow pyfunc model: one class per task, logged the same way for every task.
 
-The task's `TaskModel` subclass holds the fitted parts and the preprocessing a raw input needs, and
+The task's `TaskModel` subclass (physml/models/pyfunc.py) holds the fitted parts and the preprocessing a raw input needs, and
 is where calibration and prediction intervals go, so serving, registry and `predict` change in one
 place. `log_task_model` logs it with physml's source (so it loads in a fresh environment), the
 task's requirements, a signature, and registers it with the `candidate` alias.
@@ -8,7 +8,7 @@ task's requirements, a signature, and registers it with the `candidate` alias.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,16 +17,19 @@ from typing import Any
 import mlflow
 import mlflow.pyfunc
 
+from physml.models.pyfunc import TaskModel
 from physml.tracking.registry import record_registration
 from physml.tracking.runs import SOURCE_DIR, pinned
 
 
-class TaskModel(mlflow.pyfunc.PythonModel):
-    """Base of the tasks' pyfunc models. Subclasses implement `predict(context, model_input, params)`;
-    big fitted parts (a Keras model) go in `artifacts` and are loaded in `load_context`."""
-
-    def load_context(self, context) -> None:
-        """Load what `artifacts` holds; the default model needs nothing."""
+def source_of(name: str) -> list[Path]:
+    """The code of an importable top-level package (its folders) or module (its file)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:  # a package, namespace packages included
+        return [Path(location).resolve() for location in spec.submodule_search_locations]
+    return [Path(spec.origin).resolve()] if spec.origin else []
 
 
 def log_task_model(
@@ -46,8 +49,13 @@ def log_task_model(
         sources = [SOURCE_DIR]
         package = type(python_model).__module__.split(".")[0]
         if package != "physml":  # a task from another package: its code travels with the model too
-            sources.append(Path(importlib.import_module(package).__file__).resolve().parent)
-        code_paths = [str(shutil.copytree(folder, Path(tmp) / folder.name, ignore=ignore)) for folder in sources]
+            sources += source_of(package)
+        code_paths = []
+        for source in sources:
+            target = Path(tmp) / source.name
+            code_paths.append(
+                str(shutil.copytree(source, target, ignore=ignore) if source.is_dir() else shutil.copy(source, target))
+            )
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=python_model,

@@ -11,10 +11,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.errors import PhysmlError
+from physml.tasks import registered
 from physml.tracking.directions import better, direction_words, metric_mode
 from physml.tracking.registry import alias_version
-
-SPLIT_PARAMS = ("split", "split_digest", "test_fraction", "seed", "target", "n_test")
 
 
 @dataclass
@@ -34,7 +33,9 @@ def _run_facts(client: MlflowClient, version, metric: str) -> tuple[float, str |
         raise PhysmlError(f"{version.name} v{version.version} (run {version.run_id}) has no metric {metric!r}")
     inputs = run.inputs.dataset_inputs if run.inputs else []
     digest = inputs[0].dataset.digest if inputs else None
-    split = {key: run.data.params[key] for key in SPLIT_PARAMS if key in run.data.params}
+    task = registered().get(run.data.tags.get("task", ""))
+    shared = task.comparability_params if task else ()
+    split = {key: run.data.params[key] for key in shared if key in run.data.params}
     return run.data.metrics[metric], digest, split, run.data.tags.get("task")
 
 

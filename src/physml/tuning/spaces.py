@@ -57,7 +57,7 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
         found = [k for k in (tree or {}) if k in ("grid", "bayes")] if isinstance(tree, dict) else []
         raise ConfigError(f"{path} has no {kind!r} search; it has {found}")
     section = tree[kind]
-    model = tree.get("model") or (task.models[0] if len(task.models) == 1 else None)
+    model = tree.get("model") or task.search_model or (task.models[0] if len(task.models) == 1 else None)
     if model not in task.models:
         raise ConfigError(
             f"{path}: 'model' must name one of {task.name}'s models ({', '.join(task.models)}), got {model!r}"

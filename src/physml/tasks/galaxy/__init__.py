@@ -22,6 +22,10 @@ class GalaxyTask(Task):
     epochs_key = {"cnn": "train.epochs"}
     metrics = {
         "accuracy": "max",
+        "precision_*": "max",
+        "recall_*": "max",
+        "images_per_second": "max",
+        "skipped_images": "min",
         "tta_accuracy": "max",
         "top2_accuracy": "max",
         "macro_f1": "max",
@@ -34,7 +38,9 @@ class GalaxyTask(Task):
         "majority_rate": "max",
         "fit_seconds": "min",
     }
-    headline = ("test_accuracy", "test_macro_f1")
+    headline = ("test_accuracy", "test_macro_f1", "test_tta_accuracy")
+    key_params = ("target",)
+    comparability_params = ("target", "seed", "n_test", "data.test_fraction", "data.val_fraction")
     trial_overrides = {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
         Flag(
@@ -53,6 +59,9 @@ class GalaxyTask(Task):
 
     def validate_config(self, config: GalaxyConfig) -> None:
         validate_galaxy_config(config)
+
+    def anchor_split(self, config: GalaxyConfig) -> str:
+        return config.data.target
 
     def run_name(self, config: GalaxyConfig, model: str) -> str:
         return f"{model}-{config.data.target}"

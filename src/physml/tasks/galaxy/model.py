@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from physml.tracking.models import TaskModel
+from physml.models.pyfunc import TaskModel
 
 
 class GalaxyModel(TaskModel):
@@ -18,6 +18,6 @@ class GalaxyModel(TaskModel):
 
         self.net = keras.models.load_model(context.artifacts["keras_model"])
 
-    def predict(self, context, model_input, params=None) -> np.ndarray:
+    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
         images = np.asarray(model_input, dtype="float32")
         return np.asarray(self.net.predict(images, batch_size=256, verbose=0))

@@ -37,7 +37,8 @@ from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
-REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas")
+# what loading the model imports: Keras, and physml's task package (pyyaml)
+REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas", "pyyaml")
 
 
 def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:

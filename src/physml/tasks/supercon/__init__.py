@@ -27,10 +27,12 @@ class SuperconTask(Task):
         "p90_abs_error": "min",
         "loss": "min",
         "r2": "max",
-        "seconds": "min",
         "fit_seconds": "min",
     }
-    headline = ("test_r2", "test_rmse")
+    headline = ("test_r2", "test_rmse", "test_mae")
+    key_params = ("model", "feature_set", "split")
+    comparability_params = ("split", "split_digest", "test_fraction", "seed", "n_test")
+    search_model = "dnn"
     trial_overrides = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
         Flag("--feature-set", "data.feature_set", help="all81 (default) or seed17", choices=("all81", "seed17")),
@@ -51,6 +53,9 @@ class SuperconTask(Task):
 
     def validate_config(self, config: SuperconConfig) -> None:
         validate_supercon_config(config)
+
+    def anchor_split(self, config: SuperconConfig) -> str:
+        return config.data.split
 
     def run_name(self, config: SuperconConfig, model: str) -> str:
         return f"{model}-{config.data.feature_set}-{config.data.split}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from physml.tracking.models import TaskModel
+from physml.models.pyfunc import TaskModel
 
 
 class SuperconModel(TaskModel):

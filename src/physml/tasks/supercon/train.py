@@ -31,7 +31,18 @@ from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
-REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost-cpu", "keras", "tensorflow-cpu", "numpy", "pandas", "cloudpickle")
+# what loading the model imports: the pipeline's parts, and physml's task package (pyyaml)
+REQUIREMENTS = (
+    "mlflow",
+    "scikit-learn",
+    "xgboost-cpu",
+    "keras",
+    "tensorflow-cpu",
+    "numpy",
+    "pandas",
+    "cloudpickle",
+    "pyyaml",
+)
 EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
 TC = {"label": "Tc", "unit": "K"}
 

@@ -11,8 +11,9 @@ import numpy as np
 from mlflow.models import infer_signature
 
 from physml.config.core import check
+from physml.models.pyfunc import TaskModel
 from physml.tasks.base import RunResult, Task
-from physml.tracking.models import TaskModel, log_task_model
+from physml.tracking.models import log_task_model
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,7 +54,7 @@ class ToyModel(TaskModel):
     def __init__(self, net):
         self.net = net
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
         return self.net.predict(np.asarray(model_input, dtype="float64"))
 
 
