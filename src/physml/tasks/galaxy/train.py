@@ -144,7 +144,15 @@ def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cnn.keras"
         model.save(path)
-        log_task_model(GalaxyModel(), result, name, REQUIREMENTS, signature, artifacts={"keras_model": str(path)})
+        log_task_model(
+            GalaxyModel(),
+            result,
+            name,
+            REQUIREMENTS,
+            signature,
+            input_example=example,
+            artifacts={"keras_model": str(path)},
+        )
 
 
 def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None) -> RunResult:
