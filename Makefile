@@ -10,7 +10,7 @@ TEAM_PORT ?= 5050
 # Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install browser demo team-demo test test-fast lint format bench server-start server-stop clean
+.PHONY: install browser demo team-demo team-down test test-fast lint format bench server-start server-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -27,14 +27,19 @@ demo: install
 	$(BIN)/physml server start --port $(PORT)
 	MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) $(BIN)/physml supercon train --model all --preset demo
 	MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) $(BIN)/physml galaxy train --preset demo
-	@echo "The server keeps running for the UI; stop it with: make server-stop"
+	@echo "The server keeps running for the UI: http://127.0.0.1:$(PORT)"
+	@$(BIN)/physml next-steps
 
 ## team-demo: the team stack on this machine (PostgreSQL database, S3-compatible server, MLflow server
 ## with basic auth; see infra/README.md), then the supercon demo logging to it as its admin
 team-demo: install
 	infra/team-stack.sh up --port $(TEAM_PORT)
 	eval "$$($(BIN)/physml team env)" && $(BIN)/physml supercon train --model all --preset demo
-	@echo "Stop the stack with: infra/team-stack.sh down"
+	@echo "Stop the stack with: make team-down"
+
+## team-down: stop the team stack that team-demo started
+team-down:
+	$(BIN)/physml team down
 
 ## browser: Debian's chromium + chromium-driver for the MLflow UI test (apt, as root or with sudo), if missing
 browser:

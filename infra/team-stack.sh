@@ -6,4 +6,7 @@
 # PHYSML_TEAM_ARTIFACTS + MLFLOW_S3_ENDPOINT_URL (use an existing bucket instead of moto),
 # PHYSML_TEAM_ADMIN_USER / PHYSML_TEAM_ADMIN_PASSWORD (default: admin + a generated password kept in a netrc file).
 set -euo pipefail
-exec physml team "${1:-up}" "${@:2}"
+# physml from the project's virtualenv when it is not on PATH (a fresh shell in the checkout)
+here="$(cd "$(dirname "$0")/.." && pwd)"
+physml=$(command -v physml || echo "$here/.venv/bin/physml")
+exec "$physml" team "${1:-up}" "${@:2}"

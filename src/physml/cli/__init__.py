@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from physml.cli import bench, compare, infra, models, team, train, tune
+from physml.cli import bench, compare, guide, infra, models, team, train, tune
 from physml.errors import PhysmlError
 
 DESCRIPTION = """physml: tracked, tunable machine-learning experiments for physics and astronomy.
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"physml {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show libraries' start-up and progress logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train.add_commands(sub)
     tune.add_commands(sub)
@@ -47,11 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     infra.add_commands(sub)
     team.add_commands(sub)
     bench.add_commands(sub)
+    guide.add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from physml.console import quiet_libraries
+
     args = build_parser().parse_args(argv)
+    quiet_libraries(args.verbose)
     # MLflow's set_experiment writes MLFLOW_EXPERIMENT_ID into this process's environment; put the
     # user's values back afterwards, so an in-process caller's next command reads what the user set.
     saved = {name: os.environ.get(name) for name in EXPERIMENT_VARIABLES}

@@ -12,6 +12,13 @@ T = TypeVar("T")
 
 def add_tracking_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show libraries' start-up and progress logs",
+    )
+    parser.add_argument(
         "--tracking-uri",
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded server, started if needed)",
     )

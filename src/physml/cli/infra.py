@@ -6,6 +6,7 @@ import argparse
 
 
 def cmd_server(args: argparse.Namespace) -> int:
+    from physml.console import physml_command
     from physml.tracking import server
 
     if args.action == "start":
@@ -18,7 +19,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     else:
         info = server.status(home=args.home)
         if info is None:
-            print("no embedded MLflow server is running (start one with `physml server start`)")
+            print(f"no embedded MLflow server is running (start one with `{physml_command()} server start`)")
             return 1
         print(f"MLflow server running at {info.url} (pid {info.pid}, store {info.home})")
     return 0

@@ -16,6 +16,7 @@ def _exports(url: str, netrc_path) -> str:
 
 
 def cmd_team(args: argparse.Namespace) -> int:
+    from physml.console import physml_command
     from physml.tracking import team
 
     if args.action == "up":
@@ -30,7 +31,7 @@ def cmd_team(args: argparse.Namespace) -> int:
     elif args.action == "env":
         status = team.local_stack_status(args.home)[team.SERVER_NAME]
         if status is None:
-            print("# no team stack is running (start it with `physml team up`)")
+            print(f"# no team stack is running (start it with `{physml_command()} team up`)")
             return 1
         print(_exports(status.url, team.stack_home(args.home) / "netrc"))
     elif args.action == "down":

@@ -173,6 +173,11 @@ class Task:
         ]
         return text_table(["model", "metrics"], rows)
 
+    def next_steps(self, physml: str, data_dir: str) -> list[tuple[str, str]]:
+        """Override: (what, command) a user would run after the demo trained this task; `physml` is
+        how to invoke physml and `data_dir` the data root, both as a fresh shell here needs them."""
+        return []
+
     def add_commands(self, actions: argparse._SubParsersAction) -> None:
         """Override: more actions under `physml <task>` than `train` (e.g. predict)."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from physml.console import physml_command
 from physml.errors import TrackingServerError
 
 DEFAULT_PORT = 5000
@@ -210,8 +211,11 @@ def resolve_tracking_uri(explicit: str | None = None, autostart: bool = True, po
         return running.url
     if not autostart:
         raise TrackingServerError(
-            "no tracking server: pass --tracking-uri, set MLFLOW_TRACKING_URI or run `physml server start`"
+            f"no tracking server: pass --tracking-uri, set MLFLOW_TRACKING_URI or run `{physml_command()} server start`"
         )
     info = start(port=port)
-    print(f"started the embedded MLflow server at {info.url} (stop it with `physml server stop`)", file=sys.stderr)
+    print(
+        f"started the embedded MLflow server at {info.url} (stop it with `{physml_command()} server stop`)",
+        file=sys.stderr,
+    )
     return info.url

@@ -25,6 +25,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
+from physml.console import QUIET
 from physml.errors import ConfigError
 from physml.tasks import get_task
 from physml.tasks.base import Task
@@ -148,8 +149,14 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
 
     started_ray = not ray.is_initialized()
     if started_ray:
+        # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings
+        quiet = {name: value for name, value in os.environ.items() if name in QUIET}
         ray.init(
-            address=options.address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False
+            address=options.address or "local",
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"env_vars": quiet},
         )
     started = time.perf_counter()
     try:

@@ -57,6 +57,9 @@ class GalaxyTask(Task):
     )
     examples = ("physml galaxy train --preset demo", "physml tune galaxy --search bayes --max-concurrent 2")
 
+    def next_steps(self, physml: str, data_dir: str) -> list[tuple[str, str]]:
+        return [("compare the galaxy runs by test accuracy", f"{physml} compare galaxy --metric test_accuracy")]
+
     def validate_config(self, config: GalaxyConfig) -> None:
         validate_galaxy_config(config)
 

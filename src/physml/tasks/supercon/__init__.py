@@ -89,6 +89,20 @@ class SuperconTask(Task):
 
         return results_table(results)
 
+    def next_steps(self, physml: str, data_dir: str) -> list[tuple[str, str]]:
+        tune = (
+            f"{physml} tune supercon --search bayes --num-samples 2 --epochs 2 --data-dir {data_dir}/{self.data_folder}"
+        )
+        return [
+            ("compare the supercon models by test RMSE", f"{physml} compare supercon --metric test_rmse"),
+            ("predict Tc of a new material with the champion", f"{physml} supercon predict --formula YBa2Cu3O7"),
+            ("tune the dense net on a short budget (2 trials)", tune),
+            (
+                "promote the net if it beats the champion (exit 1: not promoted)",
+                f"{physml} promote supercon-dnn --metric test_rmse",
+            ),
+        ]
+
     def add_commands(self, actions) -> None:
         from physml.tasks.supercon.cli import add_predict
 

@@ -1,0 +1,42 @@
+"""`physml next-steps`: what to run after the demo, each line runnable as printed from this folder.
+
+This is the one list: `make demo` prints it, and the README's first screen shows the same lines
+(a test runs each of them from a fresh shell).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def data_root_as_typed() -> str:
+    """The data root as a fresh shell here can use it: relative when it lies near this folder."""
+    from physml.data.paths import data_root
+
+    root = data_root().resolve()
+    relative = os.path.relpath(root, Path.cwd())
+    return relative if not relative.startswith("../../..") else str(root)
+
+
+def next_steps() -> list[tuple[str, str]]:
+    from physml.console import physml_command
+    from physml.tasks import registered
+
+    physml = physml_command()
+    steps = [step for task in registered().values() for step in task.next_steps(physml, data_root_as_typed())]
+    steps.append(("stop the tracking server (the UI stops with it)", f"{physml} server stop"))
+    return steps
+
+
+def cmd_next_steps(args: argparse.Namespace) -> int:
+    print("Next steps (each runs as printed, from this folder):")
+    for what, command in next_steps():
+        print(f"  # {what}\n  {command}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    guide = sub.add_parser("next-steps", help="what to run after the demo (compare, predict, tune, promote, stop)")
+    guide.set_defaults(func=cmd_next_steps)
