@@ -23,7 +23,10 @@ def test_string_overrides_are_read_as_yaml():
     [
         ({"overrides": {"dnn.unitz": 3}}, "unknown config key 'dnn.unitz'"),
         ({"overrides": {"dnn.units": "many"}}, "config key 'dnn.units' must be an integer, got 'many'"),
-        ({"overrides": {"data.split": "diagonal"}}, "config key 'data.split' must be one of ('random', 'grouped')"),
+        (
+            {"overrides": {"data.split": "diagonal"}},
+            "config key 'data.split' must be one of random, grouped, got 'diagonal'",
+        ),
         ({"overrides": ["dnn.units"]}, "override 'dnn.units' must look like key=value"),
         ({"preset": "fastest"}, "unknown preset 'fastest'"),
         ({"path": "/nonexistent/config.yaml"}, "config file not found: /nonexistent/config.yaml"),

@@ -88,7 +88,7 @@ def set_cell(row, column, value):
         (
             "train",
             set_cell(12, "critical_temp", "-3.5"),
-            "train.csv row 13 (line 14), column 'critical_temp': Tc = -3.5 K is negative",
+            "train.csv row 13 (line 14), column 'critical_temp': Tc = -3.5 K is outside 0 to 300 K",
         ),
         (
             "unique_m",

@@ -86,6 +86,9 @@ def test_anonymous_writes_are_rejected_and_credentials_let_users_in(stack, monke
     user, _, password = netrc(stack["netrc"]).authenticators("127.0.0.1")
     assert requests.post(create, json={"name": "wrong"}, auth=(user, "not-the-password"), timeout=30).status_code == 401
     assert requests.post(create, json={"name": "from-requests"}, auth=(user, password), timeout=30).status_code == 200
+    # the secrets on disk are the owner's only: password hashes, the netrc file
+    for secret in (stack["netrc"], stack["netrc"].parent / "basic_auth.db"):
+        assert secret.stat().st_mode & 0o777 == 0o600, secret
     # MLflow's own client, with credentials from the environment instead of the netrc file
     monkeypatch.delenv("NETRC", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)

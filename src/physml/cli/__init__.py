@@ -24,9 +24,8 @@ EXPERIMENT_VARIABLES = ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
 def examples() -> str:
     from physml.tasks import registered
 
-    lines = [line for task in registered().values() for line in task.examples[:2]]
-    lines += ["physml compare EXPERIMENT --metric METRIC", "physml server start"]
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    lines = [task.examples[0] for task in registered().values() if task.examples]
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\nafter a run: physml next-steps"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PhysmlError as exc:
+        end_active_runs(str(exc))
         print(f"physml: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the tracking server refused or vanished: one line, not a traceback
-        message = tracking_failure(exc)
+    except BaseException as exc:  # the tracking server refused or vanished: one line, not a traceback
+        message = tracking_failure(exc) if isinstance(exc, Exception) else None
+        end_active_runs(message or f"{type(exc).__name__}: {exc}")
         if message is None:
             raise
         print(f"physml: error: {message}", file=sys.stderr)
@@ -77,6 +78,29 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def end_active_runs(reason: str) -> None:
+    """No run is left RUNNING by a command that failed: any still active ends FAILED with the reason."""
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return
+    for _ in range(10):  # nested runs: innermost first
+        active = mlflow.active_run()
+        if active is None:
+            return
+        try:
+            mlflow.set_tag("physml.error", reason[:1000])
+        except Exception:  # the server may be what failed; ending the run still matters
+            pass
+        try:
+            mlflow.end_run(status="FAILED")
+        except Exception:
+            # an unreachable server could not record the end: forget the run in this process
+            # (private MLflow state; mlflow.end_run has no local-only mode)
+            stack = mlflow.tracking.fluent._active_run_stack.get()
+            if active in stack:
+                stack.remove(active)
 
 
 def tracking_failure(exc: Exception) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,12 +34,41 @@ def none_if_empty(value: str | None) -> str | None:
 
 
 def optional_int(text: str) -> int | None:
-    """An integer flag that MLproject may pass as an empty string (unset)."""
-    return int(float(text)) if none_if_empty(text) else None
+    """A whole-number flag that MLproject may pass as an empty string (unset); 2.7 is refused, not truncated."""
+    if not none_if_empty(text):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not number.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(number)
 
 
 def optional_float(text: str) -> float | None:
-    return float(text) if none_if_empty(text) else None
+    if not none_if_empty(text):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return number
+
+
+def at_least(minimum: float, kind=optional_int):
+    """A flag type: `kind`, and at least `minimum` (or unset)."""
+
+    def parse(text: str):
+        value = kind(text)
+        if value is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is below the minimum {minimum:g}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def collect_overrides(flags: dict, args: argparse.Namespace) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from physml.cli.common import add_tracking_args
+from physml.cli.common import add_tracking_args, at_least
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def add_commands(sub) -> None:
     compare.add_argument("experiment", help="experiment name")
     compare.add_argument("--metric", help="rank by this metric (default: the runs' task's first headline metric)")
     compare.add_argument("--mode", choices=["min", "max"], help="lower or higher is better (default: the task's)")
-    compare.add_argument("--top", type=int, default=10, help="how many runs")
+    compare.add_argument("--top", type=at_least(1), default=10, help="how many runs")
     compare.add_argument("--params", help="comma-separated key params (default: those that differ between the runs)")
     compare.add_argument("--no-log", action="store_true", help="print the table only; log no comparison run")
     add_tracking_args(compare)

@@ -10,6 +10,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     from physml.tracking import server
 
     if args.action == "start":
+        check_host(args.host, args.allow_remote)
         info = server.start(home=args.home, port=args.port, host=args.host)
         print(f"MLflow server running at {info.url} (pid {info.pid}, store {info.home})")
         print(f"  export MLFLOW_TRACKING_URI={info.url}")
@@ -23,6 +24,29 @@ def cmd_server(args: argparse.Namespace) -> int:
             return 1
         print(f"MLflow server running at {info.url} (pid {info.pid}, store {info.home})")
     return 0
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """The embedded server has no login: bind it to this machine only, unless asked explicitly."""
+    import sys
+
+    from physml.errors import PhysmlError
+
+    if host in LOOPBACK or host.startswith("127."):
+        return
+    risk = (
+        f"--host {host} serves the embedded tracking server to every machine that can reach this one, "
+        "with no login: anyone there can read, change and delete runs and models"
+    )
+    if not allow_remote:
+        raise PhysmlError(
+            f"{risk}. Pass --allow-remote to do it anyway, or share runs through the team server "
+            "with logins (`physml team up`, infra/README.md)"
+        )
+    print(f"physml: warning: {risk}; the team server (`physml team up`) has logins", file=sys.stderr)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -53,6 +77,9 @@ def add_commands(sub) -> None:
     server.add_argument("action", choices=["start", "stop", "status"], help="what to do")
     server.add_argument("--port", type=int, default=5000, help="port to listen on")
     server.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback: this machine only)")
+    server.add_argument(
+        "--allow-remote", action="store_true", help="allow a --host other machines can reach (the server has no login)"
+    )
     server.add_argument("--home", help="store directory (default: ./.physml or $PHYSML_HOME)")
     server.set_defaults(func=cmd_server)
 

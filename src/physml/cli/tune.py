@@ -6,10 +6,10 @@ import argparse
 
 from physml.cli.common import (
     add_tracking_args,
+    at_least,
     experiment_from_env,
     none_if_empty,
     optional_float,
-    optional_int,
 )
 
 
@@ -27,7 +27,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         task=args.task,
         kind=args.search,
         num_samples=args.num_samples,
-        max_concurrent=args.max_concurrent or 2,
+        max_concurrent=args.max_concurrent or 2,  # MLproject passes "" for unset
         address=none_if_empty(args.address),
         resume=args.resume,
         data_dir=none_if_empty(args.data_dir),
@@ -65,16 +65,18 @@ def add_commands(sub) -> None:
     tune.add_argument("task", choices=task_names(), help="a registered task")
     tune.add_argument("--search", choices=["grid", "bayes"], default="bayes", help="a search of the spec")
     tune.add_argument("--spec", help="search spec YAML (default: projects/<task>/search.yaml)")
-    tune.add_argument("--num-samples", type=optional_int, help="Bayesian trials (default: the spec's)")
-    tune.add_argument("--max-concurrent", type=optional_int, default=2, help="trials at once")
+    tune.add_argument("--num-samples", type=at_least(1), help="Bayesian trials (default: the spec's)")
+    tune.add_argument("--max-concurrent", type=at_least(1), default=2, help="trials at once")
     tune.add_argument("--address", help="Ray cluster address: 'auto' joins a running cluster (default: a local Ray)")
     tune.add_argument("--resume", action="store_true", help="continue an interrupted search, keeping finished trials")
-    tune.add_argument("--epochs", type=optional_int, help="epochs per trial (overrides the spec)")
+    tune.add_argument("--epochs", type=at_least(1), help="epochs per trial (overrides the spec)")
     tune.add_argument("--preset", help="base preset of projects/<task>/config.yaml")
     tune.add_argument("--set", action="append", metavar="KEY=VALUE", help="config key applied to every trial")
-    tune.add_argument("--cpus-per-trial", type=optional_float, default=1.0, help="CPUs Ray reserves per trial")
-    tune.add_argument("--gpus-per-trial", type=optional_float, default=0.0, help="GPU fraction per trial")
-    tune.add_argument("--max-failures", type=int, default=2, help="retries of a trial whose worker node died")
+    tune.add_argument(
+        "--cpus-per-trial", type=at_least(0.01, optional_float), default=1.0, help="CPUs Ray reserves per trial"
+    )
+    tune.add_argument("--gpus-per-trial", type=at_least(0, optional_float), default=0.0, help="GPU fraction per trial")
+    tune.add_argument("--max-failures", type=at_least(0), default=2, help="retries of a trial whose worker node died")
     tune.add_argument("--storage", help="Tune state folder (default: ./.physml/ray_results; shared on a cluster)")
     tune.add_argument("--name", help="search name (default: <task>-<search>); --resume finds it by this name")
     tune.add_argument("--data-dir", help="the task's data folder")

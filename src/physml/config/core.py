@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
@@ -57,6 +58,48 @@ def set_dotted(tree: dict, dotted_key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Any = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: tuple | None = None,
+    length: tuple[int, int] | None = None,
+) -> Any:
+    """A config field with its allowed values as data: bounds (ge, gt, le, lt) for numbers, `choices`
+    and `length` (min, max characters) for strings. The one validator (`check_setting`) reads them, for YAML, CLI flags, `--set` and
+    search spaces alike."""
+    rules = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "length": length}
+    metadata = {"rules": {name: value for name, value in rules.items() if value is not None}}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+BOUNDS = {
+    "ge": (">=", lambda v, b: v >= b),
+    "gt": (">", lambda v, b: v > b),
+    "le": ("<=", lambda v, b: v <= b),
+    "lt": ("<", lambda v, b: v < b),
+}
+
+
+def check_setting(value: Any, rules: dict[str, Any], key: str) -> None:
+    """Raise ConfigError naming `key` when `value` breaks one of its rules."""
+    if "choices" in rules and value not in rules["choices"]:
+        raise ConfigError(f"config key {key!r} must be one of {', '.join(map(str, rules['choices']))}, got {value!r}")
+    if "length" in rules and isinstance(value, str) and not rules["length"][0] <= len(value) <= rules["length"][1]:
+        low, high = rules["length"]
+        raise ConfigError(f"config key {key!r} must have {low} to {high} characters, got {len(value)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        for name, (word, holds) in BOUNDS.items():
+            if name in rules and not holds(value, rules[name]):
+                raise ConfigError(f"config key {key!r} must be {word} {rules[name]}, got {value!r}")
+
+
 def _coerce(value: Any, type_hint: Any, key: str) -> Any:
     if dataclasses.is_dataclass(type_hint):
         if value is None:
@@ -73,8 +116,8 @@ def _coerce(value: Any, type_hint: Any, key: str) -> Any:
             raise ConfigError(f"config key {key!r} must be an integer, got {value!r}")
         return int(value)
     if type_hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config key {key!r} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"config key {key!r} must be a finite number, got {value!r}")
         return float(value)
     if type_hint is str:
         if not isinstance(value, str):
@@ -89,11 +132,13 @@ def _build(cls: type, values: dict, prefix: str = "") -> Any:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown config key {prefix + unknown[0]!r}; known keys here: {', '.join(sorted(known))}")
+    rules = {f.name: f.metadata.get("rules", {}) for f in dataclasses.fields(cls)}
     kwargs = {}
     for name, value in values.items():
         hint = hints[name]
         typed = dataclasses.is_dataclass(hint) or hint in (bool, int, float, str)
         kwargs[name] = _coerce(value, hint, prefix + name) if typed else value
+        check_setting(kwargs[name], rules[name], prefix + name)
     return cls(**kwargs)
 
 

@@ -46,7 +46,13 @@ def check_numeric(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
+    """The CSV as text cells; an empty file, or one with a header and no rows, is an error naming it."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{path} is empty (0 bytes or no header)") from None
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataValidationError(f"{path}: cannot be read as CSV: {exc}") from None
+    if frame.empty:
+        raise DataValidationError(f"{path} has a header but no data rows")
+    return frame

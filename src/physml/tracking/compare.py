@@ -24,7 +24,7 @@ from physml.display import text_table
 from physml.errors import PhysmlError
 from physml.tasks import registered
 from physml.tracking.directions import direction_words, metric_mode
-from physml.tracking.runs import log_figure
+from physml.tracking.runs import log_figure, use_experiment
 
 KIND_TAG = "physml.kind"
 MAX_KEY_PARAMS = 6
@@ -185,7 +185,7 @@ def figure(comparison: Comparison):
 
 def log_comparison(comparison: Comparison) -> str:
     """A comparison run in the same experiment: table (markdown + CSV-like text), figure, the ids compared."""
-    mlflow.set_experiment(comparison.experiment)
+    use_experiment(comparison.experiment)
     tags = {KIND_TAG: "comparison", "physml.compared_runs": ",".join(r.info.run_id for r in comparison.runs)}
     with mlflow.start_run(run_name=f"compare-{comparison.metric}", tags=tags) as run:
         mlflow.log_params(

@@ -69,3 +69,25 @@ def log_task_model(
     result.model_uri = info.model_uri
     record_registration(registered_name, info.registered_model_version, result)
     return info
+
+
+def needs_tracking_server(model_uri: str) -> bool:
+    """models:/ and runs:/ URIs resolve through a tracking server; a local folder does not."""
+    return model_uri.split(":", 1)[0] in ("models", "runs") if ":" in model_uri else False
+
+
+def load_logged_model(model_uri: str):
+    """mlflow.pyfunc.load_model, with a one-line error naming the URI when there is no such model."""
+    from mlflow.exceptions import MlflowException
+
+    from physml.errors import PhysmlError
+
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND", "BAD_REQUEST"):
+            first = str(exc).strip().splitlines()[0][:300]
+            raise PhysmlError(f"cannot load the model {model_uri}: {first}") from None
+        raise
+    except OSError as exc:
+        raise PhysmlError(f"cannot load the model {model_uri}: {exc}") from None

@@ -45,6 +45,37 @@ def standard_tags(task: str, model: str, preset: str | None = None) -> dict[str,
     return tags
 
 
+MAX_EXPERIMENT_NAME = 500
+
+
+def use_experiment(name: str) -> str:
+    """Make `name` the active experiment, creating it if needed, safely when another process creates
+    it at the same moment (MLflow's set_experiment checks then creates: the loser of that race gets
+    RESOURCE_ALREADY_EXISTS). Returns its id."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from physml.errors import ConfigError
+
+    if not name or len(name) > MAX_EXPERIMENT_NAME:
+        raise ConfigError(f"experiment name must be 1 to {MAX_EXPERIMENT_NAME} characters, got {len(name)}")
+    client = MlflowClient()
+    for _ in range(3):
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                raise ConfigError(
+                    f"experiment {name!r} is deleted on {mlflow.get_tracking_uri()}: restore it or pick another"
+                )
+            return mlflow.set_experiment(experiment_id=found.experiment_id).experiment_id
+        try:
+            return mlflow.set_experiment(experiment_id=client.create_experiment(name)).experiment_id
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+    raise ConfigError(f"experiment {name!r} could not be created or found")
+
+
 @contextmanager
 def task_run(experiment: str, run_name: str, tags: dict[str, str]):
     """Open a run (nested when another is active, e.g. under `mlflow run` or a tuning parent).
@@ -54,7 +85,7 @@ def task_run(experiment: str, run_name: str, tags: dict[str, str]):
     """
     active = mlflow.active_run()
     if active is None:
-        mlflow.set_experiment(experiment)
+        use_experiment(experiment)
     with mlflow.start_run(run_name=run_name, tags=tags, nested=active is not None) as run:
         yield run
 
@@ -62,6 +93,14 @@ def task_run(experiment: str, run_name: str, tags: dict[str, str]):
 def mark_diverged(exc: TrainingDiverged) -> None:
     """Tag the active run as diverged (the caller then ends it FAILED)."""
     mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
+
+
+def record_error(exc: BaseException) -> None:
+    """The reason a run failed, as its `physml.error` tag (best effort: the server may be the cause)."""
+    try:
+        mlflow.set_tag("physml.error", f"{type(exc).__name__}: {exc}"[:1000])
+    except Exception:
+        pass
 
 
 def guarded_run(
@@ -76,6 +115,9 @@ def guarded_run(
                 return train()
             except TrainingDiverged as exc:
                 mark_diverged(exc)
+                raise
+            except BaseException as exc:  # the run ends FAILED (MLflow's context manager); say why on it
+                record_error(exc)
                 raise
     except TrainingDiverged as exc:
         print(f"{model}: {exc}; run {active.info.run_id} marked FAILED with tag diverged=true")

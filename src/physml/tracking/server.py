@@ -7,6 +7,7 @@ exactly as they would to a team server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -194,18 +195,63 @@ def stop(home: str | Path | None = None, name: str = "server") -> ServerInfo | N
     info = _read_state(home, name)
     if info is None:
         return None
+    state = home / f"{name}.json"
     if _pid_alive(info.pid):
+        command = command_line(info.pid)
+        if not is_server_process(command, info.port):
+            state.unlink(missing_ok=True)
+            raise TrackingServerError(
+                f"{state} names pid {info.pid}, but that process is not the {name} on port {info.port} "
+                f"(it runs: {command[:200] or 'unknown'}); left it alone and removed the stale state file"
+            )
         _terminate(info.pid)
-    (home / f"{name}.json").unlink(missing_ok=True)
+    state.unlink(missing_ok=True)
     return info
+
+
+def command_line(pid: int) -> str:
+    """The command line of process `pid` ('' when it cannot be read)."""
+    proc = Path(f"/proc/{pid}/cmdline")
+    try:
+        if proc.exists():
+            return proc.read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        result = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10)
+        return result.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def is_server_process(command: str, port: int) -> bool:
+    """Whether a command line is one physml starts: an MLflow or moto server on `port`. A PID from a
+    stale state file may since belong to anything; stopping kills its whole process group."""
+    words = command.split()
+    serves = ("mlflow" in command and "server" in words) or "moto.server" in words
+    on_port = any(flag in ("--port", "-p") and value == str(port) for flag, value in itertools.pairwise(words))
+    return serves and on_port
+
+
+URI_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc")
+
+
+def checked_uri(uri: str, origin: str) -> str:
+    """A tracking URI MLflow can use, or a one-line error naming where it came from."""
+    if "://" not in uri and ":" not in uri.split("/")[0]:
+        return uri  # a local path: MLflow's file store
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in URI_SCHEMES:
+        raise TrackingServerError(
+            f"{origin}={uri!r}: unknown scheme {scheme!r}; use http(s)://HOST:PORT (a tracking server), "
+            "sqlite:///PATH.db, postgresql://... or a local folder"
+        )
+    return uri
 
 
 def resolve_tracking_uri(explicit: str | None = None, autostart: bool = True, port: int = DEFAULT_PORT) -> str:
     """--tracking-uri > $MLFLOW_TRACKING_URI > the running embedded server > start the embedded server."""
     if explicit:
-        return explicit
+        return checked_uri(explicit, "--tracking-uri")
     if env := os.environ.get("MLFLOW_TRACKING_URI"):
-        return env
+        return checked_uri(env, "MLFLOW_TRACKING_URI")
     running = status()
     if running:
         return running.url

@@ -111,6 +111,9 @@ def check_bucket(artifacts: str, endpoint: str | None) -> None:
 
 def _auth_config(home: Path, settings: TeamSettings) -> Path:
     """The basic-auth app's ini file; the admin password goes through the environment, not this file."""
+    if settings.auth_db_url is None:  # password hashes: readable by the owner only (SQLite opens an empty file)
+        (home / "basic_auth.db").touch(mode=0o600, exist_ok=True)
+        (home / "basic_auth.db").chmod(0o600)
     auth_db = settings.auth_db_url or f"sqlite:///{home / 'basic_auth.db'}"
     path = home / "basic_auth.ini"
     path.write_text(

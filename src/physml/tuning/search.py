@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,10 @@ from physml.console import QUIET
 from physml.errors import ConfigError
 from physml.tasks import get_task
 from physml.tasks.base import Task
-from physml.tracking.runs import standard_tags
+from physml.tracking.runs import standard_tags, use_experiment
 from physml.tracking.server import home_dir
 from physml.tuning.options import SearchOptions
-from physml.tuning.spaces import SearchSpec, load_search_spec
+from physml.tuning.spaces import SearchSpec, load_search_spec, validate_search
 from physml.tuning.summary import log_search_summary, results_table
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
 from physml.tuning.trial_runs import (
@@ -115,7 +116,7 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
             "experiment_id": project_run.info.experiment_id,
             "wall_seconds": 0.0,
         }
-    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    experiment_id = use_experiment(experiment)
     parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
     return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
 
@@ -129,6 +130,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         if not epochs_key:
             raise ConfigError(f"--epochs: model {spec.model!r} of {task.name} has no epochs")
         fixed[epochs_key] = options.epochs
+    validate_search(task, spec, fixed, options.preset)  # a bad spec stops here: no Ray, no run
     draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
     base = trial_config(task, draft, {})
     epochs = task.epochs(base, spec.model) or 1
@@ -147,6 +149,40 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         options.task, tracking_uri, experiment_id, parent_run_id, spec.metric, options.preset, fixed, spec.model
     )
 
+    try:
+        return search(task, options, spec, fixed, settings, state, base, epochs, path)
+    except BaseException as exc:
+        end_failed_search(client, experiment_id, parent_run_id, exc)
+        raise
+
+
+def end_failed_search(client: MlflowClient, experiment_id: str, parent_run_id: str, exc: BaseException) -> None:
+    """Whatever stopped the search, no run of it stays RUNNING: trial runs still open are ended
+    KILLED (`orphaned`), the parent FAILED (KILLED on Ctrl-C) with the reason as `search.error`."""
+    try:
+        close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
+        if client.get_run(parent_run_id).info.status == "RUNNING":
+            client.set_tag(parent_run_id, "search.error", f"{type(exc).__name__}: {exc}"[:1000])
+            client.set_terminated(parent_run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+    except Exception as cleanup:  # the server may be the thing that failed; the original error is what matters
+        print(f"physml: could not close the search's runs on the server: {cleanup}", file=sys.stderr)
+
+
+def search(
+    task: Task,
+    options: SearchOptions,
+    spec: SearchSpec,
+    fixed: dict[str, Any],
+    settings: TrialSettings,
+    state: dict[str, Any],
+    base,
+    epochs: int,
+    path: Path,
+) -> SearchOutcome:
+    """Start Ray (unless running), fit the Tuner, record the search on its parent run, retrain the best."""
+    tracking_uri, experiment_id, parent_run_id = settings.tracking_uri, settings.experiment_id, settings.parent_run_id
+    client = MlflowClient(tracking_uri)
+    state_path = path / STATE_FILE
     started_ray = not ray.is_initialized()
     if started_ray:
         # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings

@@ -42,21 +42,47 @@ def to_tune(key: str, spec: dict[str, Any]):
     if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
         raise ConfigError(f"search space {key!r}: write one of {sorted(KINDS)} with its arguments, got {spec!r}")
     kind, args = next(iter(spec.items()))
-    return KINDS[kind](args)
+    try:
+        return KINDS[kind](args)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"search space {key!r}: bad arguments for {kind}: {args!r} ({exc})") from None
+
+
+TOP_KEYS = ("model", "metric", "mode", "grid", "bayes")
+SECTION_KEYS = ("space", "fixed", "num_samples", "asha")
+ASHA_KEYS = ("grace_period", "reduction_factor")
+
+
+def check_keys(path: Path, where: str, tree: dict, known: tuple[str, ...]) -> None:
+    unknown = sorted(set(tree) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}{where}; known keys: {', '.join(known)}")
 
 
 def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> SearchSpec:
-    """A search of `task`'s spec (default projects/<task>/search.yaml). The model defaults to the
-    task's only model; the mode, when the spec omits it, is the metric's declared direction."""
+    """A search of `task`'s spec (default projects/<task>/search.yaml), checked key by key. The
+    model defaults to the task's search model; the mode, when the spec omits it, is the metric's
+    declared direction, and one that contradicts it is an error."""
     path = Path(path) if path else task.search_spec_path()
     try:
         tree = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"search spec not found: {path}") from None
-    if not isinstance(tree, dict) or kind not in tree:
-        found = [k for k in (tree or {}) if k in ("grid", "bayes")] if isinstance(tree, dict) else []
-        raise ConfigError(f"{path} has no {kind!r} search; it has {found}")
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: a search spec is a mapping (model, metric, grid/bayes sections)")
+    check_keys(path, "", tree, TOP_KEYS)
+    if kind not in tree:
+        raise ConfigError(f"{path} has no {kind!r} search; it has {[k for k in tree if k in ('grid', 'bayes')]}")
     section = tree[kind]
+    if not isinstance(section, dict) or not isinstance(section.get("space"), dict) or not section["space"]:
+        raise ConfigError(f"{path}: the {kind!r} search needs a 'space' mapping config keys to their values")
+    check_keys(path, f" in the {kind!r} search", section, SECTION_KEYS)
+    check_keys(path, f" in {kind}.asha", section.get("asha") or {}, ASHA_KEYS)
+    num_samples = section.get("num_samples", 1)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ConfigError(f"{path}: {kind}.num_samples must be a whole number >= 1, got {num_samples!r}")
     model = tree.get("model") or task.search_model or (task.models[0] if len(task.models) == 1 else None)
     if model not in task.models:
         raise ConfigError(
@@ -65,19 +91,56 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     metric = tree.get("metric")
     if not metric:
         raise ConfigError(f"{path}: 'metric' is missing")
-    mode = tree.get("mode") or task.metric_mode(metric)
+    declared = task.metric_mode(metric)  # an undeclared metric (a typo) is an error naming it
+    mode = tree.get("mode") or declared
     if mode not in MODES:
         raise ConfigError(f"{path}: 'mode' must be min or max, got {mode!r}")
+    if mode != declared:
+        raise ConfigError(f"{path}: mode {mode!r} contradicts {task.name}'s direction for {metric!r} ({declared})")
     spec = SearchSpec(
         task=task.name,
         kind=kind,
         metric=metric,
         mode=mode,
         space=section["space"],
-        fixed=section.get("fixed", {}),
-        num_samples=section.get("num_samples", 1),
+        fixed=section.get("fixed") or {},
+        num_samples=num_samples,
         asha=section.get("asha"),
         model=model,
     )
     spec.tune_space()  # fail early on a malformed space
     return spec
+
+
+def edge_values(spec: dict[str, Any]) -> list[Any]:
+    """The values a space can take at its edges (every value of a grid or choice)."""
+    kind, args = next(iter(spec.items()))
+    if kind in ("grid", "choice"):
+        return list(args)
+    if kind == "randint":
+        return [args[0], args[1] - 1]  # the upper bound is exclusive
+    return [args[0], args[1]]
+
+
+def validate_search(task: Task, spec: SearchSpec, fixed: dict[str, Any], preset: str | None) -> None:
+    """Every fixed key and every value a space can take, checked by the task's own config validator
+    (types and ranges), before Ray starts or any run opens."""
+    try:
+        task.load_config(preset=preset, overrides=fixed)
+    except ConfigError as exc:
+        raise ConfigError(f"search spec, fixed settings: {exc}") from None
+    for key, space in spec.space.items():
+        kind, args = next(iter(space.items()))
+        if kind in ("uniform", "loguniform", "randint", "qrandint") and not (
+            isinstance(args, list) and len(args) >= 2 and all(isinstance(a, (int, float)) for a in args[:2])
+        ):
+            raise ConfigError(f"search space {key!r}: {kind} needs [low, high] numbers, got {args!r}")
+        if kind in ("uniform", "loguniform", "randint", "qrandint") and not args[0] < args[1]:
+            raise ConfigError(f"search space {key!r}: {kind} needs low < high, got {args!r}")
+        if kind == "loguniform" and args[0] <= 0:
+            raise ConfigError(f"search space {key!r}: loguniform needs a positive low bound, got {args!r}")
+        for value in edge_values(space):
+            try:
+                task.load_config(preset=preset, overrides={**fixed, key: value})
+            except ConfigError as exc:
+                raise ConfigError(f"search space {key!r}, value {value!r}: {exc}") from None

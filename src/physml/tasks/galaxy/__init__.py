@@ -73,14 +73,18 @@ class GalaxyTask(Task):
         from physml.tasks.galaxy.data import load_galaxy_zoo, prepare
 
         catalogue = load_galaxy_zoo(
-            data_dir, config.data.skip_bad_images, config.data.tree_tolerance, config.data.limit or None
+            data_dir,
+            config.data.skip_bad_images,
+            config.data.tree_tolerance,
+            config.data.limit or None,
+            min_size=config.data.crop,
         )
         return prepare(config, catalogue)
 
     def check_data(self, data_dir: str | Path | None = None) -> str:
         from physml.tasks.galaxy.data import load_galaxy_zoo
 
-        catalogue = load_galaxy_zoo(data_dir)
+        catalogue = load_galaxy_zoo(data_dir, min_size=GalaxyConfig().data.crop)
         return f"{catalogue.labels_path}: {len(catalogue.votes)} galaxies with images, decision tree consistent: OK"
 
     def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from sklearn.model_selection import train_test_split
-from tqdm.auto import tqdm
 
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.gz2_tree import GZ2, MORPHOLOGY, OTHER
+from physml.tasks.galaxy.manifest import scan
 
 DATA_FOLDER = "galaxy_zoo"
 LABELS_FILE = "training_solutions_rev1.csv"
@@ -33,30 +32,7 @@ class GalaxyCatalogue:
     image_paths: pd.Series  # GalaxyID -> JPEG path
     labels_path: Path
     skipped_images: list[str] = field(default_factory=list)  # "name: reason" of bad JPEGs skipped
-
-
-def check_jpeg(path: Path) -> str | None:
-    """Why `path` is not a whole JPEG, or None. Cheap: header, end-of-image marker, PIL's verify."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            head = handle.read(3)
-            handle.seek(max(0, size - 64))
-            tail = handle.read()
-    except OSError as exc:
-        return f"cannot be read ({exc})"
-    if size == 0:
-        return "is empty"
-    if head[:2] != b"\xff\xd8":
-        return "is not a JPEG (no start-of-image marker)"
-    if b"\xff\xd9" not in tail:
-        return "is truncated (no end-of-image marker)"
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except Exception as exc:  # PIL raises several types for corrupt files
-        return f"is corrupt ({exc})"
-    return None
+    image_hashes: list[str] = field(default_factory=list)  # SHA-256 of each JPEG, in image_paths' order
 
 
 def check_votes(path: Path, raw: pd.DataFrame, tolerance: float) -> pd.DataFrame:
@@ -128,11 +104,14 @@ def load_galaxy_zoo(
     tolerance: float = 1e-3,
     limit: int | None = None,
     progress: bool = True,
+    min_size: int = 1,
 ) -> GalaxyCatalogue:
     """Validate labels and images in `data_dir` (or $PHYSML_DATA_DIR/galaxy_zoo).
 
     `limit` keeps the first N galaxies by GalaxyID (after the whole CSV is checked), for smoke runs.
-    A corrupt JPEG is an error naming it, unless `skip_bad_images`, which drops and lists it.
+    A damaged JPEG (one that does not decode whole), or one smaller than `min_size` pixels a side
+    (the centre crop would pad it), is an error naming it, unless `skip_bad_images`, which drops and
+    lists it.
     """
     folder = task_data_dir(DATA_FOLDER, data_dir)
     labels_path = folder / LABELS_FILE
@@ -145,9 +124,15 @@ def load_galaxy_zoo(
     paths = match_images(labels_path, folder / IMAGES_DIR, votes.index)
     if limit:
         votes, paths = votes.iloc[:limit], paths.iloc[:limit]
+    if votes.empty:
+        raise DataValidationError(f"{labels_path} has a header but no galaxy rows")
+    facts = scan(list(paths), progress)
     skipped, bad_ids = [], []
-    for galaxy_id, path in tqdm(paths.items(), total=len(paths), desc="check JPEGs", unit="img", disable=not progress):
-        problem = check_jpeg(path)
+    for galaxy_id, path in paths.items():
+        found = facts[path]
+        problem = found.problem
+        if problem is None and min(found.width, found.height) < min_size:
+            problem = f"is {found.width}x{found.height} pixels, smaller than the {min_size}-pixel centre crop"
         if problem is None:
             continue
         if not skip_bad_images:
@@ -157,7 +142,12 @@ def load_galaxy_zoo(
         skipped.append(f"{path.name}: {problem}")
         bad_ids.append(galaxy_id)
     votes, paths = votes.drop(index=bad_ids), paths.drop(index=bad_ids)
-    return GalaxyCatalogue(votes=votes, image_paths=paths, labels_path=labels_path, skipped_images=skipped)
+    if votes.empty:
+        raise DataValidationError(f"every image in {folder / IMAGES_DIR} was skipped as bad ({skipped[0]}, ...)")
+    hashes = [facts[path].sha256 for path in paths]
+    return GalaxyCatalogue(
+        votes=votes, image_paths=paths, labels_path=labels_path, skipped_images=skipped, image_hashes=hashes
+    )
 
 
 @dataclass
@@ -200,6 +190,15 @@ def prepare(config: GalaxyConfig, catalogue: GalaxyCatalogue, progress: bool = T
         targets = votes[GZ2.columns].to_numpy(dtype="float32")
     else:
         targets = np.eye(len(names), dtype="float32")[labels]
-    images = decoded_images(list(catalogue.image_paths[keep]), config.data.crop, config.data.size, progress=progress)
-    split = stratified_split(labels, config.data.val_fraction, config.data.test_fraction, config.seed)
+    hashes = list(np.asarray(catalogue.image_hashes)[keep]) if catalogue.image_hashes else None
+    paths = list(catalogue.image_paths[keep])
+    images = decoded_images(paths, config.data.crop, config.data.size, progress=progress, hashes=hashes)
+    try:
+        split = stratified_split(labels, config.data.val_fraction, config.data.test_fraction, config.seed)
+    except ValueError as exc:  # scikit-learn: a class too small for a stratified part
+        counts = ", ".join(f"{name} {count}" for name, count in zip(names, np.bincount(labels, minlength=len(names))))
+        raise DataValidationError(
+            f"{len(labels)} galaxies ({counts}) are too few for a stratified train/val/test split: "
+            f"use more (data.limit, --limit) ({exc})"
+        ) from None
     return GalaxySet(votes.index.to_numpy(), images, labels, targets, names, split, catalogue)

@@ -28,19 +28,32 @@ def decode_and_shrink(path: tf.Tensor, crop: int, size: int) -> tf.Tensor:
     return tf.cast(tf.round(image), tf.uint8)
 
 
-def cache_key(paths: list[Path], crop: int, size: int) -> str:
-    digest = hashlib.sha256(f"{crop}:{size}".encode())
-    for path in paths:
-        digest.update(f"{path.name}:{path.stat().st_size}".encode())
+def cache_key(paths: list[Path], crop: int, size: int, hashes: list[str] | None = None) -> str:
+    """The decode settings and every image's content (its SHA-256, from the manifest): two images of
+    the same name and size but other pixels never share a cache entry."""
+    digest = hashlib.sha256(f"decode-v2:{crop}:{size}".encode())
+    if hashes is None:
+        from physml.tasks.galaxy.manifest import scan
+
+        facts = scan(paths, progress=False)
+        hashes = [facts[path].sha256 for path in paths]
+    for content in hashes:
+        digest.update(content.encode())
     return digest.hexdigest()[:20]
 
 
 def decoded_images(
-    paths: list[Path], crop: int = 212, size: int = 70, cache_dir: Path | None = None, progress: bool = True
+    paths: list[Path],
+    crop: int = 212,
+    size: int = 70,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    hashes: list[str] | None = None,
 ) -> np.ndarray:
-    """(N, size, size, 3) uint8, decoded in a parallel tf.data map, or read from the disk cache."""
+    """(N, size, size, 3) uint8, decoded in a parallel tf.data map, or read from the disk cache (keyed
+    by the images' content hashes, `hashes` when the caller has them)."""
     cache_dir = Path(cache_dir or cache_base() / "galaxy_images")
-    cache_file = cache_dir / f"{cache_key(paths, crop, size)}.npy"
+    cache_file = cache_dir / f"{cache_key(paths, crop, size, hashes)}.npy"
     if cache_file.exists():
         return np.load(cache_file)
     dataset = (

@@ -55,6 +55,8 @@ def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
         params.update({f"{section}.{k}": v for k, v in dataclasses.asdict(getattr(config, section)).items()})
     mlflow.log_params(params)
     frame = data.catalogue.votes.reset_index()
+    if data.catalogue.image_hashes:  # the digest covers the pixels, not just the label file
+        frame["image_sha256"] = data.catalogue.image_hashes
     dataset = mlflow.data.from_pandas(
         frame, source=LocalArtifactDatasetSource(str(data.catalogue.labels_path.resolve())), name="galaxy-zoo-training"
     )

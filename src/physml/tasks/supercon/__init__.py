@@ -61,9 +61,9 @@ class SuperconTask(Task):
         return f"{model}-{config.data.feature_set}-{config.data.split}"
 
     def load_data(self, config, data_dir: str | Path | None = None):
-        from physml.tasks.supercon.data import load_supercon
+        from physml.tasks.supercon.data import MAX_TC, load_supercon
 
-        return load_supercon(data_dir)
+        return load_supercon(data_dir, max_tc=config.data.max_tc if config else MAX_TC)
 
     def check_data(self, data_dir: str | Path | None = None) -> str:
         data = self.load_data(None, data_dir)

@@ -12,16 +12,18 @@ DEFAULT_MODEL = "models:/supercon-gbm@champion"
 def cmd_predict(args: argparse.Namespace) -> int:
     import mlflow
 
-    from physml.tasks.supercon.formula import featurise_formulas
+    from physml.tasks.supercon.formula import featurise_formulas, parse_formula, reading
+    from physml.tracking.models import load_logged_model, needs_tracking_server
     from physml.tracking.server import resolve_tracking_uri
 
     features = featurise_formulas(args.formula)
-    mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, port=args.port))
-    model = mlflow.pyfunc.load_model(args.model)
+    if needs_tracking_server(args.model):  # a fresh embedded server would hold no model: never start one
+        mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, autostart=False))
+    model = load_logged_model(args.model)
     columns = model.metadata.get_input_schema().input_names()
     predictions = model.predict(features[columns].reset_index(drop=True))
     for formula, tc in zip(args.formula, predictions):
-        print(f"{formula}\tTc = {float(tc):.1f} K")
+        print(f"{formula}\tTc = {float(tc):.1f} K\t(read as {reading(parse_formula(formula))})")
     return 0
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from physml.config.core import check
+from physml.config.core import check, setting
 
 FEATURE_SETS = ("all81", "seed17")
 SPLITS = ("random", "grouped")
@@ -16,9 +16,10 @@ OPTIMIZERS = ("adam", "sgd")
 
 @dataclass
 class SuperconData:
-    feature_set: str = "all81"
-    split: str = "random"
-    test_fraction: float = 0.3
+    feature_set: str = setting("all81", choices=FEATURE_SETS)
+    split: str = setting("random", choices=SPLITS)
+    test_fraction: float = setting(0.3, gt=0, lt=1)
+    max_tc: float = setting(300.0, gt=0)  # K: a Tc above this in the data is an error (a unit slip, a typo)
 
 
 @dataclass
@@ -27,32 +28,32 @@ class LinearParams:
 
 
 @dataclass
-class GBMParams:
-    n_estimators: int = 600
-    learning_rate: float = 0.05
-    max_depth: int = 8
-    subsample: float = 0.8
-    colsample_bytree: float = 0.6
-    min_child_weight: float = 1.0
+class GBMParams:  # XGBoost's own ranges
+    n_estimators: int = setting(600, ge=1)
+    learning_rate: float = setting(0.05, gt=0, le=1)
+    max_depth: int = setting(8, ge=1, le=30)
+    subsample: float = setting(0.8, gt=0, le=1)
+    colsample_bytree: float = setting(0.6, gt=0, le=1)
+    min_child_weight: float = setting(1.0, ge=0)
 
 
 @dataclass
 class DNNParams:
-    layers: int = 3
-    units: int = 125
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    epochs: int = 40
-    batch_size: int = 64
-    validation_split: float = 0.2
+    layers: int = setting(3, ge=1)
+    units: int = setting(125, ge=1)
+    optimizer: str = setting("adam", choices=OPTIMIZERS)
+    learning_rate: float = setting(0.001, gt=0)
+    epochs: int = setting(40, ge=1)
+    batch_size: int = setting(64, ge=1)
+    validation_split: float = setting(0.2, ge=0, lt=1)
     scale_target: bool = True
 
 
 @dataclass
 class EvaluationParams:
-    bootstrap_resamples: int = 1000
-    shap_samples: int = 200
-    shap_background: int = 100
+    bootstrap_resamples: int = setting(1000, ge=100)  # fewer cannot give a 95% interval worth printing
+    shap_samples: int = setting(200, ge=1)
+    shap_background: int = setting(100, ge=1)
     explain: bool = True  # SHAP plots (tuning trials switch them off; the retrained best has them)
 
 
@@ -65,8 +66,8 @@ class RegistryParams:
 
 @dataclass
 class SuperconConfig:
-    experiment: str = "supercon"
-    seed: int = 42
+    experiment: str = setting("supercon", length=(1, 500))  # MLflow's limit on an experiment name
+    seed: int = setting(42, ge=0)
     data: SuperconData = field(default_factory=SuperconData)
     linear: LinearParams = field(default_factory=LinearParams)
     gbm: GBMParams = field(default_factory=GBMParams)
@@ -82,18 +83,5 @@ class SuperconConfig:
 
 
 def validate_supercon_config(config: SuperconConfig) -> None:
-    check(
-        [
-            (config.data.feature_set in FEATURE_SETS, "data.feature_set", f"one of {FEATURE_SETS}"),
-            (config.data.split in SPLITS, "data.split", f"one of {SPLITS}"),
-            (0 < config.data.test_fraction < 1, "data.test_fraction", "between 0 and 1"),
-            (config.dnn.optimizer in OPTIMIZERS, "dnn.optimizer", f"one of {OPTIMIZERS}"),
-            (config.dnn.layers >= 1, "dnn.layers", ">= 1"),
-            (config.dnn.units >= 1, "dnn.units", ">= 1"),
-            (config.dnn.learning_rate > 0, "dnn.learning_rate", "> 0"),
-            (config.dnn.epochs >= 1, "dnn.epochs", ">= 1"),
-            (config.dnn.batch_size >= 1, "dnn.batch_size", ">= 1"),
-            (0 <= config.dnn.validation_split < 1, "dnn.validation_split", "in [0, 1)"),
-            (config.gbm.n_estimators >= 1, "gbm.n_estimators", ">= 1"),
-        ]
-    )
+    """Rules across keys (each key's own range is on its field)."""
+    check([(set(config.registry.names) <= set(MODELS), "registry.names", f"a mapping from {MODELS} to model names")])

@@ -72,8 +72,14 @@ def find_file(folder: Path, stem: str) -> Path:
     )
 
 
-def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
-    """Load and validate the two UCI files from `data_dir` (or $PHYSML_DATA_DIR/supercon)."""
+MAX_TC = 300.0  # K: above any superconductor known (the record is ~250 K, under pressure)
+SPOT_CHECKS = 64  # rows whose features are recomputed from their composition
+
+
+def load_supercon(data_dir: str | Path | None = None, max_tc: float = MAX_TC) -> SuperconData:
+    """Load and validate the two UCI files from `data_dir` (or $PHYSML_DATA_DIR/supercon): every
+    cell a number, Tc between 0 and `max_tc` K, the files aligned row by row, and the features of a
+    sample of rows equal to what their composition gives."""
     folder = task_data_dir(DATA_FOLDER, data_dir)
     train_path = find_file(folder, "train")
     unique_path = find_file(folder, "unique_m")
@@ -81,11 +87,12 @@ def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
     train_raw = read_csv(train_path)
     check_header(train_path, list(train_raw.columns), list(TRAIN_COLUMNS))
     train = check_numeric(train_path, train_raw)
-    negative = np.flatnonzero(train[TARGET].to_numpy() < 0)
-    if negative.size:
-        row = int(negative[0])
+    implausible = np.flatnonzero((train[TARGET].to_numpy() < 0) | (train[TARGET].to_numpy() > max_tc))
+    if implausible.size:
+        row = int(implausible[0])
         raise DataValidationError(
-            f"{where(train_path, row)}, column {TARGET!r}: Tc = {train[TARGET].iat[row]} K is negative"
+            f"{where(train_path, row)}, column {TARGET!r}: Tc = {train[TARGET].iat[row]:g} K is outside 0 to "
+            f"{max_tc:g} K (data.max_tc)"
         )
 
     elements = element_symbols()
@@ -104,6 +111,7 @@ def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
             f"{where(unique_path, row)}, column {TARGET!r}: Tc = {unique[TARGET].iat[row]} differs from "
             f"{train_path.name} ({train[TARGET].iat[row]}): the files are not aligned"
         )
+    spot_check_features(train_path, train, unique_path, unique[elements].to_numpy())
     return SuperconData(
         features=train[list(FEATURE_NAMES)],
         tc=train[TARGET],
@@ -112,3 +120,24 @@ def load_supercon(data_dir: str | Path | None = None) -> SuperconData:
         train_path=train_path,
         unique_m_path=unique_path,
     )
+
+
+def spot_check_features(train_path: Path, train: pd.DataFrame, unique_path: Path, amounts: np.ndarray) -> None:
+    """Recompute the features of a seeded sample of rows from unique_m.csv's compositions: a row whose
+    features contradict its composition (shuffled or edited files) is an error naming it."""
+    from physml.tasks.supercon.formula import featurise_amounts
+
+    rows = np.random.default_rng(0).choice(len(train), size=min(SPOT_CHECKS, len(train)), replace=False)
+    rows = np.sort(rows[amounts[rows].sum(axis=1) > 0])
+    if rows.size == 0:
+        return
+    expected = featurise_amounts(amounts[rows]).to_numpy()
+    found = train[list(FEATURE_NAMES)].to_numpy()[rows]
+    close = np.isclose(found, expected, rtol=1e-4, atol=1e-6)
+    if not close.all():
+        i, j = map(int, np.argwhere(~close)[0])
+        row, column = int(rows[i]), FEATURE_NAMES[j]
+        raise DataValidationError(
+            f"{where(train_path, row)}, column {column!r}: {found[i, j]:.6g} contradicts the composition in "
+            f"{unique_path.name} (same row), which gives {expected[i, j]:.6g}: the files do not describe the same materials"
+        )

@@ -9,6 +9,7 @@ Formulas are parsed by pymatgen's Composition; symbols are then checked against 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -108,29 +109,61 @@ def featurise_amounts(amounts: np.ndarray, labels: Iterable[str] | None = None) 
     return pd.DataFrame(np.hstack(blocks), columns=list(FEATURE_NAMES))
 
 
+HYDRATE_DOTS = "·•∙⋅"  # CuSO4·5H2O; a "." between digits is a decimal amount (YBa2Cu3O6.95)
+MAX_AMOUNT = 1000.0  # SuperCon's largest amount is 185; larger ones are typing errors
+MIN_AMOUNT = 1e-6
+
+
+def _parts(formula: str) -> list[tuple[float, str]]:
+    """`CuSO4·5H2O` -> [(1, 'CuSO4'), (5, 'H2O')]: a hydrate's parts with their multipliers."""
+    text = formula.strip()
+    for dot in HYDRATE_DOTS:
+        text = text.replace(dot, "·")
+    parts = []
+    for part in text.split("·"):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*(.*?)\s*", part)
+        count, body = match.group(1), match.group(2)
+        if not body:
+            raise FormulaError(f"formula {formula!r}: an empty part around the hydrate dot")
+        parts.append((float(count) if count else 1.0, body))
+    return parts
+
+
 def parse_formula(formula: str) -> dict[str, float]:
-    """`Ba0.2La1.8Cu1O4` -> {'Ba': 0.2, 'La': 1.8, 'Cu': 1.0, 'O': 4.0}; an element without a number counts 1."""
+    """`Ba0.2La1.8Cu1O4` -> {'Ba': 0.2, 'La': 1.8, 'Cu': 1.0, 'O': 4.0}; an element without a number
+    counts 1; a hydrate's parts add up (`CuSO4·5H2O` -> Cu 1, S 1, O 9, H 10)."""
     if not isinstance(formula, str):
         raise FormulaError(f"formula must be a string, got {type(formula).__name__}: {formula!r}")
     if not formula.strip():
         raise FormulaError("formula is empty: give a chemical formula such as 'YBa2Cu3O7'")
-    try:
-        composition = Composition(formula.strip())
-    except Exception as exc:  # pymatgen raises ValueError and others for malformed text
-        raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
     table = element_table()
     amounts: dict[str, float] = {}
-    for species, amount in composition.items():
-        symbol = getattr(species, "symbol", str(species))
-        if not isinstance(species, Element) or symbol not in table.index:
-            raise FormulaError(f"formula {formula!r}: unknown element {symbol!r}")
-        amounts[symbol] = float(amount)
+    for count, body in _parts(formula):
+        try:
+            composition = Composition(body)
+        except Exception as exc:  # pymatgen raises ValueError, OverflowError and others for malformed text
+            raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
+        for species, amount in composition.items():
+            symbol = getattr(species, "symbol", str(species))
+            if not isinstance(species, Element) or symbol not in table.index:
+                raise FormulaError(f"formula {formula!r}: unknown element {symbol!r}")
+            amounts[symbol] = amounts.get(symbol, 0.0) + count * float(amount)
+    for symbol, amount in amounts.items():
+        if not math.isfinite(amount) or not MIN_AMOUNT <= amount <= MAX_AMOUNT:
+            raise FormulaError(
+                f"formula {formula!r}: amount {amount:g} of {symbol} is outside {MIN_AMOUNT:g} to {MAX_AMOUNT:g}"
+            )
     for token in _SYMBOL_TOKEN.findall(formula):
         if token in table.index and token not in amounts:
             raise FormulaError(f"formula {formula!r}: element {token} has amount 0")
     if not amounts or sum(amounts.values()) <= 0:
         raise FormulaError(f"formula {formula!r} has no element with a positive amount")
     return amounts
+
+
+def reading(amounts: Mapping[str, float]) -> str:
+    """How a formula was understood, e.g. `Cu1 S1 O5.5 H2`."""
+    return " ".join(f"{symbol}{amount:g}" for symbol, amount in amounts.items())
 
 
 def amounts_vector(composition: Mapping[str, float]) -> np.ndarray:
