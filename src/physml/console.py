@@ -20,9 +20,14 @@ QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ INFO/WARNING lines: oneDNN, cpu_feature_guard, ...
     "GRPC_VERBOSITY": "ERROR",  # absl/gRPC's "All log messages before absl::InitializeLog() ..."
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one bar update per file of a model download
-    "MLFLOW_LOGGING_LEVEL": "WARNING",  # "View run ... at", "Created version ..."
+    "MLFLOW_LOGGING_LEVEL": "WARNING",  # "Created version ...", "Waiting up to 300 seconds ..."
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # "View run ... at" per run: physml prints one UI link
 }
-VERBOSE = {"TF_CPP_MIN_LOG_LEVEL": "0", "MLFLOW_LOGGING_LEVEL": "INFO"}
+VERBOSE = {
+    "TF_CPP_MIN_LOG_LEVEL": "0",
+    "MLFLOW_LOGGING_LEVEL": "INFO",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "false",
+}
 # What TensorFlow's C++ side prints while it loads, through absl before absl is initialised, so that
 # TF_CPP_MIN_LOG_LEVEL does not reach it (TensorFlow 2.21); dropped from stderr during the import.
 IMPORT_NOISE = re.compile(

@@ -14,6 +14,8 @@ from physml.errors import TrackingServerError
 from physml.tracking import server
 from tests.helpers.processes import free_port
 
+pytestmark = pytest.mark.integration  # starts and kills real mlflow server processes
+
 
 def physml(*args, env=None):
     return subprocess.run(

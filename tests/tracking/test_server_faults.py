@@ -19,6 +19,8 @@ from physml.cli import tracking_failure
 from physml.tracking import server
 from tests.helpers.processes import free_port, subprocess_env
 
+pytestmark = pytest.mark.integration  # kills and restarts a real server mid-run
+
 EPOCHS = 25
 
 

@@ -65,13 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         end_active_runs(str(exc))
         print(f"physml: error: {exc}", file=sys.stderr)
         return 2
-    except BaseException as exc:  # the tracking server refused or vanished: one line, not a traceback
+    except BaseException as exc:
         message = tracking_failure(exc) if isinstance(exc, Exception) else None
         end_active_runs(message or f"{type(exc).__name__}: {exc}")
-        if message is None:
-            raise
-        print(f"physml: error: {message}", file=sys.stderr)
-        return 2
+        if message is not None:  # the tracking server refused or vanished: one line, not a traceback
+            print(f"physml: error: {message}", file=sys.stderr)
+            return 2
+        if isinstance(exc, Exception) and not args.verbose:  # unexpected: one line; -v shows the traceback
+            first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+            print(f"physml: error: {type(exc).__name__}: {first} (run with -v for the traceback)", file=sys.stderr)
+            return 1
+        raise
     finally:
         for name, value in saved.items():
             if value is None:
