@@ -95,26 +95,47 @@ def test_run_survives_a_server_restart(own_server, supercon_dir):
     assert steps == list(range(1, EPOCHS + 1))  # every epoch, before, during and after the outage
 
 
-def test_run_ends_with_a_clear_error_when_the_server_stays_down(own_server, supercon_dir):
+def test_a_server_that_stays_down_ends_the_run_in_bounded_time_and_the_spool_loses_nothing(
+    own_server, supercon_dir, tmp_path
+):
+    """The server is killed for real and not restarted: the command gives up after the bounded wait
+    (PHYSML_SERVER_WAIT_SECONDS) with one line; the epochs it could not send and the run's end are in
+    the spool; once the server is back, `physml sync` sends them: every epoch, no run left RUNNING."""
     home, info = own_server
     client = MlflowClient(info.url)
+    client_home = tmp_path / "client-home"
+    wait = 6
     training = start_training(
         info.url,
         supercon_dir,
         "fault-down",
-        MLFLOW_HTTP_REQUEST_MAX_RETRIES="2",
-        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="1",
-        MLFLOW_HTTP_REQUEST_TIMEOUT="5",
+        PHYSML_SERVER_WAIT_SECONDS=str(wait),
+        PHYSML_HOME=str(client_home),
+        PHYSML_METRICS_FLUSH_SECONDS="1",  # batched: epochs pile up unsent between flushes
     )
     run_id = wait_for_epochs(client, "fault-down", 3, training)
-    logged = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
+    logged = {m.step for m in client.get_metric_history(run_id, "loss")}
     kill(info)
+    killed = time.monotonic()
     _out, err = training.communicate(timeout=600)
-    assert training.returncode == 2
+    gave_up_after = time.monotonic() - killed
+    assert training.returncode == 2, err[-3000:]
     assert f"cannot reach the tracking server {info.url}" in err and "Traceback" not in err
-    server.start(home=home, port=info.port)  # nothing logged before the kill is lost
-    after = {m.step: m.value for m in client.get_metric_history(run_id, "loss")}
-    assert after.items() >= logged.items()
+    assert "physml sync" in err and gave_up_after < 10 * wait, (gave_up_after, err[-2000:])
+    spooled = client_home / "spool" / run_id
+    assert (spooled / "metrics.jsonl").exists() and (spooled / "status.jsonl").exists()
+
+    server.start(home=home, port=info.port)
+    assert client.get_run(run_id).info.status == "RUNNING"  # the server never heard the end
+    env = subprocess_env(info.url) | {"PHYSML_HOME": str(client_home)}
+    sync = subprocess.run(["physml", "sync"], env=env, capture_output=True, text=True, timeout=300)
+    assert sync.returncode == 0 and f"run {run_id}: replayed" in sync.stdout, sync.stdout + sync.stderr
+    steps = sorted(m.step for m in client.get_metric_history(run_id, "loss"))
+    assert steps == list(range(1, max(steps) + 1)), steps  # every epoch, no gap
+    assert max(steps) > max(logged)  # including the epochs the server never got before it died
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED" and "MlflowException" in run.data.tags["physml.error"]
+    assert "replayed" in run.data.tags["physml.spool"] and not spooled.exists()
 
 
 def nothing_listens_on(port: int) -> bool:

@@ -18,7 +18,6 @@ from physml.errors import PhysmlError
 DESCRIPTION = """physml: tracked, tunable machine-learning experiments for physics and astronomy.
 Every run logs its parameters, metrics, plots, data digest and model to an MLflow server; Ray Tune
 searches each task's hyperparameters; the registry's `champion` alias moves only through a metric gate."""
-EXPERIMENT_VARIABLES = ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
 
 
 def examples() -> str:
@@ -53,13 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from physml.console import quiet_libraries
+    from physml.tracking.spool import bound_retries
 
     args = build_parser().parse_args(argv)
-    quiet_libraries(args.verbose)
-    # MLflow's set_experiment writes MLFLOW_EXPERIMENT_ID into this process's environment; put the
-    # user's values back afterwards, so an in-process caller's next command reads what the user set.
-    saved = {name: os.environ.get(name) for name in EXPERIMENT_VARIABLES}
+    # The command sets variables (quiet libraries, bounded retries; MLflow's set_experiment writes
+    # MLFLOW_EXPERIMENT_ID): the environment is put back afterwards, so an in-process caller's next
+    # command reads what the user set.
+    saved = dict(os.environ)
     try:
+        quiet_libraries(args.verbose)
+        bound_retries()
+        if args.func is not guide.cmd_sync:
+            replay_spool()
         return args.func(args)
     except PhysmlError as exc:
         end_active_runs(str(exc))
@@ -77,34 +81,43 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         raise
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def replay_spool() -> None:
+    """What a run could not send when its server died goes now, if that server answers again."""
+    from physml.tracking import spool
+
+    try:
+        if not spool.pending():
+            return
+        sent, _waiting = spool.replay_all(quick=True)
+    except Exception as exc:
+        print(f"physml: warning: could not replay the spool: {exc}", file=sys.stderr)
+        return
+    for line in sent:
+        print(f"physml: spool: {line}", file=sys.stderr)
 
 
 def end_active_runs(reason: str) -> None:
-    """No run is left RUNNING by a command that failed: any still active ends FAILED with the reason."""
-    mlflow = sys.modules.get("mlflow")
-    if mlflow is None:
+    """No run is left RUNNING by a command that failed: any still active ends FAILED with the reason
+    (in the spool, when its server is gone)."""
+    if "mlflow" not in sys.modules:
         return
+    import mlflow
+
+    from physml.tracking.runs import finish_active_run, forget_active_run
+
     for _ in range(10):  # nested runs: innermost first
         active = mlflow.active_run()
         if active is None:
             return
         try:
-            mlflow.set_tag("physml.error", reason[:1000])
-        except Exception:  # the server may be what failed; ending the run still matters
-            pass
-        try:
-            mlflow.end_run(status="FAILED")
+            finish_active_run("FAILED", reason)
         except Exception:
-            # an unreachable server could not record the end: forget the run in this process
-            # (private MLflow state; mlflow.end_run has no local-only mode)
-            stack = mlflow.tracking.fluent._active_run_stack.get()
-            if active in stack:
-                stack.remove(active)
+            forget_active_run(active)
 
 
 def tracking_failure(exc: Exception) -> str | None:
@@ -123,6 +136,11 @@ def tracking_failure(exc: Exception) -> str | None:
         )
     if isinstance(exc, RestException):
         return None
-    if "Max retries exceeded" in text or "Connection refused" in text or "Failed to establish" in text:
-        return f"cannot reach the tracking server {uri} (gave up after MLflow's retries): {text.splitlines()[0][:300]}"
+    from physml.tracking import spool
+
+    if spool.unreachable(exc):
+        kept = (
+            f"; what was not sent is kept in {spool.spool_root()} (`physml sync` sends it)" if spool.pending() else ""
+        )
+        return f"cannot reach the tracking server {uri} (gave up after MLflow's retries){kept}: {text.splitlines()[0][:300]}"
     return None

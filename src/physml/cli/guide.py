@@ -37,6 +37,22 @@ def cmd_next_steps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Replay the spool: what runs could not send while their tracking server was down."""
+    from physml.tracking import spool
+
+    sent, waiting = spool.replay_all()
+    for line in sent:
+        print(line)
+    for line in waiting:
+        print(f"still waiting: {line}")
+    if not sent and not waiting:
+        print(f"nothing to send: the spool ({spool.spool_root()}) is empty")
+    return 1 if waiting else 0
+
+
 def add_commands(sub) -> None:
     guide = sub.add_parser("next-steps", help="what to run after the demo (compare, predict, tune, promote, stop)")
     guide.set_defaults(func=cmd_next_steps)
+    sync = sub.add_parser("sync", help="send what runs kept in the spool while their tracking server was down")
+    sync.set_defaults(func=cmd_sync)

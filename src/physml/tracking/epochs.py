@@ -23,6 +23,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from physml.tracking import spool
+
 FLUSH_SECONDS = 2.0
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
 
@@ -55,6 +57,7 @@ class EpochMetricLog:
         self.run_id = run_id
         self.flush_seconds = flush_seconds_from_env() if flush_seconds is None else flush_seconds
         self.client = client or MlflowClient()
+        self.tracking_uri = self.client.tracking_uri
         self.pending: list[Metric] = []
         self.last_flush = -math.inf
         self.requests = 0
@@ -66,13 +69,29 @@ class EpochMetricLog:
             self.flush()
 
     def flush(self) -> None:
-        """Send what is pending (in chunks MLflow accepts); kept for a later try if the server fails."""
-        while self.pending:
-            chunk = self.pending[:BATCH_LIMIT]
-            self.client.log_batch(self.run_id, metrics=chunk)
-            self.requests += 1
-            del self.pending[: len(chunk)]
+        """Send what is pending (in chunks MLflow accepts). A server that stays unreachable after
+        MLflow's bounded retries: what is pending goes to the run's spool (tracking/spool.py) and
+        the error is raised, so the command ends instead of training on without a server."""
+        if self.pending and spool.is_down(self.tracking_uri):
+            self.to_spool()
+            return
+        try:
+            while self.pending:
+                chunk = self.pending[:BATCH_LIMIT]
+                self.client.log_batch(self.run_id, metrics=chunk)
+                self.requests += 1
+                del self.pending[: len(chunk)]
+        except Exception as exc:
+            if not spool.unreachable(exc):
+                raise
+            spool.mark_down(self.tracking_uri)
+            self.to_spool()
+            raise
         self.last_flush = time.monotonic()
+
+    def to_spool(self) -> None:
+        spool.Spool(self.run_id, self.tracking_uri).metrics(self.pending)
+        self.pending.clear()
 
     def __enter__(self) -> Self:
         return self

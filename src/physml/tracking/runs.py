@@ -15,6 +15,7 @@ import mlflow
 import physml
 from physml.errors import TrainingDiverged
 from physml.tasks.base import RunResult
+from physml.tracking import spool
 
 SOURCE_DIR = Path(physml.__file__).resolve().parent
 
@@ -80,27 +81,56 @@ def use_experiment(name: str) -> str:
 def task_run(experiment: str, run_name: str, tags: dict[str, str]):
     """Open a run (nested when another is active, e.g. under `mlflow run` or a tuning parent).
 
-    An exception inside ends the run as FAILED (mlflow's context manager does that); what was
-    logged before the exception stays on the server.
+    An exception inside ends the run as FAILED with the reason as its `physml.error` tag; what was
+    logged before stays on the server (or in the spool, when the server died: tracking/spool.py).
     """
     active = mlflow.active_run()
     if active is None:
         use_experiment(experiment)
-    with mlflow.start_run(run_name=run_name, tags=tags, nested=active is not None) as run:
+    run = mlflow.start_run(run_name=run_name, tags=tags, nested=active is not None)
+    try:
         yield run
+    except BaseException as exc:
+        finish_active_run("FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        finish_active_run("FINISHED")
+
+
+def finish_active_run(status: str, reason: str | None = None) -> None:
+    """End the active run with `status` (and `reason` as its `physml.error` tag). When its server
+    cannot be reached, the end goes to the run's spool, replayed when the server is back."""
+    active = mlflow.active_run()
+    if active is None:
+        return
+    uri = mlflow.get_tracking_uri()
+    if not spool.is_down(uri):
+        try:
+            if reason:
+                mlflow.set_tag("physml.error", reason[:1000])
+            mlflow.end_run(status=status)
+            return
+        except Exception as exc:
+            if not spool.unreachable(exc):
+                raise
+            spool.mark_down(uri)
+    spool.Spool(active.info.run_id, uri).end(status, reason or status)
+    forget_active_run(active)
+
+
+def forget_active_run(run) -> None:
+    """Drop `run` from this process's stack of active runs without telling the server (which is
+    gone): mlflow.end_run has no local-only mode, so this reaches into MLflow's private run stack."""
+    import mlflow.tracking.fluent as fluent
+
+    stack = fluent._active_run_stack.get()
+    if run in stack:
+        stack.remove(run)
 
 
 def mark_diverged(exc: TrainingDiverged) -> None:
     """Tag the active run as diverged (the caller then ends it FAILED)."""
     mlflow.set_tags({"diverged": "true", "diverged_epoch": str(exc.epoch)})
-
-
-def record_error(exc: BaseException) -> None:
-    """The reason a run failed, as its `physml.error` tag (best effort: the server may be the cause)."""
-    try:
-        mlflow.set_tag("physml.error", f"{type(exc).__name__}: {exc}"[:1000])
-    except Exception:
-        pass
 
 
 def guarded_run(
@@ -115,9 +145,6 @@ def guarded_run(
                 return train()
             except TrainingDiverged as exc:
                 mark_diverged(exc)
-                raise
-            except BaseException as exc:  # the run ends FAILED (MLflow's context manager); say why on it
-                record_error(exc)
                 raise
     except TrainingDiverged as exc:
         print(f"{model}: {exc}; run {active.info.run_id} marked FAILED with tag diverged=true")

@@ -32,6 +32,7 @@ from physml.tasks import get_task
 from physml.tasks.base import Task
 from physml.tracking.runs import standard_tags, use_experiment
 from physml.tracking.server import home_dir
+from physml.tracking.spool import RETRY_VARIABLES
 from physml.tuning.options import SearchOptions
 from physml.tuning.spaces import SearchSpec, load_search_spec, validate_search
 from physml.tuning.summary import log_search_summary, results_table
@@ -185,8 +186,11 @@ def search(
     state_path = path / STATE_FILE
     started_ray = not ray.is_initialized()
     if started_ray:
-        # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings
-        quiet = {name: value for name, value in os.environ.items() if name in QUIET}
+        # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
+        # retries and its home (where a trial's spool goes when the server dies)
+        shared = (*QUIET, *RETRY_VARIABLES, "PHYSML_SERVER_WAIT_SECONDS")
+        quiet = {name: value for name, value in os.environ.items() if name in shared}
+        quiet["PHYSML_HOME"] = str(home_dir())
         ray.init(
             address=options.address or "local",
             include_dashboard=False,
