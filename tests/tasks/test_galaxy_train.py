@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from pathlib import Path
 
 import matplotlib.image as mpimg
 import mlflow
@@ -122,6 +123,9 @@ def test_model_is_registered_and_predicts_probabilities(quick_run, tracking, gal
     client = MlflowClient()
     version = client.get_model_version_by_alias("galaxy-cnn", "candidate")
     assert version.run_id == quick_run.info.run_id
+    folder = Path(mlflow.artifacts.download_artifacts("models:/galaxy-cnn@candidate"))
+    names = [p.name for p in folder.rglob("*") if p.is_file()]
+    assert "cnn.keras" in names and not [n for n in names if n.endswith((".pkl", ".pickle"))], names
     model = mlflow.pyfunc.load_model("models:/galaxy-cnn@candidate")
     images = np.random.default_rng(0).uniform(0, 255, size=(3, 60, 60, 3)).astype("float32")
     probs = np.asarray(model.predict(images))

@@ -33,7 +33,7 @@ def source_of(name: str) -> list[Path]:
 
 
 def log_task_model(
-    python_model: TaskModel,
+    python_model: TaskModel | Path,
     result,
     registered_name: str | None,
     requirements: tuple[str, ...],
@@ -43,11 +43,14 @@ def log_task_model(
 ):
     """Log `python_model` as the run's `model` (with physml's source, and the source of the package
     that defines the model's class when that is not physml), register it as `registered_name`
-    (None: not registered) and record the version on `result`."""
+    (None: not registered) and record the version on `result`. A path is a models-from-code file
+    (it calls `mlflow.models.set_model`): nothing is pickled, loading runs that shipped code only; an
+    instance is cloudpickled (MLflow's format for Python objects, which runs code when loaded)."""
     with tempfile.TemporaryDirectory() as tmp:
         ignore = shutil.ignore_patterns("__pycache__")
         sources = [SOURCE_DIR]
-        package = type(python_model).__module__.split(".")[0]
+        defined_in = type(python_model).__module__ if isinstance(python_model, TaskModel) else "physml"
+        package = defined_in.split(".")[0]
         if package != "physml":  # a task from another package: its code travels with the model too
             sources += source_of(package)
         code_paths = []
@@ -58,7 +61,7 @@ def log_task_model(
             )
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=python_model,
+            python_model=str(python_model) if isinstance(python_model, Path) else python_model,
             artifacts=artifacts,
             signature=signature,
             input_example=input_example,

@@ -31,13 +31,13 @@ from physml.tasks.galaxy.cnn import (
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
 from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
-from physml.tasks.galaxy.model import GalaxyModel
 from physml.tasks.galaxy.report import log_classification_report
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
 # what loading the model imports: Keras, and physml's task package (pyyaml)
+SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
 REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas", "pyyaml")
 
 
@@ -147,7 +147,7 @@ def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result:
         path = Path(tmp) / "cnn.keras"
         model.save(path)
         log_task_model(
-            GalaxyModel(),
+            SERVED,
             result,
             name,
             REQUIREMENTS,

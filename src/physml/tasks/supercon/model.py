@@ -1,4 +1,10 @@
-"""supercon's pyfunc model: the fitted scaler + regressor Pipeline behind MLflow's pyfunc interface.
+"""supercon's pyfunc model, kept in formats that do not run code when loaded (no pickle).
+
+The fitted Pipeline is saved as its parts: the StandardScaler's mean and scale and, per regressor,
+the linear model's coefficients (JSON), XGBoost's own JSON model, or the dense net as a native
+`.keras` file plus its target scaling (JSON). MLflow logs the model "from code" (`served.py`, which
+only names this class), so loading it executes physml's source shipped with the model, never
+bytes from the artifact store.
 
 Input: a DataFrame with the feature columns of the signature (`physml supercon predict` makes them
 from a formula). Output: predicted Tc in kelvin, one per row. Calibration and prediction intervals
@@ -7,15 +13,67 @@ belong here, so the served model returns them too.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from physml.models.pyfunc import TaskModel
 
+PARTS = "parts.json"
+
+
+def save_parts(pipeline, folder: Path) -> dict[str, str]:
+    """The fitted scaler + regressor as files in `folder`; returns MLflow's `artifacts` mapping."""
+    from sklearn.linear_model import LinearRegression
+    from xgboost import XGBRegressor
+
+    scaler, regressor = pipeline.named_steps["scaler"], pipeline.named_steps["regressor"]
+    parts = {
+        "columns": [str(c) for c in scaler.feature_names_in_],
+        "mean": scaler.mean_.tolist(),
+        "scale": scaler.scale_.tolist(),
+    }
+    artifacts = {"parts": str(folder / PARTS)}
+    if isinstance(regressor, LinearRegression):
+        parts |= {"kind": "linear", "coef": regressor.coef_.tolist(), "intercept": float(regressor.intercept_)}
+    elif isinstance(regressor, XGBRegressor):
+        parts["kind"] = "xgboost"
+        regressor.save_model(folder / "regressor.json")
+        artifacts["regressor"] = str(folder / "regressor.json")
+    else:  # the dense net: the Keras model and how Tc was scaled for training
+        parts |= {"kind": "keras", "y_mean": regressor.y_mean_, "y_scale": regressor.y_scale_}
+        regressor.model_.save(folder / "regressor.keras")
+        artifacts["regressor"] = str(folder / "regressor.keras")
+    (folder / PARTS).write_text(json.dumps(parts))
+    return artifacts
+
 
 class SuperconModel(TaskModel):
-    def __init__(self, pipeline):
-        self.pipeline = pipeline  # scaler + regressor, fitted on the training part only
+    def load_context(self, context) -> None:
+        parts = json.loads(Path(context.artifacts["parts"]).read_text())
+        self.columns = parts["columns"]
+        self.mean, self.scale = np.asarray(parts["mean"]), np.asarray(parts["scale"])
+        self.kind = parts["kind"]
+        if self.kind == "linear":
+            self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
+        elif self.kind == "xgboost":
+            from xgboost import XGBRegressor
+
+            self.regressor = XGBRegressor()
+            self.regressor.load_model(context.artifacts["regressor"])
+        else:
+            import keras
+
+            self.net = keras.models.load_model(context.artifacts["regressor"])
+            self.y_mean, self.y_scale = parts["y_mean"], parts["y_scale"]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        return np.asarray(self.pipeline.predict(model_input), dtype="float64")
+        scaled = (np.asarray(model_input[self.columns], dtype="float64") - self.mean) / self.scale
+        if self.kind == "linear":
+            return scaled @ self.coef + self.intercept
+        if self.kind == "xgboost":
+            return np.asarray(self.regressor.predict(scaled), dtype="float64")
+        out = self.net.predict(scaled.astype("float32"), batch_size=4096, verbose=0).reshape(-1)
+        return out.astype("float64") * self.y_scale + self.y_mean

@@ -7,8 +7,10 @@ point and tuning trials all go through it (the platform opens the runs around it
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import mlflow.data
@@ -26,23 +28,14 @@ from physml.models.callbacks import as_hook_list
 from physml.tasks.base import RunResult
 from physml.tasks.supercon.config import SuperconConfig
 from physml.tasks.supercon.data import SuperconData
-from physml.tasks.supercon.model import SuperconModel
+from physml.tasks.supercon.model import save_parts
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
 # what loading the model imports: the pipeline's parts, and physml's task package (pyyaml)
-REQUIREMENTS = (
-    "mlflow",
-    "scikit-learn",
-    "xgboost-cpu",
-    "keras",
-    "tensorflow-cpu",
-    "numpy",
-    "pandas",
-    "cloudpickle",
-    "pyyaml",
-)
+REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost-cpu", "keras", "tensorflow-cpu", "numpy", "pandas", "pyyaml")
+SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
 EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
 TC = {"label": "Tc", "unit": "K"}
 
@@ -167,11 +160,14 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
 
 
 def log_model(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, result: RunResult) -> None:
-    """The fitted Pipeline inside supercon's pyfunc model, registered as `registry.names[model]`."""
+    """The fitted Pipeline as supercon's pyfunc model (its parts in code-free formats, model.py),
+    registered as `registry.names[model]`."""
     example = split.X_test.head(5)
     signature = infer_signature(example, pipeline.predict(example))
     registered = config.registry.names.get(model) if config.registry.register else None
-    log_task_model(SuperconModel(pipeline), result, registered, REQUIREMENTS, signature, input_example=example)
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts = save_parts(pipeline, Path(tmp))
+        log_task_model(SERVED, result, registered, REQUIREMENTS, signature, input_example=example, artifacts=artifacts)
 
 
 def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None) -> RunResult:
