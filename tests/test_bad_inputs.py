@@ -76,6 +76,12 @@ def test_bad_flag_or_setting_is_one_clear_line(argv, message, capsys, tmp_path, 
     assert not (tmp_path / "server.json").exists()  # nothing was started
 
 
+def test_a_bad_server_wait_setting_is_named(capsys, monkeypatch):
+    monkeypatch.setenv("PHYSML_SERVER_WAIT_SECONDS", "soon")
+    code, err = run_cli(["supercon", "train", *NOWHERE], capsys)
+    assert code == 2 and "PHYSML_SERVER_WAIT_SECONDS must be a number of seconds, got 'soon'" in err, err
+
+
 def test_hydrates_and_decimal_amounts_are_read_as_written():
     assert reading(parse_formula("CuSO4·5H2O")) == "Cu1 S1 O9 H10"  # a hydrate, with a middle dot
     assert reading(parse_formula("CuSO4.5H2O")) == "Cu1 S1 O5.5 H2"  # "." between digits: a decimal

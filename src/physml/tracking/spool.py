@@ -37,12 +37,14 @@ def spool_root() -> Path:
 
 def wait_seconds() -> float:
     raw = os.environ.get("PHYSML_SERVER_WAIT_SECONDS", "")
+    from physml.errors import ConfigError
+
     try:
         seconds = float(raw) if raw else DEFAULT_WAIT_SECONDS
     except ValueError:
-        raise ValueError(f"PHYSML_SERVER_WAIT_SECONDS must be a number of seconds, got {raw!r}") from None
+        raise ConfigError(f"PHYSML_SERVER_WAIT_SECONDS must be a number of seconds, got {raw!r}") from None
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"PHYSML_SERVER_WAIT_SECONDS must be > 0, got {raw!r}")
+        raise ConfigError(f"PHYSML_SERVER_WAIT_SECONDS must be > 0, got {raw!r}")
     return seconds
 
 
