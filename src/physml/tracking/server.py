@@ -141,15 +141,22 @@ def start(
     if running:
         return running
     (home / "mlartifacts").mkdir(parents=True, exist_ok=True)
-    command = [
+    command = mlflow_server_command(f"sqlite:///{home / 'mlflow.db'}", str(home / "mlartifacts"), host, port)
+    return launch(command, home=home, host=host, port=port, env=server_env(), timeout=timeout)
+
+
+def mlflow_server_command(backend_store: str, artifacts: str, host: str, port: int, *options: str) -> list[str]:
+    """`mlflow server` with a backend store, proxied artifacts, one worker, and any other options."""
+    return [
         sys.executable,
         "-m",
         "mlflow",
         "server",
+        *options,
         "--backend-store-uri",
-        f"sqlite:///{home / 'mlflow.db'}",
+        backend_store,
         "--artifacts-destination",
-        str(home / "mlartifacts"),
+        artifacts,
         "--host",
         host,
         "--port",
@@ -157,7 +164,6 @@ def start(
         "--workers",
         "1",
     ]
-    return launch(command, home=home, host=host, port=port, env=server_env(), timeout=timeout)
 
 
 def server_env() -> dict[str, str]:

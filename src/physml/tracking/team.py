@@ -147,24 +147,7 @@ def server_command(settings: TeamSettings, home: Path, port: int, host: str) -> 
     }
     if settings.s3_endpoint:
         env["MLFLOW_S3_ENDPOINT_URL"] = settings.s3_endpoint
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--app-name",
-        "basic-auth",
-        "--backend-store-uri",
-        settings.db_url,
-        "--artifacts-destination",
-        settings.artifacts,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    command = server.mlflow_server_command(settings.db_url, settings.artifacts, host, port, "--app-name", "basic-auth")
     return command, env
 
 
