@@ -21,6 +21,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def no_experiment_from_earlier_tests(monkeypatch):
+    """MLflow's set_experiment (called in-process by fixtures and tasks) writes MLFLOW_EXPERIMENT_ID
+    into the environment, which physml honours as the user's choice: no test inherits one."""
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """$PHYSML_DATA_DIR, else ../shared/data beside the repository. Missing data is an error, not a skip."""
@@ -54,10 +62,6 @@ def mlflow_server(tmp_path_factory):
 def tracking(mlflow_server, monkeypatch):
     """Point this test's client (and any subprocess it starts) at the session's server."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    # set_experiment (in fixtures, or code called in-process) writes MLFLOW_EXPERIMENT_ID into the
-    # environment, which physml honours as the user's choice: each test starts without it
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(mlflow_server.url)
     yield mlflow_server.url
     while mlflow.active_run():

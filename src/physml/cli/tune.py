@@ -21,8 +21,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
     overrides = dict(parse_override(text) for text in args.set or [])
-    if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
-        overrides["experiment"] = experiment
     options = SearchOptions(
         task=args.task,
         kind=args.search,
@@ -41,6 +39,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         name=none_if_empty(args.name),
         retrain_best=not args.no_retrain,
         spec_path=none_if_empty(args.spec),
+        experiment_from=experiment_from_env,  # after the spec is checked: an ID is looked up on the server
     )
     outcome = run_search(options, uri)
     table = outcome.results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,3 +27,5 @@ class SearchOptions:
     retrain_best: bool = True
     seed: int = 0
     spec_path: str | None = None  # default: projects/<task>/search.yaml
+    # tracking URI -> the experiment the environment names (MLFLOW_EXPERIMENT_NAME / _ID), or None
+    experiment_from: Callable[[str], str | None] | None = None

@@ -132,6 +132,8 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
             raise ConfigError(f"--epochs: model {spec.model!r} of {task.name} has no epochs")
         fixed[epochs_key] = options.epochs
     validate_search(task, spec, fixed, options.preset)  # a bad spec stops here: no Ray, no run
+    if "experiment" not in fixed and options.experiment_from and (experiment := options.experiment_from(tracking_uri)):
+        fixed["experiment"] = experiment
     draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
     base = trial_config(task, draft, {})
     epochs = task.epochs(base, spec.model) or 1
