@@ -15,8 +15,8 @@ def data_root_as_typed() -> str:
     """The data root as a fresh shell here can use it: relative when it lies near this folder."""
     from physml.data.paths import data_root
 
-    root = data_root().resolve()
-    relative = os.path.relpath(root, Path.cwd())
+    root = os.path.abspath(data_root())  # not resolve(): a symlinked ../shared stays ../shared
+    relative = os.path.relpath(root, os.path.abspath(Path.cwd()))
     return relative if not relative.startswith("../../..") else str(root)
 
 
