@@ -131,6 +131,8 @@ def test_logged_models_hold_no_pickle(quick_runs, tracking):
         names = [p.name for p in folder.rglob("*") if p.is_file()]
         assert not [n for n in names if n.endswith((".pkl", ".pickle"))], names
         assert part in names and "mlflow.pyfunc.loaders.code_model" in (folder / "MLmodel").read_text()
+        needs = {line.split("==")[0] for line in (folder / "requirements.txt").read_text().split() if "==" in line}
+        assert ("tensorflow-cpu" in needs) == (model == "dnn") and ("xgboost-cpu" in needs) == (model == "gbm"), needs
 
 
 def test_predict_a_formula_from_the_command_line(quick_runs, tracking, capsys):

@@ -34,7 +34,10 @@ from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
 # what loading the model imports: the pipeline's parts, and physml's task package (pyyaml)
-REQUIREMENTS = ("mlflow", "scikit-learn", "xgboost-cpu", "keras", "tensorflow-cpu", "numpy", "pandas", "pyyaml")
+# what loading each model imports (served.py -> model.py): its own list, so the linear model does not
+# pull in TensorFlow; pyyaml for physml's task package
+LOADING = ("mlflow", "numpy", "pandas", "pyyaml")
+REQUIREMENTS = {"linear": LOADING, "gbm": (*LOADING, "xgboost-cpu"), "dnn": (*LOADING, "keras", "tensorflow-cpu")}
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
 EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
 TC = {"label": "Tc", "unit": "K"}
@@ -167,7 +170,8 @@ def log_model(model: str, pipeline: Pipeline, split: SplitData, config: Supercon
     registered = config.registry.names.get(model) if config.registry.register else None
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = save_parts(pipeline, Path(tmp))
-        log_task_model(SERVED, result, registered, REQUIREMENTS, signature, input_example=example, artifacts=artifacts)
+        requirements = REQUIREMENTS[model]
+        log_task_model(SERVED, result, registered, requirements, signature, input_example=example, artifacts=artifacts)
 
 
 def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None) -> RunResult:
