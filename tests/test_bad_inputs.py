@@ -21,6 +21,7 @@ from physml.cli import main
 from physml.errors import FormulaError
 from physml.tasks.galaxy.data import IMAGES_DIR, LABELS_FILE
 from physml.tasks.supercon.formula import parse_formula, reading
+from tests.helpers.data import galaxy_subset
 
 NOWHERE = ["--tracking-uri", "http://127.0.0.1:9"]  # discard port: a command that contacts it fails loudly
 
@@ -200,13 +201,7 @@ def swap_compositions(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture
 def galaxy_copy(galaxy_dir, tmp_path) -> Path:
     """60 real galaxies in the Kaggle layout."""
-    folder = tmp_path / "galaxy_zoo"
-    (folder / IMAGES_DIR).mkdir(parents=True)
-    labels = pd.read_csv(galaxy_dir / LABELS_FILE, nrows=60, dtype=str, keep_default_na=False)
-    labels.to_csv(folder / LABELS_FILE, index=False)
-    for galaxy_id in labels["GalaxyID"]:
-        shutil.copy(galaxy_dir / IMAGES_DIR / f"{galaxy_id}.jpg", folder / IMAGES_DIR)
-    return folder
+    return galaxy_subset(galaxy_dir, tmp_path / "galaxy_zoo", 60)
 
 
 def images_of(folder: Path) -> list[Path]:

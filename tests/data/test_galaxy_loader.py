@@ -7,6 +7,7 @@ import pytest
 
 from physml.errors import DataValidationError
 from physml.tasks.galaxy.data import IMAGES_DIR, LABELS_FILE, load_galaxy_zoo
+from tests.helpers.data import galaxy_subset
 
 
 def test_loads_the_shared_data(galaxy_dir):
@@ -19,13 +20,7 @@ def test_loads_the_shared_data(galaxy_dir):
 @pytest.fixture
 def small_copy(galaxy_dir, tmp_path):
     """The first 30 real galaxies (labels and JPEGs), to break one way per test."""
-    folder = tmp_path / "galaxy_zoo"
-    (folder / IMAGES_DIR).mkdir(parents=True)
-    labels = pd.read_csv(galaxy_dir / LABELS_FILE, nrows=30, dtype=str, keep_default_na=False)
-    labels.to_csv(folder / LABELS_FILE, index=False)
-    for galaxy_id in labels["GalaxyID"]:
-        shutil.copy(galaxy_dir / IMAGES_DIR / f"{galaxy_id}.jpg", folder / IMAGES_DIR)
-    return folder
+    return galaxy_subset(galaxy_dir, tmp_path / "galaxy_zoo", 30)
 
 
 def edit_labels(folder, edit):
