@@ -149,3 +149,19 @@ def test_data_check_galaxy_from_the_command_line(galaxy_dir, capsys):
 
     assert main(["data", "check", "galaxy", "--data-dir", str(galaxy_dir)]) == 0
     assert "4064 galaxies with images, decision tree consistent: OK" in capsys.readouterr().out
+
+
+def test_dataset_digest_covers_the_pixels(small_copy):
+    """Replacing one JPEG (labels untouched) changes the digest that runs log and promotion compares."""
+    from types import SimpleNamespace
+
+    from physml.tasks.galaxy.data import training_input
+
+    def digest():
+        return training_input(SimpleNamespace(catalogue=load_galaxy_zoo(small_copy, progress=False))).digest
+
+    before = digest()
+    assert digest() == before  # stable
+    images = sorted((small_copy / IMAGES_DIR).glob("*.jpg"))
+    shutil.copyfile(images[1], images[0])
+    assert digest() != before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -50,3 +51,17 @@ def mlflow_run_project(
     (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     return parent, children
+
+
+def kill_session(session_id: int) -> int:
+    """SIGKILL every process of a session: a Ray node's raylet, agents and trial processes
+    (Ray gives each trial process its own process group, but they stay in the node's session)."""
+    killed = 0
+    for pid in [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]:
+        try:
+            if os.getsid(pid) == session_id:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    return killed

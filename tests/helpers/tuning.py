@@ -12,9 +12,13 @@ from mlflow import MlflowClient
 from tests.helpers.processes import subprocess_env
 
 
-def physml_tune(server_url: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def physml_tune(
+    server_url: str, *args: str, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`physml tune ARGS` against the server (more variables in `env`); it must exit 0."""
     command = [str(Path(sys.executable).parent / "physml"), "tune", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=subprocess_env(server_url), timeout=timeout)
+    environment = {**subprocess_env(server_url), **(env or {})}
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return result
 

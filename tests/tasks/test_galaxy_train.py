@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -175,3 +176,30 @@ def test_mlflow_run_galaxy_entry_point(mlflow_server, galaxy_dir):
     _, (child,) = mlflow_run_project(mlflow_server.url, "galaxy", params, "test-galaxy-project")
     assert child.info.status == "FINISHED" and child.data.params["train.epochs"] == "1"
     assert "test_accuracy" in child.data.metrics
+
+
+def test_checkpointed_cnn_continues_with_its_best_so_far(tracking, galaxy_dir):
+    """What a Tune trial of the CNN saves each epoch (the net, its optimiser, the best net so far)
+    lets a restarted one go on from there: the history continues and the best epoch is kept."""
+    from physml.models.checkpoints import Checkpoints
+    from physml.tasks import get_task
+    from physml.tasks.galaxy.train import fit
+
+    task = get_task("galaxy")
+    data = task.load_data(task.load_config(preset="quick"), galaxy_dir)
+    checkpoints, kept = Checkpoints(), {}
+
+    def take(epoch, metrics):
+        kept[epoch] = checkpoints.take(epoch)
+
+    mlflow.set_experiment("test-galaxy-checkpoints")
+    with mlflow.start_run(), tempfile.TemporaryDirectory() as tmp:
+        _, first = fit(task.load_config(preset="quick"), data, Path(tmp) / "best.keras", take, checkpoints)
+    assert set(kept) == {1, 2} and (kept[2] / "best.keras").exists()
+    more = task.load_config(preset="quick", overrides={"train.epochs": 4})
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        model, history = fit(more, data, Path(tmp) / "best.keras", None, Checkpoints(kept[2]))
+    assert history["val_accuracy"][:2] == first["val_accuracy"] and len(history["val_accuracy"]) == 4
+    logged = MlflowClient(tracking).get_run(run.info.run_id).data.metrics
+    assert logged["best_val_accuracy"] == pytest.approx(max(history["val_accuracy"]))
+    assert np.asarray(model.predict(data.images[:2, 5:65, 5:65].astype("float32"), verbose=0)).shape == (2, 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import matplotlib.image as mpimg
 import mlflow
@@ -22,6 +23,7 @@ def quick_runs(mlflow_server, supercon_dir):
     """One `physml supercon train --model all --preset quick` invocation; its runs by model."""
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server.url
+    os.environ["MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"] = "1"  # quick runs: a system sample each second
     try:
         code = main(
             [
@@ -38,6 +40,7 @@ def quick_runs(mlflow_server, supercon_dir):
             ]
         )
     finally:
+        os.environ.pop("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL")
         if previous is None:
             os.environ.pop("MLFLOW_TRACKING_URI")
         else:
@@ -85,6 +88,35 @@ def test_dnn_logs_every_epoch(quick_runs, mlflow_server):
         assert [m.step for m in history] == list(range(1, QUICK_EPOCHS + 1))
     val_rmse = [m.value for m in client.get_metric_history(quick_runs["dnn"].info.run_id, "val_rmse")]
     assert val_rmse[-1] < val_rmse[0]
+
+
+@pytest.mark.parametrize("model", ["gbm", "dnn"])  # the linear model's run can end within one interval
+def test_runs_carry_system_metrics(quick_runs, mlflow_server, model):
+    client = MlflowClient(mlflow_server.url)
+    run = quick_runs[model]
+    cpu = client.get_metric_history(run.info.run_id, "system/cpu_utilization_percentage")
+    assert cpu and all(0 <= m.value <= 100 for m in cpu)
+    assert sorted(m.step for m in cpu) == list(range(len(cpu)))
+    assert 0 < run.data.metrics["system/system_memory_usage_percentage"] <= 100
+
+
+def test_runs_carry_their_lineage(quick_runs, tracking, tmp_path):
+    """The code, environment, config and data a run was made from (`physml reproduce` reads them)."""
+    import yaml
+
+    for run in quick_runs.values():
+        tags = run.data.tags
+        assert len(tags["git_sha"]) == 40 and tags["git_dirty"] in ("true", "false")
+        assert len(tags["physml.env.hash"]) == 16 and tags["physml.env.source"] in (
+            "pip-freeze",
+            "lock:requirements.lock",
+        )
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="config.yaml", dst_path=str(tmp_path / run.info.run_id)
+        )
+        config = yaml.safe_load(Path(path).read_text())
+        assert config["preset"] == "quick" and config["seed"] == int(run.data.params["seed"])
+        assert len(run.inputs.dataset_inputs[0].dataset.digest) == 16  # physml's digest over every row
 
 
 @pytest.mark.parametrize("model", ["linear", "gbm", "dnn"])

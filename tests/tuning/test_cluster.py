@@ -1,10 +1,9 @@
 """A real two-node Ray cluster on this machine (`ray start --head` + a second `ray start --address`):
-trials run on both nodes, and a search survives the worker node being killed mid-way."""
+trials run on both nodes, and a search survives the worker node being killed mid-way, its lost
+trials going on from their checkpoints."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,24 +12,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.helpers.processes import free_port, subprocess_env
+from tests.helpers.processes import free_port, kill_session, subprocess_env
 from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
 
 RAY = str(Path(sys.executable).parent / "ray")
-
-
-def kill_session(session_id: int) -> int:
-    """SIGKILL every process of a session: the worker node's raylet, agents and trial processes
-    (Ray gives each trial process its own process group, but they stay in the node's session)."""
-    killed = 0
-    for pid in [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]:
-        try:
-            if os.getsid(pid) == session_id:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-        except (ProcessLookupError, PermissionError):
-            continue
-    return killed
+EPOCHS = 16  # per trial of the node-loss search: long enough to be cut off mid-way
 
 
 def ray_cli(*args: str, env=None) -> None:
@@ -69,6 +55,8 @@ def two_nodes(mlflow_server, monkeypatch):
         alive = [n for n in ray.nodes() if n["Alive"]]
         ray.shutdown()
         if len(alive) == 2:
+            # the node a test kills: the one without the head's resource
+            (worker.node_id,) = [n["NodeID"] for n in alive if "node:__internal_head__" not in n["Resources"]]
             break
         time.sleep(2)
     else:
@@ -105,7 +93,7 @@ def test_trials_run_on_both_nodes(mlflow_server, supercon_dir, small_grid, two_n
 
 
 def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
-    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=12)
+    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=EPOCHS)
     command = [
         str(Path(sys.executable).parent / "physml"),
         "tune",
@@ -126,22 +114,26 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
         "--data-dir",
         str(supercon_dir),
     ]
-    search = subprocess.Popen(
-        command, env=subprocess_env(mlflow_server.url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    env = {**subprocess_env(mlflow_server.url), "PHYSML_METRICS_FLUSH_SECONDS": "0"}  # each epoch on the server at once
+    search = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     client = MlflowClient(mlflow_server.url)
     deadline = time.monotonic() + 300
     killed_node = None
     while time.monotonic() < deadline and killed_node is None:
-        time.sleep(2)
+        time.sleep(0.5)
         experiment = client.get_experiment_by_name("test-tune-node-loss")
         if experiment is None:
             continue
         running = client.search_runs(
             [experiment.experiment_id], "attributes.status = 'RUNNING' and tags.`ray.node_id` != ''"
         )
-        nodes = {r.data.tags["ray.node_id"] for r in running if "ray.trial_id" in r.data.tags}
-        if len(nodes) == 2 and any(len(client.get_metric_history(r.info.run_id, "val_rmse")) >= 1 for r in running):
+        running = [r for r in running if "ray.trial_id" in r.data.tags]
+        nodes = {r.data.tags["ray.node_id"] for r in running}
+        on_worker = [r for r in running if r.data.tags["ray.node_id"] == two_nodes.node_id]
+        # a trial on the worker node is past epoch 2 (so it has checkpoints to resume from) and not near its end
+        if len(nodes) == 2 and any(
+            2 <= len(client.get_metric_history(r.info.run_id, "val_rmse")) <= EPOCHS - 4 for r in on_worker
+        ):
             head_nodes = {r.data.tags["ray.node_id"] for r in running}
             assert kill_session(two_nodes.pid) >= 2  # the worker node's raylet and its trial processes
             killed_node = head_nodes
@@ -161,3 +153,11 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
     retried_ids = {t.data.tags["ray.trial_id"] for t in cut_off}
     assert all(int(t.data.tags["trial.attempt"]) >= 2 for t in finished if t.data.tags["ray.trial_id"] in retried_ids)
     assert parent.data.metrics["n_retried_attempts"] == len(cut_off) and parent.data.metrics["n_orphaned"] == 0
+    # the retried attempts went on from their last checkpoint, not from epoch 0
+    retried = [t for t in finished if t.data.tags["ray.trial_id"] in retried_ids]
+    resumed = [t for t in retried if int(t.data.tags.get("trial.resumed_from_epoch", 0)) >= 1]
+    assert resumed, [t.data.tags for t in retried]
+    for run in resumed:
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_rmse")]
+        start = int(run.data.tags["trial.resumed_from_epoch"])
+        assert min(steps) == start + 1 and max(steps) == EPOCHS, (start, steps)

@@ -1,10 +1,8 @@
 """A search killed mid-way (the real process, SIGKILL) continues with --resume without redoing
-finished trials."""
+finished trials, and the trial it cut off goes on from its last checkpoint."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +10,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.helpers.processes import subprocess_env
+from tests.helpers.processes import kill_session, subprocess_env
 from tests.helpers.tuning import physml_tune, search_runs
 
 RAY = str(Path(sys.executable).parent / "ray")
@@ -26,8 +24,18 @@ def finished_trials(client: MlflowClient, experiment: str) -> list:
     return [r for r in runs if "ray.trial_id" in r.data.tags]
 
 
+def running_trial_epochs(client: MlflowClient, experiment: str) -> int:
+    """Epochs the running trial has logged (0 when none runs)."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return 0
+    runs = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'")
+    trials = [r for r in runs if "ray.trial_id" in r.data.tags]
+    return max((len(client.get_metric_history(r.info.run_id, "val_rmse")) for r in trials), default=0)
+
+
 def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, supercon_dir, small_grid, tmp_path):
-    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=6)
+    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=16)
     args = [
         "tune",
         "supercon",
@@ -57,14 +65,17 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
     )
     client = MlflowClient(mlflow_server.url)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(finished_trials(client, "test-tune-resume")) < 2:
+    while time.monotonic() < deadline and not (
+        len(finished_trials(client, "test-tune-resume")) >= 2 and running_trial_epochs(client, "test-tune-resume") >= 4
+    ):
         time.sleep(1)
     before_kill = {
         r.info.run_id: (r.data.params["units"], r.data.params["learning_rate"])
         for r in finished_trials(client, "test-tune-resume")
     }
     assert 2 <= len(before_kill) < 6, "the search should be part-way when it is killed"
-    os.killpg(search.pid, signal.SIGKILL)
+    # the driver, its local Ray and the trial's worker at once (as a lost machine): the trial cannot finish
+    assert kill_session(search.pid) >= 2
     search.wait(timeout=30)
     subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)  # the orphaned local Ray
 
@@ -76,5 +87,11 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
     assert len(configs) == len(set(configs)) == 6  # every point once: nothing finished was trained again
     assert set(before_kill) <= {t.info.run_id for t in finished}
     interrupted = [t for t in trials if t.data.tags.get("interrupted") == "true"]
-    assert all(t.info.status == "KILLED" for t in interrupted)
+    assert interrupted and all(t.info.status == "KILLED" for t in interrupted)
+    # the trial the kill cut off went on from a checkpoint of Tune's saved state, not from epoch 0
+    cut_off = {t.data.tags["ray.trial_id"] for t in interrupted}
+    continued = [t for t in finished if t.data.tags["ray.trial_id"] in cut_off]
+    assert continued and all(int(t.data.tags.get("trial.resumed_from_epoch", 0)) >= 1 for t in continued), [
+        t.data.tags for t in continued
+    ]
     assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials"] == 6

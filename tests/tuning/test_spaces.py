@@ -35,3 +35,29 @@ def test_malformed_space_names_the_key(tmp_path):
         load_search_spec(get_task("supercon"), "grid", path)
     with pytest.raises(ConfigError, match="has no 'bayes' search"):
         load_search_spec(get_task("supercon"), "bayes", path)
+
+
+def test_pbt_specs_change_only_what_a_checkpoint_takes(tmp_path):
+    supercon = load_search_spec(get_task("supercon"), "pbt")
+    assert set(supercon.space) == {"dnn.learning_rate", "dnn.batch_size"} and supercon.perturbation_interval == 4
+    assert set(load_search_spec(get_task("galaxy"), "pbt").space) == {"train.learning_rate"}
+
+    def spec(space, **section):
+        path = tmp_path / "search.yaml"
+        path.write_text(yaml.safe_dump({"model": "dnn", "metric": "val_rmse", "pbt": {"space": space, **section}}))
+        return path
+
+    with pytest.raises(ConfigError, match=r"pbt cannot change 'dnn\.units' mid-training"):
+        load_search_spec(get_task("supercon"), "pbt", spec({"dnn.units": {"choice": [16, 32]}}))
+    with pytest.raises(ConfigError, match=r"pbt space 'dnn\.learning_rate': write one of"):
+        load_search_spec(get_task("supercon"), "pbt", spec({"dnn.learning_rate": {"grid": [1e-3, 1e-2]}}))
+    with pytest.raises(ConfigError, match="perturbation_interval must be a whole number"):
+        load_search_spec(
+            get_task("supercon"), "pbt", spec({"dnn.learning_rate": {"choice": [1e-3]}}, perturbation_interval=0)
+        )
+    gbm = tmp_path / "gbm.yaml"
+    gbm.write_text(
+        yaml.safe_dump({"model": "gbm", "metric": "val_rmse", "pbt": {"space": {"gbm.max_depth": {"choice": [4, 6]}}}})
+    )
+    with pytest.raises(ConfigError, match="needs a model that checkpoints"):
+        load_search_spec(get_task("supercon"), "pbt", gbm)

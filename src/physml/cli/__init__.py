@@ -1,8 +1,8 @@
 """The physml command line: parse, load config, call a task. Nothing here trains or logs by itself.
 
 One module per command family (infra: server + data, team, train: every registered task, tune,
-models, compare, bench); this module wires them up. It never names a task: tasks come from the
-registry (`physml.tasks`).
+models, compare, reproduce, bench); this module wires them up. It never names a task: tasks come
+from the registry (`physml.tasks`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from physml.cli import bench, compare, guide, infra, models, team, train, tune
+from physml.cli import bench, compare, guide, infra, models, reproduce, team, train, tune
 from physml.errors import PhysmlError
 
 DESCRIPTION = """physml: tracked, tunable machine-learning experiments for physics and astronomy.
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_commands(sub)
     tune.add_commands(sub)
     compare.add_commands(sub)
+    reproduce.add_commands(sub)
     models.add_commands(sub)
     infra.add_commands(sub)
     team.add_commands(sub)
@@ -52,16 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from physml.console import quiet_libraries
+    from physml.tracking import system_metrics
     from physml.tracking.spool import bound_retries
 
     args = build_parser().parse_args(argv)
-    # The command sets variables (quiet libraries, bounded retries; MLflow's set_experiment writes
+    # The command sets variables (quiet libraries, bounded retries, system metrics; MLflow's set_experiment writes
     # MLFLOW_EXPERIMENT_ID): the environment is put back afterwards, so an in-process caller's next
     # command reads what the user set.
     saved = dict(os.environ)
     try:
         quiet_libraries(args.verbose)
         bound_retries()
+        system_metrics.enable()
         if args.func is not guide.cmd_sync:
             replay_spool()
         return args.func(args)

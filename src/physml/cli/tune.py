@@ -1,4 +1,4 @@
-"""`physml tune TASK --search grid|bayes`: a Ray Tune search over any registered task."""
+"""`physml tune TASK --search grid|bayes|pbt`: a Ray Tune search over any registered task."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,
         max_failures=args.max_failures,
+        checkpoint_every=args.checkpoint_every,
         storage=none_if_empty(args.storage),
         name=none_if_empty(args.name),
         retrain_best=not args.no_retrain,
@@ -55,6 +56,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     from physml.tasks import task_names
+    from physml.tuning.options import SEARCHES
 
     tune = sub.add_parser(
         "tune",
@@ -62,7 +64,12 @@ def add_commands(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     tune.add_argument("task", choices=task_names(), help="a registered task")
-    tune.add_argument("--search", choices=["grid", "bayes"], default="bayes", help="a search of the spec")
+    tune.add_argument(
+        "--search",
+        choices=list(SEARCHES),
+        default="bayes",
+        help="a search of the spec: grid, bayes (Optuna TPE + ASHA) or pbt (population-based training)",
+    )
     tune.add_argument("--spec", help="search spec YAML (default: projects/<task>/search.yaml)")
     tune.add_argument("--num-samples", type=at_least(1), help="Bayesian trials (default: the spec's)")
     tune.add_argument("--max-concurrent", type=at_least(1), default=2, help="trials at once")
@@ -76,6 +83,12 @@ def add_commands(sub) -> None:
     )
     tune.add_argument("--gpus-per-trial", type=at_least(0, optional_float), default=0.0, help="GPU fraction per trial")
     tune.add_argument("--max-failures", type=at_least(0), default=2, help="retries of a trial whose worker node died")
+    tune.add_argument(
+        "--checkpoint-every",
+        type=at_least(1),
+        default=1,
+        help="epochs between a trial's checkpoints (a restarted trial goes on from its last one)",
+    )
     tune.add_argument("--storage", help="Tune state folder (default: ./.physml/ray_results; shared on a cluster)")
     tune.add_argument("--name", help="search name (default: <task>-<search>); --resume finds it by this name")
     tune.add_argument("--data-dir", help="the task's data folder")

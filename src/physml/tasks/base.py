@@ -83,6 +83,11 @@ class Task:
     search_model: ClassVar[str | None] = None  # the model a search tunes when its spec names none
     # what a tuning trial switches off (heavy artifacts, the model, registration)
     trial_overrides: ClassVar[dict[str, Any]] = {}
+    # models whose training saves a checkpoint each epoch and continues from one: `train` then takes
+    # `checkpoints=` (physml.models.checkpoints.Checkpoints); a retried or resumed trial goes on from it
+    resumable_models: ClassVar[tuple[str, ...]] = ()
+    # config keys a population-based search may change mid-training (a checkpoint loads under them)
+    pbt_keys: ClassVar[tuple[str, ...]] = ()
     train_flags: ClassVar[tuple[Flag, ...]] = ()  # task-specific `train` flags
     examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in `physml --help`
 
@@ -141,10 +146,16 @@ class Task:
     def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:
         raise PhysmlError(f"{self.name} has no download: put its files in {self.data_dir()}")
 
+    def dataset_digest(self, config, data: Any) -> str | None:
+        """Override: the digest of the MLflow dataset `train` logs as its training input for `data`
+        (what `physml reproduce` compares with the original run's); None: unknown."""
+        return None
+
     # --- training ---
-    def train(self, config, model: str, data: Any, on_epoch_end: EpochHook | None = None) -> RunResult:
+    def train(self, config, model: str, data: Any, on_epoch_end: EpochHook | None = None, **kwargs) -> RunResult:
         """Override: train and evaluate `model` inside the active MLflow run, report each epoch to
-        `on_epoch_end(epoch, metrics)`, log what a person needs to judge it, return its result."""
+        `on_epoch_end(epoch, metrics)`, log what a person needs to judge it, return its result.
+        For a model in `resumable_models` the platform also passes `checkpoints=` (see above)."""
         raise NotImplementedError
 
     def run_name(self, config, model: str) -> str:

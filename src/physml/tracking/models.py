@@ -18,8 +18,9 @@ import mlflow
 import mlflow.pyfunc
 
 from physml.models.pyfunc import TaskModel
+from physml.tracking.lineage import SOURCE_DIR
 from physml.tracking.registry import record_registration
-from physml.tracking.runs import SOURCE_DIR, pinned
+from physml.tracking.runs import pinned
 
 
 def source_of(name: str) -> list[Path]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from contextlib import contextmanager
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mlflow
@@ -16,31 +13,14 @@ import physml
 from physml.errors import TrainingDiverged
 from physml.tasks.base import RunResult
 from physml.tracking import spool
-
-SOURCE_DIR = Path(physml.__file__).resolve().parent
-
-
-@lru_cache(maxsize=1)
-def git_sha() -> str:
-    """The commit of the physml source tree (or of the working directory), 'unknown' outside git."""
-    for folder in (SOURCE_DIR, Path.cwd()):
-        try:
-            out = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=True
-            )
-            return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return "unknown"
+from physml.tracking.lineage import git_sha as git_sha  # re-exported: it lived here
+from physml.tracking.lineage import lineage_tags, log_config, log_environment
 
 
 def standard_tags(task: str, model: str, preset: str | None = None) -> dict[str, str]:
-    tags = {
-        "physml.version": physml.__version__,
-        "git_sha": git_sha(),
-        "task": task,
-        "model": model,
-    }
+    """What every run and trial is tagged with: physml's version, the lineage (code and environment:
+    tracking/lineage.py), the task and the model."""
+    tags = {"physml.version": physml.__version__, **lineage_tags(), "task": task, "model": model}
     if preset:
         tags["preset"] = preset
     return tags
@@ -151,15 +131,20 @@ def guarded_run(
         return RunResult(model=model, run_id=active.info.run_id, diverged=True)
 
 
-def train_runs(task, config, models: list[str], data) -> list[RunResult]:
-    """One run per model (nested under an active run, e.g. `mlflow run`), each through `guarded_run`."""
+def train_runs(task, config, models: list[str], data, tags: dict[str, str] | None = None) -> list[RunResult]:
+    """One run per model (nested under an active run, e.g. `mlflow run`), each through `guarded_run`,
+    with the standard tags and `tags`; each logs its config and environment (lineage.py) first."""
+
+    def train(model: str) -> RunResult:
+        log_config(config)
+        log_environment()
+        return task.train(config, model, data)
+
     results = []
     for model in models:
-        tags = standard_tags(task.name, model, config.preset)
+        run_tags = {**standard_tags(task.name, model, config.preset), **(tags or {})}
         run_name = task.run_name(config, model)
-        results.append(
-            guarded_run(config.experiment, run_name, tags, model, lambda model=model: task.train(config, model, data))
-        )
+        results.append(guarded_run(config.experiment, run_name, run_tags, model, lambda model=model: train(model)))
     return results
 
 

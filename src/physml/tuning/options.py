@@ -6,11 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+SEARCHES = ("grid", "bayes", "pbt")  # the search kinds a spec can hold (tuning/spaces.py)
+
 
 @dataclass
 class SearchOptions:
     task: str
-    kind: str = "bayes"  # grid | bayes
+    kind: str = "bayes"  # grid | bayes | pbt
     num_samples: int | None = None
     max_concurrent: int = 2
     address: str | None = None  # None: a local Ray; "auto": the running cluster
@@ -22,6 +24,7 @@ class SearchOptions:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_failures: int = 2  # retries of a trial whose worker died
+    checkpoint_every: int = 1  # epochs between a trial's checkpoints (models that checkpoint)
     storage: str | None = None
     name: str | None = None
     retrain_best: bool = True

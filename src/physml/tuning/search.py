@@ -1,7 +1,9 @@
 """A Ray Tune search as one parent MLflow run with a nested child run per trial.
 
 grid: Tune's grid over the spec (every point once). bayes: Optuna's TPE behind a concurrency limit,
-with ASHA stopping weak trials early on the per-epoch validation metric. After the search, the best
+with ASHA stopping weak trials early on the per-epoch validation metric. pbt: population-based
+training, which every `perturbation_interval` epochs restarts the weaker trials from a stronger one's
+checkpoint with resampled values (Tune's log of it goes on the parent run). After the search, the best
 config is retrained with full logging (SHAP / network pictures, the model) and registered as a new
 version with the alias `candidate`. `resume=True` continues an interrupted search from its Tune
 state without redoing finished trials.
@@ -22,7 +24,7 @@ import pandas as pd
 import ray
 from mlflow import MlflowClient
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
+from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
@@ -33,9 +35,10 @@ from physml.tasks.base import Task
 from physml.tracking.runs import standard_tags, use_experiment
 from physml.tracking.server import home_dir
 from physml.tracking.spool import RETRY_VARIABLES
+from physml.tracking.system_metrics import VARIABLES as SYSTEM_METRICS
 from physml.tuning.options import SearchOptions
 from physml.tuning.spaces import SearchSpec, load_search_spec, validate_search
-from physml.tuning.summary import log_search_summary, results_table
+from physml.tuning.summary import log_pbt_record, log_search_summary, results_table
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
 from physml.tuning.trial_runs import (
     FinaliseTrialRuns,
@@ -61,6 +64,14 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
         return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
     if spec.kind == "grid":
         search_alg, scheduler, samples = None, None, 1
+    elif spec.kind == "pbt":
+        search_alg, samples = None, options.num_samples or spec.num_samples
+        scheduler = PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=spec.perturbation_interval,
+            hyperparam_mutations=spec.tune_space(),
+            synch=False,
+        )
     else:
         search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)
         asha = spec.asha or {}
@@ -86,8 +97,17 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
         callbacks=callbacks,
         verbose=1,
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
+        checkpoint_config=checkpoint_config(spec.kind),
     )
     return tune.Tuner(trainable, param_space=spec.tune_space(), tune_config=tune_config, run_config=run_config)
+
+
+def checkpoint_config(kind: str) -> tune.CheckpointConfig:
+    """The latest two checkpoints per trial; under PBT every one. PBT registers a top trial's
+    checkpoint again when it exploits it, and Tune's pruning (CheckpointConfig.num_to_keep) then
+    deletes one folder twice ("Error handling checkpoint ... FileNotFoundError", seen with Ray 2.60),
+    losing the bookkeeping a later exploit or restore needs. PBT searches are short: keep them all."""
+    return tune.CheckpointConfig(num_to_keep=None if kind == "pbt" else 2)
 
 
 def retrain_best(
@@ -132,6 +152,11 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
             raise ConfigError(f"--epochs: model {spec.model!r} of {task.name} has no epochs")
         fixed[epochs_key] = options.epochs
     validate_search(task, spec, fixed, options.preset)  # a bad spec stops here: no Ray, no run
+    if spec.kind == "pbt" and spec.perturbation_interval % options.checkpoint_every:
+        raise ConfigError(
+            f"--checkpoint-every {options.checkpoint_every} must divide the pbt perturbation_interval "
+            f"({spec.perturbation_interval}): an exploited trial continues from a checkpoint at that step"
+        )
     if "experiment" not in fixed and options.experiment_from and (experiment := options.experiment_from(tracking_uri)):
         fixed["experiment"] = experiment
     draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
@@ -149,7 +174,15 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     if options.resume:
         close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted")
     settings = TrialSettings(
-        options.task, tracking_uri, experiment_id, parent_run_id, spec.metric, options.preset, fixed, spec.model
+        options.task,
+        tracking_uri,
+        experiment_id,
+        parent_run_id,
+        spec.metric,
+        options.preset,
+        fixed,
+        spec.model,
+        options.checkpoint_every,
     )
 
     try:
@@ -189,8 +222,8 @@ def search(
     started_ray = not ray.is_initialized()
     if started_ray:
         # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
-        # retries and its home (where a trial's spool goes when the server dies)
-        shared = (*QUIET, *RETRY_VARIABLES, "PHYSML_SERVER_WAIT_SECONDS")
+        # retries, its system-metrics settings and its home (where a trial's spool goes when the server dies)
+        shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, "PHYSML_SERVER_WAIT_SECONDS")
         quiet = {name: value for name, value in os.environ.items() if name in shared}
         quiet["PHYSML_HOME"] = str(home_dir())
         ray.init(
@@ -228,6 +261,8 @@ def search(
                 f"best_{spec.metric}": best_metric,
                 "wall_seconds": state["wall_seconds"],
             }
+            if spec.kind == "pbt":
+                extra_metrics["n_perturbations"] = log_pbt_record(path)
             log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
             best_run_id = retrain_best(task, options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)

@@ -11,6 +11,7 @@ from ray import tune
 
 from physml.errors import ConfigError
 from physml.tasks.base import MODES, Task
+from physml.tuning.options import SEARCHES
 
 KINDS = {
     "grid": lambda args: tune.grid_search(list(args)),
@@ -25,7 +26,7 @@ KINDS = {
 @dataclass
 class SearchSpec:
     task: str
-    kind: str  # grid | bayes
+    kind: str  # grid | bayes | pbt
     metric: str
     mode: str
     space: dict[str, dict[str, Any]]  # dotted config key -> {kind: args}, as written
@@ -33,6 +34,7 @@ class SearchSpec:
     num_samples: int = 1
     asha: dict[str, Any] | None = None
     model: str | None = None
+    perturbation_interval: int = 2  # pbt: epochs between exploit/explore steps
 
     def tune_space(self) -> dict[str, Any]:
         return {key: to_tune(key, spec) for key, spec in self.space.items()}
@@ -48,8 +50,9 @@ def to_tune(key: str, spec: dict[str, Any]):
         raise ConfigError(f"search space {key!r}: bad arguments for {kind}: {args!r} ({exc})") from None
 
 
-TOP_KEYS = ("model", "metric", "mode", "grid", "bayes")
-SECTION_KEYS = ("space", "fixed", "num_samples", "asha")
+TOP_KEYS = ("model", "metric", "mode", *SEARCHES)
+SECTION_KEYS = ("space", "fixed", "num_samples", "asha", "perturbation_interval")
+PBT_KINDS = ("choice", "uniform", "loguniform", "randint", "qrandint")  # what PBT can resample
 ASHA_KEYS = ("grace_period", "reduction_factor")
 
 
@@ -71,10 +74,10 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(tree, dict):
-        raise ConfigError(f"{path}: a search spec is a mapping (model, metric, grid/bayes sections)")
+        raise ConfigError(f"{path}: a search spec is a mapping (model, metric, grid/bayes/pbt sections)")
     check_keys(path, "", tree, TOP_KEYS)
     if kind not in tree:
-        raise ConfigError(f"{path} has no {kind!r} search; it has {[k for k in tree if k in ('grid', 'bayes')]}")
+        raise ConfigError(f"{path} has no {kind!r} search; it has {[k for k in tree if k in SEARCHES]}")
     section = tree[kind]
     if not isinstance(section, dict) or not isinstance(section.get("space"), dict) or not section["space"]:
         raise ConfigError(f"{path}: the {kind!r} search needs a 'space' mapping config keys to their values")
@@ -97,6 +100,11 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
         raise ConfigError(f"{path}: 'mode' must be min or max, got {mode!r}")
     if mode != declared:
         raise ConfigError(f"{path}: mode {mode!r} contradicts {task.name}'s direction for {metric!r} ({declared})")
+    interval = section.get("perturbation_interval", 2)
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ConfigError(f"{path}: {kind}.perturbation_interval must be a whole number >= 1, got {interval!r}")
+    if kind == "pbt":
+        check_pbt(path, task, model, section["space"])
     spec = SearchSpec(
         task=task.name,
         kind=kind,
@@ -107,9 +115,23 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
         num_samples=num_samples,
         asha=section.get("asha"),
         model=model,
+        perturbation_interval=interval,
     )
     spec.tune_space()  # fail early on a malformed space
     return spec
+
+
+def check_pbt(path: Path, task: Task, model: str, space: dict[str, Any]) -> None:
+    """Population-based training restarts trials from other trials' checkpoints under new values:
+    the model must checkpoint, and each key must be one a checkpoint can take (the task's pbt_keys)."""
+    if model not in task.resumable_models:
+        raise ConfigError(f"{path}: a pbt search needs a model that checkpoints; {task.name}'s {model!r} does not")
+    for key, spec in space.items():
+        if key not in task.pbt_keys:
+            allowed = ", ".join(task.pbt_keys) or "none"
+            raise ConfigError(f"{path}: pbt cannot change {key!r} mid-training (it can: {allowed})")
+        if isinstance(spec, dict) and next(iter(spec), None) not in PBT_KINDS:
+            raise ConfigError(f"{path}: pbt space {key!r}: write one of {', '.join(PBT_KINDS)}, got {spec!r}")
 
 
 def edge_values(spec: dict[str, Any]) -> list[Any]:

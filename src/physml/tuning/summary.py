@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -52,6 +53,30 @@ def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
         log_figure(plots.importance_bars(importances), "search/importance.png")
 
 
+SEARCHERS = {
+    "grid": "grid (BasicVariantGenerator)",
+    "bayes": "OptunaSearch (TPE)",
+    "pbt": "random starts (BasicVariantGenerator)",
+}
+
+
+def scheduler_text(spec: SearchSpec) -> str:
+    if spec.kind == "pbt":
+        return f"PopulationBasedTraining (perturbation_interval {spec.perturbation_interval})"
+    return "none" if spec.kind == "grid" else f"ASHA {spec.asha or {}}"
+
+
+def log_pbt_record(experiment_path: Path) -> int:
+    """Tune's PBT log (`pbt_global.txt`: one line per exploit, with the old and new configs) on the
+    active parent run; returns how many perturbations it holds."""
+    record = experiment_path / "pbt_global.txt"
+    if not record.exists():
+        return 0
+    lines = [line for line in record.read_text().splitlines() if line.strip()]
+    mlflow.log_text("\n".join(lines) + "\n", "search/pbt_global.txt")
+    return len(lines)
+
+
 def log_search_summary(
     options: SearchOptions,
     spec: SearchSpec,
@@ -68,10 +93,11 @@ def log_search_summary(
                 "kind": options.kind,
                 "metric": spec.metric,
                 "mode": spec.mode,
-                "searcher": "grid (BasicVariantGenerator)" if options.kind == "grid" else "OptunaSearch (TPE)",
-                "scheduler": "none" if options.kind == "grid" else f"ASHA {spec.asha or {}}",
+                "searcher": SEARCHERS[options.kind],
+                "scheduler": scheduler_text(spec),
                 "num_trials": len(table),
                 "max_concurrent": options.max_concurrent,
+                "checkpoint_every": options.checkpoint_every,
                 "cpus_per_trial": options.cpus_per_trial,
                 "gpus_per_trial": options.gpus_per_trial,
                 "address": options.address or "local",

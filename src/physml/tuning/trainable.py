@@ -1,8 +1,12 @@
 """One Ray Tune trial = one nested MLflow run around the task's own train function.
 
-The trial reports every epoch's validation metrics to Tune (for ASHA) and logs them to its MLflow
-run over HTTP (so it works from any node). Heavy artifacts (SHAP, network pictures, the model) are
-switched off in trials; the search retrains the best config with everything on.
+The trial reports every epoch's validation metrics to Tune (for ASHA and PBT) and logs them to its
+MLflow run over HTTP (so it works from any node). Heavy artifacts (SHAP, network pictures, the model)
+are switched off in trials; the search retrains the best config with everything on.
+
+A model the task lists in `resumable_models` saves a checkpoint with each epoch's report (to the
+search's storage); a trial that Tune restarts (a retry after its worker died, `--resume`, a PBT
+exploit) continues from its last one, and its run says so (`trial.resumed_from_epoch`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -21,8 +27,10 @@ from mlflow import MlflowClient
 from ray import tune
 
 from physml.errors import TrainingDiverged
+from physml.models.checkpoints import Checkpoints
 from physml.tasks import get_task
 from physml.tasks.base import Task
+from physml.tracking.lineage import log_config
 from physml.tracking.runs import mark_diverged, standard_tags
 from physml.tuning.trial_runs import close_earlier_attempts
 
@@ -37,6 +45,7 @@ class TrialSettings:
     preset: str | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
     model: str = ""  # which of the task's models the search tunes
+    checkpoint_every: int = 1  # epochs between a trial's checkpoints (resumable models)
 
 
 def trial_config(task: Task, settings: TrialSettings, params: dict[str, Any]):
@@ -67,6 +76,56 @@ def record_interruption(exc: BaseException) -> None:
     mlflow.log_text("".join(traceback.format_exception(exc)), "trial_error.txt")
 
 
+def trial_checkpoints(task: Task, settings: TrialSettings, trial_id: str, params: dict) -> Checkpoints | None:
+    """Where the trial's training saves its state, primed with (a local copy of) the checkpoint Tune
+    restores, if any."""
+    if settings.model not in task.resumable_models:
+        return None
+    restored = tune.get_checkpoint()
+    folder = restored.to_directory() if restored is not None else None
+    return Checkpoints(folder, settings.checkpoint_every, meta={"trial_id": trial_id, "params": params})
+
+
+def resume_tags(checkpoints: Checkpoints | None, trial_id: str) -> dict[str, str]:
+    """Where this attempt starts: the epoch of the checkpoint it continues and, when that checkpoint
+    is another trial's (a PBT exploit), whose it was and under which params."""
+    resumed = checkpoints.resume() if checkpoints else None
+    if resumed is None:
+        return {}
+    tags = {"trial.resumed_from_epoch": str(resumed.epoch)}
+    owner = resumed.state.get("trial_id")
+    if owner and owner != trial_id:
+        tags["pbt.exploited_trial"] = owner
+        tags["pbt.exploited_params"] = json.dumps(resumed.state.get("params", {}), sort_keys=True)[:5000]
+    return tags
+
+
+UNSHARED_STORAGE = "Unable to set up cluster storage"  # Ray: this node cannot reach the search's storage
+
+
+def report_epoch(metrics: dict[str, Any], folder: Path | None, checkpoints: Checkpoints | None = None) -> None:
+    """One `tune.report`, with the epoch's checkpoint folder when it was saved (Tune copies it to
+    the search's storage, then the local folder goes). A worker node that cannot reach that storage
+    (a local --storage on a cluster) goes on without checkpoints, and its run says so."""
+    try:
+        if folder is None:
+            tune.report(metrics)
+            return
+        try:
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(folder)))
+        except RuntimeError as exc:
+            if UNSHARED_STORAGE not in str(exc) or checkpoints is None:
+                raise
+            checkpoints.stop()
+            MlflowClient().set_tag(
+                metrics["mlflow_run_id"], "trial.checkpoints", "off: this node cannot reach the search's --storage"
+            )
+            tune.report(metrics)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
     """The Tune function trainable: train once with `params` over the base config."""
     os.environ["PHYSML_PROGRESS"] = "0"  # no progress bars in worker logs
@@ -84,8 +143,10 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
         )
         return
     context = tune.get_context()
+    trial_id = context.get_trial_id()
+    checkpoints = trial_checkpoints(task, settings, trial_id, params)
     client = MlflowClient(settings.tracking_uri)
-    attempt = close_earlier_attempts(client, settings.experiment_id, settings.parent_run_id, context.get_trial_id()) + 1
+    attempt = close_earlier_attempts(client, settings.experiment_id, settings.parent_run_id, trial_id) + 1
     tags = standard_tags(task.name, settings.model, settings.preset)
     tags.update(
         {
@@ -95,6 +156,7 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
             "search.parent": settings.parent_run_id,
             "trial.params_digest": digest,
             "trial.attempt": str(attempt),
+            **resume_tags(checkpoints, trial_id),
         }
     )
     run = mlflow.start_run(
@@ -105,16 +167,22 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
     )
     run_id = run.info.run_id
     mlflow.log_param("trial.epochs", total_epochs)
+    log_config(config)  # the trial's resolved config: `physml reproduce` can train it again
     last_epoch: dict[str, float] = {}
+    final_checkpoint: list[Path] = []  # the last epoch's, reported with the evaluation
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
         # The last epoch is reported after the evaluation, so a scheduler never cuts that short.
         last_epoch.update(metrics, epoch=epoch, diverged=0, mlflow_run_id=run_id)
+        folder = checkpoints.take(epoch) if checkpoints else None
         if epoch < total_epochs:
-            tune.report(dict(last_epoch))
+            report_epoch(dict(last_epoch), folder, checkpoints)
+        elif folder is not None:
+            final_checkpoint.append(folder)
 
+    extra = {"checkpoints": checkpoints} if checkpoints is not None else {}
     try:
-        result = task.train(config, settings.model, data, on_epoch_end=report)
+        result = task.train(config, settings.model, data, on_epoch_end=report, **extra)
     except TrainingDiverged as exc:
         mark_diverged(exc)
         mlflow.end_run(status="FAILED")
@@ -130,4 +198,9 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
         raise
     else:
         mlflow.end_run(status="FINISHED")
-        tune.report({**last_epoch, **result.metrics})
+        report_epoch({**last_epoch, **result.metrics}, final_checkpoint[0] if final_checkpoint else None, checkpoints)
+    finally:
+        if checkpoints is not None:  # a folder never reported, and the local copy of Tune's checkpoint
+            checkpoints.discard()
+            if checkpoints.restore_from is not None:
+                shutil.rmtree(checkpoints.restore_from, ignore_errors=True)

@@ -41,6 +41,8 @@ class GalaxyTask(Task):
     headline = ("test_accuracy", "test_macro_f1", "test_tta_accuracy")
     key_params = ("target",)
     comparability_params = ("target", "seed", "n_test", "data.test_fraction", "data.val_fraction")
+    resumable_models = ("cnn",)
+    pbt_keys = ("train.learning_rate",)
     trial_overrides = {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
         Flag(
@@ -92,10 +94,15 @@ class GalaxyTask(Task):
 
         download_galaxy_zoo(dest)
 
-    def train(self, config, model, data, on_epoch_end=None) -> RunResult:
+    def dataset_digest(self, config, data) -> str:
+        from physml.tasks.galaxy.data import training_input
+
+        return training_input(data).digest
+
+    def train(self, config, model, data, on_epoch_end=None, checkpoints=None) -> RunResult:
         from physml.tasks.galaxy.train import train
 
-        return train(config, data, on_epoch_end)
+        return train(config, data, on_epoch_end, checkpoints)
 
     def summary(self, results: list[RunResult]) -> str:
         from physml.tasks.galaxy.report import run_summary

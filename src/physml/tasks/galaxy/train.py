@@ -7,20 +7,20 @@ and tuning trials all go through it (the platform opens the runs around it).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import keras
 import mlflow
-import mlflow.data
 import numpy as np
 import pandas as pd
-from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.models import infer_signature
 
 from physml.evaluation import plots
-from physml.models.callbacks import EpochReporter, as_hook_list
+from physml.models.callbacks import EpochReporter, as_hook_list, extra_state, restore_net
+from physml.models.checkpoints import Checkpoints
 from physml.tasks.base import RunResult
 from physml.tasks.galaxy.cnn import (
     build_cnn,
@@ -29,7 +29,7 @@ from physml.tasks.galaxy.cnn import (
     focal_alpha,
 )
 from physml.tasks.galaxy.config import GalaxyConfig
-from physml.tasks.galaxy.data import GalaxySet
+from physml.tasks.galaxy.data import GalaxySet, training_input
 from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
 from physml.tasks.galaxy.report import log_classification_report
 from physml.tracking.epochs import EpochMetricLog
@@ -54,13 +54,7 @@ def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
     for section in ("data", "model", "train"):
         params.update({f"{section}.{k}": v for k, v in dataclasses.asdict(getattr(config, section)).items()})
     mlflow.log_params(params)
-    frame = data.catalogue.votes.reset_index()
-    if data.catalogue.image_hashes:  # the digest covers the pixels, not just the label file
-        frame["image_sha256"] = data.catalogue.image_hashes
-    dataset = mlflow.data.from_pandas(
-        frame, source=LocalArtifactDatasetSource(str(data.catalogue.labels_path.resolve())), name="galaxy-zoo-training"
-    )
-    log_dataset_input(dataset, "training")
+    log_dataset_input(training_input(data), "training")  # its digest covers the pixels, not just the labels
     mlflow.log_metric("skipped_images", len(data.catalogue.skipped_images))
     if data.catalogue.skipped_images:
         mlflow.log_text("\n".join(data.catalogue.skipped_images) + "\n", "data/skipped_images.txt")
@@ -77,8 +71,12 @@ def plots_class_counts(counts: pd.Series, config: GalaxyConfig):
     )
 
 
-def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=None) -> tuple[keras.Model, dict]:
-    """Train; keep the checkpoint with the best validation metric and return that model."""
+def fit(
+    config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=None, checkpoints: Checkpoints | None = None
+) -> tuple[keras.Model, dict]:
+    """Train; keep the checkpoint with the best validation metric and return that model. With
+    `checkpoints` (a tuning trial's), each epoch's state (the net, the best one so far) is saved, and
+    training continues from a saved one."""
     keras.utils.set_random_seed(config.seed)
     regression = config.data.target == "regression"
     train_rows, val_rows = data.split["train"], data.split["val"]
@@ -98,6 +96,19 @@ def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=No
     )
     val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
     best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode, save_best_only=True)
+    resumed = checkpoints.resume() if checkpoints else None
+    if resumed is not None:  # the net and its optimiser as saved, this config's learning rate; the best so far
+        model = restore_net(resumed, model, config.train.learning_rate)
+        kept = extra_state(resumed)
+        if (resumed.folder / checkpoint.name).exists():
+            shutil.copyfile(resumed.folder / checkpoint.name, checkpoint)
+            best.best = kept["best"]
+
+    def keep_best(folder: Path) -> dict:
+        if checkpoint.exists():
+            shutil.copyfile(checkpoint, folder / checkpoint.name)
+        return {"best": float(best.best)}
+
     started = time.perf_counter()
     with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
         reporter = EpochReporter(
@@ -105,12 +116,17 @@ def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=No
             [log_epoch, *as_hook_list(on_epoch_end)],
             description="cnn epochs",
             shown=("accuracy", "val_accuracy", "val_rmse"),
+            checkpoints=checkpoints,
+            extra_state=keep_best,
+            resumed=resumed,
         )
+        first = min(resumed.epoch, config.train.epochs) if resumed else 0
         model.fit(
             train_ds,
             validation_data=val_ds,
+            initial_epoch=first,
             epochs=config.train.epochs,
-            callbacks=[reporter, best],
+            callbacks=[best, reporter],  # the best so far is saved before the epoch checkpoint takes it
             verbose=0,
             shuffle=False,
         )  # the training dataset shuffles itself
@@ -121,7 +137,7 @@ def fit(config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=No
     mlflow.log_metrics(
         {
             "fit_seconds": seconds,
-            "train_images_per_second": len(train_rows) * config.train.epochs / seconds,
+            "train_images_per_second": len(train_rows) * (config.train.epochs - first) / seconds,
             "best_epoch": best_epoch,
             f"best_{monitor}": float(scores[best_epoch - 1]),
         }
@@ -157,12 +173,12 @@ def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result:
         )
 
 
-def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None) -> RunResult:
+def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None, checkpoints=None) -> RunResult:
     """Train and evaluate the CNN inside the active MLflow run; log params, curves, diagnostics, model."""
     result = RunResult(model="cnn", run_id=mlflow.active_run().info.run_id)
     log_inputs(config, data)
     with tempfile.TemporaryDirectory() as tmp:
-        model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end)
+        model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end, checkpoints)
     result.metrics = log_classification_report(config, model, data)
     if config.registry.log_model:
         log_model(config, model, data, result)

@@ -33,6 +33,8 @@ class SuperconTask(Task):
     key_params = ("model", "feature_set", "split")
     comparability_params = ("split", "split_digest", "test_fraction", "seed", "n_test")
     search_model = "dnn"
+    resumable_models = ("dnn",)
+    pbt_keys = ("dnn.learning_rate", "dnn.batch_size")
     trial_overrides = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
         Flag("--feature-set", "data.feature_set", help="all81 (default) or seed17", choices=("all81", "seed17")),
@@ -79,10 +81,15 @@ class SuperconTask(Task):
 
         download_archive(UCI_ARCHIVE, dest, url=url, sha256=sha256)
 
-    def train(self, config, model, data, on_epoch_end=None) -> RunResult:
+    def dataset_digest(self, config, data) -> str:
+        from physml.tasks.supercon.train import training_dataset
+
+        return training_dataset(data).digest
+
+    def train(self, config, model, data, on_epoch_end=None, checkpoints=None) -> RunResult:
         from physml.tasks.supercon.train import train
 
-        return train(config, model, data, on_epoch_end)
+        return train(config, model, data, on_epoch_end, checkpoints)
 
     def summary(self, results: list[RunResult]) -> str:
         from physml.tasks.supercon.report import results_table

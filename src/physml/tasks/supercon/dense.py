@@ -13,7 +13,8 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from physml.models.callbacks import EpochHook, EpochReporter, as_hook_list
+from physml.models.callbacks import EpochHook, EpochReporter, as_hook_list, restore_net
+from physml.models.checkpoints import Checkpoints
 
 STEPS_PER_EXECUTION = 32
 
@@ -36,7 +37,8 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
 
 
 class DenseRegressor(RegressorMixin, BaseEstimator):
-    """Keras dense net with a scikit-learn face; `fit(..., on_epoch_end=hook)` reports each epoch."""
+    """Keras dense net with a scikit-learn face; `fit(..., on_epoch_end=hook)` reports each epoch,
+    `fit(..., checkpoints=...)` saves each epoch's state and continues from a saved one."""
 
     def __init__(
         self,
@@ -62,7 +64,13 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X, y, on_epoch_end: EpochHook | list[EpochHook] | None = None):
+    def fit(
+        self,
+        X,
+        y,
+        on_epoch_end: EpochHook | list[EpochHook] | None = None,
+        checkpoints: Checkpoints | None = None,
+    ):
         keras.utils.set_random_seed(self.seed)
         X = np.asarray(X, dtype="float32")
         y = np.asarray(y, dtype="float32").reshape(-1)
@@ -75,13 +83,18 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         X, y_fit = X[order], y_fit[order]
 
         self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
-        # Several steps per call to the compiled train function: the study's tiny net at batch 16
-        # spends most of a step in Python dispatch otherwise (benchmarks/supercon_dnn_throughput.py: 6x).
-        self.model_.compile(
-            optimizer=make_optimizer(self.optimizer, self.learning_rate),
-            loss="mse",
-            steps_per_execution=STEPS_PER_EXECUTION,
-        )
+        resumed = checkpoints.resume() if checkpoints else None
+        if resumed is not None:  # weights and optimiser state as saved; this config's learning rate
+            self.model_ = restore_net(resumed, self.model_, self.learning_rate)
+        else:
+            # Several steps per call to the compiled train function: the study's tiny net at batch 16
+            # spends most of a step in Python dispatch otherwise (benchmarks/supercon_dnn_throughput.py: 6x).
+            self.model_.compile(
+                optimizer=make_optimizer(self.optimizer, self.learning_rate),
+                loss="mse",
+                steps_per_execution=STEPS_PER_EXECUTION,
+            )
+        self.resumed_epoch_ = resumed.epoch if resumed else 0
         callback = EpochReporter(
             self.epochs,
             as_hook_list(on_epoch_end),
@@ -89,10 +102,13 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
             description="dnn epochs",
             progress=self.progress,
             shown=("train_rmse", "val_rmse"),
+            checkpoints=checkpoints,
+            resumed=resumed,
         )
         self.model_.fit(
             X,
             y_fit,
+            initial_epoch=min(self.resumed_epoch_, self.epochs),
             epochs=self.epochs,
             batch_size=self.batch_size,
             validation_split=self.validation_split,

@@ -21,6 +21,7 @@ from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from physml.data.digest import frame_digest
 from physml.data.splits import split_indices
 from physml.evaluation import explain, plots
 from physml.evaluation.metrics import regression_metrics
@@ -119,6 +120,7 @@ def training_dataset(data: SuperconData):
             source=LocalArtifactDatasetSource(str(data.train_path.resolve())),
             name="uci-superconductivity",
             targets="critical_temp",
+            digest=frame_digest(data.frame),  # every row (MLflow's digest reads the first 10,000)
         )
     return _DATASETS[key]
 
@@ -174,8 +176,9 @@ def log_model(model: str, pipeline: Pipeline, split: SplitData, config: Supercon
         log_task_model(SERVED, result, registered, requirements, signature, input_example=example, artifacts=artifacts)
 
 
-def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None) -> RunResult:
-    """Train and evaluate one model inside the active MLflow run; log params, metrics, plots, SHAP, model."""
+def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None, checkpoints=None) -> RunResult:
+    """Train and evaluate one model inside the active MLflow run; log params, metrics, plots, SHAP, model.
+    The dense net saves each epoch to `checkpoints` (a tuning trial's) and continues from one."""
     result = RunResult(model=model, run_id=mlflow.active_run().info.run_id)
     split = make_split(config, data)
     log_run_inputs(config, model, data, split)
@@ -183,7 +186,10 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
     pipeline = build_pipeline(config, model)
     started = time.perf_counter()
     with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
-        fit_params = {"regressor__on_epoch_end": [log_epoch, *as_hook_list(on_epoch_end)]} if model == "dnn" else {}
+        fit_params = {}
+        if model == "dnn":
+            fit_params = {"regressor__on_epoch_end": [log_epoch, *as_hook_list(on_epoch_end)]}
+            fit_params["regressor__checkpoints"] = checkpoints
         pipeline.fit(split.X_train, split.y_train, **fit_params)
     mlflow.log_metric("fit_seconds", time.perf_counter() - started)
     if model == "dnn":
