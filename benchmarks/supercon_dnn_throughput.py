@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.tasks import get_task
 from physml.tasks.supercon.data import load_supercon
-from physml.tasks.supercon.dense import DenseRegressor, build_dense_net, make_optimizer
+from physml.tasks.supercon.dense import DEFAULT_VALIDATION_SPLIT, DenseRegressor, build_dense_net, make_optimizer
 from physml.tasks.supercon.train import make_split
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
@@ -75,7 +75,7 @@ def keras_steps_per_execution(X, y, dnn, seed: int, batch_size: int, epochs: int
         (y - y.mean()) / y.std(),
         epochs=epochs + 1,
         batch_size=batch_size,
-        validation_split=dnn.validation_split,
+        validation_split=DEFAULT_VALIDATION_SPLIT,
         shuffle=True,
         verbose=0,
         callbacks=[clock],
@@ -86,7 +86,7 @@ def keras_steps_per_execution(X, y, dnn, seed: int, batch_size: int, epochs: int
 def tf_function_loop(X, y, dnn, seed: int, batch_size: int, epochs: int) -> float:
     """The same net, optimizer, batches and validation pass; each epoch is one tf.function call."""
     keras.utils.set_random_seed(seed)
-    x_train, y_train, x_val, y_val = prepared(X, y, dnn.validation_split, seed)
+    x_train, y_train, x_val, y_val = prepared(X, y, DEFAULT_VALIDATION_SPLIT, seed)
     model = build_dense_net(X.shape[1], dnn.layers, dnn.units)
     optimizer = make_optimizer(dnn.optimizer, dnn.learning_rate)
     optimizer.build(model.trainable_variables)
@@ -138,7 +138,7 @@ def measure(args, result: BenchResult) -> None:
     y = split.y_train.to_numpy()
     if args.quick:  # a smoke run: a quarter of the training part
         X, y = X[: len(X) // 4], y[: len(y) // 4]
-    samples = int(len(X) * (1 - dnn.validation_split))
+    samples = int(len(X) * (1 - DEFAULT_VALIDATION_SPLIT))
     dnn_params = config.model_params("dnn")
     result.params.update(
         {

@@ -136,6 +136,23 @@ def test_bad_search_spec_stops_before_ray_and_before_any_run(change, message, ca
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--spec", "nosuch"], "supercon has no search spec named 'nosuch'"),
+        (["--spec", "nosuch"], "named specs: gbm"),
+        (
+            ["--search", "pbt", "--checkpoint-every", "3"],
+            "--checkpoint-every 3 must divide the pbt perturbation_interval (4)",
+        ),
+        (["--spec", "gbm", "--search", "pbt"], "has no 'pbt' search; it has ['bayes', 'grid']"),
+    ],
+)
+def test_bad_spec_choice_is_one_line(args, message, capsys):
+    code, err = run_cli(["tune", "supercon", *args, *NOWHERE], capsys)
+    assert code == 2 and message in err, err
+
+
 # --- data files ---
 
 

@@ -6,6 +6,8 @@ from physml.errors import FormulaError
 from physml.tasks.supercon.elements import element_symbols
 from physml.tasks.supercon.formula import (
     FEATURE_NAMES,
+    FEATURE_SETS,
+    FRACTION_NAMES,
     SEED17_FEATURES,
     featurise_amounts,
     featurise_formulas,
@@ -26,8 +28,18 @@ def test_featurising_unique_m_reproduces_train_csv(supercon_dir):
 
 def test_formula_features_equal_the_dataset_row(supercon_dir):
     train = pd.read_csv(supercon_dir / "train.csv.gz", nrows=1)  # row 0 is Ba0.2La1.8Cu1O4
-    features = featurise_formulas(["Ba0.2La1.8Cu1O4"])
+    features = featurise_formulas(["Ba0.2La1.8Cu1O4"])[list(FEATURE_NAMES)]
     np.testing.assert_allclose(features.iloc[0].to_numpy(), train[list(FEATURE_NAMES)].iloc[0].to_numpy(), rtol=1e-9)
+
+
+def test_formula_gives_every_feature_set_and_the_data_the_same_fractions(supercon_data):
+    features = featurise_formulas(["YBa2Cu3O7", "Ba0.2La1.8Cu1O4"])
+    assert list(features.columns) == list(FEATURE_SETS["all167"]) and len(FRACTION_NAMES) == 86
+    assert features.loc["YBa2Cu3O7", "frac_Cu"] == pytest.approx(3 / 13) and features.loc["YBa2Cu3O7", "frac_Fe"] == 0
+    np.testing.assert_allclose(features[list(FRACTION_NAMES)].sum(axis=1), 1.0)
+    table = supercon_data.select("all167")  # row 0 of the data is Ba0.2La1.8Cu1O4
+    assert table.shape == (21263, 167)
+    np.testing.assert_allclose(features.iloc[1].to_numpy(), table.iloc[0].to_numpy(), rtol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from physml.data.splits import split_indices
+from physml.data.splits import split_indices, split_three
 from physml.errors import DataValidationError
 from physml.tasks.supercon.data import load_supercon
 
@@ -29,6 +29,18 @@ def test_grouped_split_keeps_compositions_on_one_side(supercon_data):
     random_train, random_test = split_indices(len(groups), "random", 0.3, 42)
     assert len(random_test) == round(0.3 * len(groups)) or abs(len(random_test) - 0.3 * len(groups)) <= 1
     assert set(groups[random_train]) & set(groups[random_test])  # the leak the grouped split removes
+
+
+@pytest.mark.parametrize("kind", ["random", "grouped"])
+def test_validation_part_is_carved_under_the_same_policy(supercon_data, kind):
+    groups = supercon_data.composition_groups()
+    train, val, test = split_three(len(groups), kind, 0.3, 0.15, 42, groups if kind == "grouped" else None)
+    assert len(set(train) | set(val) | set(test)) == len(groups) == len(train) + len(val) + len(test)
+    assert 0.25 < len(test) / len(groups) < 0.35 and 0.12 < len(val) / (len(train) + len(val)) < 0.18
+    _, rest_test = split_indices(len(groups), kind, 0.3, 42, groups if kind == "grouped" else None)
+    assert np.array_equal(np.sort(test), rest_test)  # the test part is the two-way split's: comparable with it
+    shared = set(groups[train]) & set(groups[val])
+    assert not shared if kind == "grouped" else shared  # grouped: no composition both fits and validates
 
 
 @pytest.fixture

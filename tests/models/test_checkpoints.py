@@ -74,3 +74,36 @@ def test_checkpoint_of_another_architecture_is_refused(regression_data):
 def test_no_checkpoint_to_resume_starts_at_zero(tmp_path):
     assert Checkpoints().resume() is None
     assert Checkpoints(tmp_path).resume() is None  # a folder without the state file
+
+
+def test_boosted_model_reports_rounds_and_boosts_on_from_a_checkpoint():
+    from physml.tasks.supercon.config import GBMParams
+    from physml.tasks.supercon.models import booster_rounds, fit_gbm, make_gbm
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2500, 6))
+    y = X @ rng.normal(size=6) + 2 * np.sin(X[:, 0])
+    validation = (X[2000:], y[2000:])
+    params = GBMParams(n_estimators=50, early_stopping_rounds=0, report_every=10)
+    checkpoints, reports = Checkpoints(), {}
+
+    def take(rounds, metrics):
+        reports[rounds] = (metrics["val_rmse"], checkpoints.take(rounds))
+
+    first = fit_gbm(make_gbm(params, 0), X[:2000], y[:2000], validation, [take], 10, checkpoints)
+    assert sorted(reports) == [10, 20, 30, 40, 50]
+    assert [v for v, _ in map(reports.get, sorted(reports))] == first.rounds_history_["val_rmse"]
+    resumed = fit_gbm(make_gbm(params, 0), X[:2000], y[:2000], validation, [], 10, Checkpoints(reports[30][1]))
+    assert resumed.resumed_rounds_ == 30 and booster_rounds(resumed)["boosted_rounds"] == 50
+    assert resumed.rounds_history_["val_rmse"][:3] == first.rounds_history_["val_rmse"][:3]
+    assert resumed.rounds_history_["val_rmse"][-1] < resumed.rounds_history_["val_rmse"][2]  # it kept learning
+    stopped = fit_gbm(
+        make_gbm(GBMParams(n_estimators=2000, early_stopping_rounds=10, learning_rate=0.5), 0),
+        X[:2000],
+        y[:2000],
+        validation,
+        [],
+        10,
+    )
+    rounds = booster_rounds(stopped)
+    assert rounds["boosted_rounds"] < 2000 and rounds["best_iteration"] == rounds["boosted_rounds"] - 11

@@ -1,4 +1,4 @@
-"""The targets on the full data (random 70:30 split): GBM R^2 >= 0.90, the study's DNN >= 0.85.
+"""The targets on the full data (random 70:30 split, 15% of the training part validating): GBM R^2 >= 0.90, the study's DNN >= 0.85.
 
 These train the real configurations (the `seed` preset is 200 epochs, about 3 minutes on 2 cores).
 """

@@ -65,6 +65,11 @@ def test_test_metrics_are_sane(quick_runs, model, r2_low, r2_high):
     assert metrics["test_rmse_ci_low"] < metrics["test_rmse"] < metrics["test_rmse_ci_high"]
     assert 0 < metrics["test_median_abs_error"] < metrics["test_mae"] < metrics["test_rmse"]
     assert metrics["test_mae"] < metrics["test_p90_abs_error"] < 60
+    # the validation part (what searches and promotion decide on) is scored like the test part
+    assert abs(metrics["val_rmse"] - metrics["test_rmse"]) < 0.25 * metrics["test_rmse"]
+    if model != "dnn":  # the net's val_rmse is its last epoch's; its other val metrics are logged once
+        assert r2_low - 0.05 < metrics["val_r2"] < r2_high + 0.05
+    assert 0 < metrics["val_mae"] < metrics["val_rmse"]
 
 
 def test_params_tags_and_dataset_input(quick_runs):
@@ -72,6 +77,11 @@ def test_params_tags_and_dataset_input(quick_runs):
     params = run.data.params
     assert params["feature_set"] == "all81" and params["split"] == "random" and params["seed"] == "42"
     assert params["n_features"] == "81" and int(params["n_test"]) == 6379
+    assert (
+        int(params["n_val"]) == 2233
+        and int(params["n_train"]) == 21263 - 6379 - 2233
+        and params["val_fraction"] == "0.15"
+    )
     assert (params["layers"], params["units"], params["epochs"]) == ("3", "32", str(QUICK_EPOCHS))
     assert (run.data.tags["physml.version"] and len(run.data.tags["git_sha"]) in (40, 7)) or run.data.tags[
         "git_sha"

@@ -42,25 +42,34 @@ def test_promotion_decisions(tracking, supercon_dir, capsys):
     assert client.get_model_version_by_alias(NAME, "champion").version == v1  # the first version
 
     v2 = train_linear(supercon_dir)  # all81 beats seed17
-    assert promote("--metric", "test_rmse") == 0  # lower is better
+    assert promote("--metric", "rmse") == 0  # on the validation part; lower is better
     assert client.get_model_version_by_alias(NAME, "champion").version == v2
     tags = client.get_model_version(NAME, v2).tags
     assert (
         tags["promotion.champion.decision"] == "promoted"
-        and f"beats the champion v{v1}" in tags["promotion.champion.reason"]
+        and f"val_rmse {client.get_run(client.get_model_version(NAME, v2).run_id).data.metrics['val_rmse']:.4g} beats the champion v{v1}"
+        in tags["promotion.champion.reason"]
     )
-    assert tags["promotion.champion.previous"].startswith(f"v{v1} test_rmse=")
+    assert tags["promotion.champion.previous"].startswith(f"v{v1} val_rmse=")
+    # the test part is in the record, not in the decision
+    assert tags["promotion.champion.test"].startswith("test_r2=") and "test_rmse=" in tags["promotion.champion.test"]
+    assert tags["promotion.champion.previous_test"].startswith("test_r2=")
+    assert "test part (reported, not decided on): test_r2=" in capsys.readouterr().out
 
     v3 = train_linear(supercon_dir, "--feature-set", "seed17")  # worse again
-    assert promote("--metric", "test_r2") == 1
-    assert "does not beat the champion" in capsys.readouterr().out
+    assert promote("--metric", "r2") == 1
+    out = capsys.readouterr().out
+    assert "val_r2" in out and "does not beat the champion" in out
     assert client.get_model_version_by_alias(NAME, "champion").version == v2
     assert client.get_model_version(NAME, v3).tags["promotion.champion.decision"] == "rejected"
-    assert promote("--metric", "test_r2", "--min", "0.99") == 1
+    assert promote("--metric", "test_r2") == 1  # named explicitly: the test part decides, with a warning
+    out, err = capsys.readouterr()
+    assert "test_r2" in out and "does not beat the champion" in out and "warning: deciding on the test part" in err
+    assert promote("--metric", "r2", "--min", "0.99") == 1
     assert "is below the gate --min 0.99" in capsys.readouterr().out
 
     train_linear(supercon_dir, "--split", "grouped")  # another split: never compared with the champion
-    assert promote("--metric", "test_r2") == 1
+    assert promote("--metric", "r2") == 1
     assert "not comparable: split" in capsys.readouterr().out
     assert client.get_model_version_by_alias(NAME, "champion").version == v2
 

@@ -109,13 +109,16 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
         "3",
         "--set",
         "experiment=test-tune-node-loss",
+        "--set",
+        "dnn.batch_size=64",  # epochs of about a second: a kill lands mid-trial even on a loaded host
         "--storage",
         str(tmp_path / "ray"),
         "--data-dir",
         str(supercon_dir),
     ]
     env = {**subprocess_env(mlflow_server.url), "PHYSML_METRICS_FLUSH_SECONDS": "0"}  # each epoch on the server at once
-    search = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "search.log"  # a file, not a pipe: nobody reads it while the search runs
+    search = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
     client = MlflowClient(mlflow_server.url)
     deadline = time.monotonic() + 300
     killed_node = None
@@ -137,9 +140,9 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
             head_nodes = {r.data.tags["ray.node_id"] for r in running}
             assert kill_session(two_nodes.pid) >= 2  # the worker node's raylet and its trial processes
             killed_node = head_nodes
-    assert killed_node, "never saw trials running on both nodes"
-    output, _ = search.communicate(timeout=600)
-    assert search.returncode == 0, output[-4000:]
+    assert killed_node, "never saw trials running on both nodes:\n" + log.read_text()[-3000:]
+    search.wait(timeout=600)
+    assert search.returncode == 0, log.read_text()[-4000:]
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-node-loss")
     finished = one_finished_run_per_trial(trials, retries_expected=True)
     configs = {(t.data.params["units"], t.data.params["learning_rate"]) for t in finished}

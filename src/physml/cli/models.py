@@ -8,15 +8,26 @@ from physml.cli.common import add_tracking_args
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
+    import sys
+
     from mlflow import MlflowClient
 
-    from physml.tracking.promotion import promote
+    from physml.tracking.promotion import decision_metric, metric_list, promote
     from physml.tracking.server import resolve_tracking_uri
 
+    metric = decision_metric(args.metric, args.on)
+    if metric.startswith("test_"):
+        print(
+            f"physml: warning: deciding on the test part ({metric}): choosing by it makes the test figures "
+            f"optimistic; the validation part decides by default (--metric {metric.removeprefix('test_')})",
+            file=sys.stderr,
+        )
     client = MlflowClient(resolve_tracking_uri(args.tracking_uri, autostart=False))
-    decision = promote(client, args.model, args.metric, args.min, args.max, args.alias, args.from_alias, args.mode)
+    decision = promote(client, args.model, metric, args.min, args.max, args.alias, args.from_alias, args.mode)
     verdict = "promoted" if decision.promoted else "not promoted"
     print(f"{args.model} v{decision.candidate_version}: {verdict} to {args.alias}: {decision.reason}")
+    if decision.candidate_test:
+        print(f"  test part (reported, not decided on): {metric_list(decision.candidate_test)}")
     return 0 if decision.promoted else 1
 
 
@@ -60,7 +71,15 @@ def add_commands(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     promote.add_argument("model", help="registered model name, e.g. the name `models list` shows")
-    promote.add_argument("--metric", required=True, help="a metric the model's task declares, e.g. test_rmse")
+    promote.add_argument(
+        "--metric",
+        required=True,
+        help="the metric to decide on, as the model's task declares it: rmse decides on the validation part "
+        "(val_rmse); a prefixed name (test_rmse) is used as given",
+    )
+    promote.add_argument(
+        "--on", choices=["val", "test"], default="val", help="the part a metric without a prefix is read on"
+    )
     promote.add_argument("--mode", choices=["min", "max"], help="lower or higher is better (default: the task's)")
     promote.add_argument("--min", type=float, help="gate: the candidate's metric must be at least this")
     promote.add_argument("--max", type=float, help="gate: the candidate's metric must be at most this")

@@ -70,7 +70,11 @@ def add_commands(sub) -> None:
         default="bayes",
         help="a search of the spec: grid, bayes (Optuna TPE + ASHA) or pbt (population-based training)",
     )
-    tune.add_argument("--spec", help="search spec YAML (default: projects/<task>/search.yaml)")
+    tune.add_argument(
+        "--spec",
+        help="search spec: a YAML file, or a name beside the task's search.yaml (gbm: search_gbm.yaml); "
+        "default: projects/<task>/search.yaml",
+    )
     tune.add_argument("--num-samples", type=at_least(1), help="Bayesian trials (default: the spec's)")
     tune.add_argument("--max-concurrent", type=at_least(1), default=2, help="trials at once")
     tune.add_argument("--address", help="Ray cluster address: 'auto' joins a running cluster (default: a local Ray)")

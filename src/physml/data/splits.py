@@ -1,4 +1,4 @@
-"""Train/test splits: `random` (as in the study) and `grouped` (no composition on both sides)."""
+"""Train/validation/test splits: `random` (as in the study) and `grouped` (no composition on two sides)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,21 @@ def split_indices(
     else:
         raise ConfigError(f"unknown split {kind!r}; choose random or grouped")
     return np.sort(train), np.sort(test)
+
+
+def split_three(
+    n_rows: int,
+    kind: str,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices (train, validation, test): the test part first, then a validation part carved out
+    of the rest under the same policy (`val_fraction` of it; grouped keeps each group on one side of
+    both cuts). Tuning, early stopping and model choice read the validation part; the test part only reports."""
+    rest, test = split_indices(n_rows, kind, test_fraction, seed, groups)
+    inner_train, inner_val = split_indices(
+        len(rest), kind, val_fraction, seed, groups[rest] if groups is not None else None
+    )
+    return rest[inner_train], rest[inner_val], test

@@ -76,12 +76,15 @@ def residual_vs_true(y_true, y_pred, title: str = "", label: str = "target", uni
     return fig
 
 
-def training_curves(history: dict[str, list[float]], title: str = "", unit: str = "") -> Figure:
+def training_curves(
+    history: dict[str, list[float]], title: str = "", unit: str = "", every: int = 1, xlabel: str = "epoch"
+) -> Figure:
+    """RMSE per epoch (or per `every` boosting rounds, `xlabel` "boosting round") of the training and validation parts."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
     for key in ("train_rmse", "val_rmse"):
         if history.get(key):
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
-    ax.set(xlabel="epoch", ylabel="RMSE" + (f" ({unit})" if unit else ""), title=title)
+            ax.plot(every * np.arange(1, len(history[key]) + 1), history[key], label=key)
+    ax.set(xlabel=xlabel, ylabel="RMSE" + (f" ({unit})" if unit else ""), title=title)
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)

@@ -99,8 +99,13 @@ class Task:
     def config_path(self) -> Path:
         return self.project_dir / "config.yaml"
 
-    def search_spec_path(self) -> Path:
-        return self.project_dir / "search.yaml"
+    def search_spec_path(self, name: str | None = None) -> Path:
+        """projects/<task>/search.yaml, or the named spec beside it (search_<name>.yaml)."""
+        return self.project_dir / (f"search_{name}.yaml" if name else "search.yaml")
+
+    def search_spec_names(self) -> list[str]:
+        """The named specs beside search.yaml (`physml tune TASK --spec NAME`)."""
+        return sorted(path.stem.removeprefix("search_") for path in self.project_dir.glob("search_*.yaml"))
 
     def load_config(
         self,

@@ -1,17 +1,22 @@
 """Promotion with a metric gate: move an alias (e.g. `champion`) to the candidate version only if it
 was evaluated on the same data and split as the current champion, beats it on the metric, and
-passes the threshold. Every decision is recorded in the candidate version's tags."""
+passes the threshold. Every decision is recorded in the candidate version's tags.
+
+The decision is taken on the validation part by default: `rmse` means the run's `val_rmse` (its
+`best_val_rmse` where the run kept its best epoch); the test part is only reported (its headline
+metrics go into the record), unless a `test_` metric is named explicitly."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.errors import PhysmlError
 from physml.tasks import registered
+from physml.tasks.base import SPLIT_PREFIXES
 from physml.tracking.directions import better, direction_words, metric_mode
 from physml.tracking.registry import alias_version
 
@@ -24,19 +29,42 @@ class Decision:
     candidate_value: float
     champion_version: str | None = None
     champion_value: float | None = None
+    metric: str = ""  # the metric decided on, as the runs log it (val_rmse, best_val_accuracy, test_r2, ...)
+    candidate_test: dict[str, float] = field(default_factory=dict)  # reported, not decided on
+    champion_test: dict[str, float] = field(default_factory=dict)
 
 
-def _run_facts(client: MlflowClient, version, metric: str) -> tuple[float, str | None, dict, str | None]:
-    """(metric value, dataset digest, split params, task) of the run behind a model version."""
+def decision_metric(metric: str, part: str = "val") -> str:
+    """The metric a decision reads: a base name (`rmse`) on `part` (`val_rmse`); a prefixed name as given."""
+    return metric if metric.startswith(SPLIT_PREFIXES) else f"{part}_{metric}"
+
+
+@dataclass
+class RunFacts:
+    value: float
+    metric: str  # the logged name the value came from
+    digest: str | None
+    split: dict
+    task: str | None
+    test: dict[str, float]
+
+
+def _run_facts(client: MlflowClient, version, metric: str) -> RunFacts:
+    """The value of `metric` (a validation metric: the best epoch's where the run logged one), the
+    dataset digest, split params, task and headline test metrics of the run behind a model version."""
     run = client.get_run(version.run_id)
-    if metric not in run.data.metrics:
+    metrics = run.data.metrics
+    logged = f"best_{metric}" if metric.startswith("val_") and f"best_{metric}" in metrics else metric
+    if logged not in metrics:
         raise PhysmlError(f"{version.name} v{version.version} (run {version.run_id}) has no metric {metric!r}")
     inputs = run.inputs.dataset_inputs if run.inputs else []
     digest = inputs[0].dataset.digest if inputs else None
     task = registered().get(run.data.tags.get("task", ""))
     shared = task.comparability_params if task else ()
     split = {key: run.data.params[key] for key in shared if key in run.data.params}
-    return run.data.metrics[metric], digest, split, run.data.tags.get("task")
+    headline = task.headline if task else sorted(m for m in metrics if m.startswith("test_"))[:3]
+    test = {name: metrics[name] for name in headline if name in metrics}
+    return RunFacts(metrics[logged], logged, digest, split, run.data.tags.get("task"), test)
 
 
 def decide(
@@ -53,9 +81,10 @@ def decide(
         candidate = client.get_model_version_by_alias(name, from_alias)
     except MlflowException:
         raise PhysmlError(f"model {name!r} has no version with alias {from_alias!r}") from None
-    value, digest, split, task = _run_facts(client, candidate, metric)
-    decision = Decision(False, "", candidate.version, value)
-    mode = metric_mode(metric, [task], mode)
+    facts = _run_facts(client, candidate, metric)
+    value, metric = facts.value, facts.metric
+    decision = Decision(False, "", candidate.version, value, metric=metric, candidate_test=facts.test)
+    mode = metric_mode(metric, [facts.task], mode)
     if minimum is not None and value < minimum:
         decision.reason = f"{metric} = {value:.4g} is below the gate --min {minimum}"
         return decision
@@ -68,12 +97,15 @@ def decide(
         decision.reason = f"no other {alias}; {metric} = {value:.4g} passes the gate"
         return decision
     champion = client.get_model_version(name, champion_version)
-    champion_value, champion_digest, champion_split, _ = _run_facts(client, champion, metric)
-    decision.champion_version, decision.champion_value = champion_version, champion_value
-    if digest != champion_digest:
-        decision.reason = f"not comparable: dataset digest {digest} differs from the {alias}'s {champion_digest}"
-    elif split != champion_split:
-        decision.reason = f"not comparable: split {split} differs from the {alias}'s {champion_split}"
+    held = _run_facts(client, champion, metric)
+    champion_value = held.value
+    decision.champion_version, decision.champion_value, decision.champion_test = champion_version, held.value, held.test
+    if facts.digest != held.digest:
+        decision.reason = f"not comparable: dataset digest {facts.digest} differs from the {alias}'s {held.digest}"
+    elif facts.split != held.split:
+        decision.reason = f"not comparable: split {facts.split} differs from the {alias}'s {held.split}"
+    elif held.metric != metric:
+        decision.reason = f"not comparable: the {alias} logged {held.metric}, the candidate {metric}"
     elif better(mode, value, champion_value):
         decision.promoted = True
         decision.reason = f"{metric} {value:.4g} beats the {alias} v{champion_version} ({champion_value:.4g}; {direction_words(mode)})"
@@ -95,6 +127,7 @@ def promote(
     decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode)
     if decision.promoted:
         client.set_registered_model_alias(name, alias, decision.candidate_version)
+    metric = decision.metric
     tags = {
         f"promotion.{alias}.decision": "promoted" if decision.promoted else "rejected",
         f"promotion.{alias}.reason": decision.reason,
@@ -102,8 +135,16 @@ def promote(
         f"promotion.{alias}.previous": f"v{decision.champion_version} {metric}={decision.champion_value:.6g}"
         if decision.champion_version
         else "none",
+        f"promotion.{alias}.test": metric_list(decision.candidate_test),
+        f"promotion.{alias}.previous_test": metric_list(decision.champion_test)
+        if decision.champion_version
+        else "none",
         f"promotion.{alias}.time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, decision.candidate_version, key, value)
     return decision
+
+
+def metric_list(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name}={value:.6g}" for name, value in metrics.items()) or "none"

@@ -47,6 +47,9 @@ from physml.tuning.trial_runs import (
 )
 
 STATE_FILE = "physml_search.json"
+# What ASHA's rungs and PBT's interval count: the epoch (a boosted model's round) each report ends,
+# as the trial reports it, so a model reporting every N rounds is judged by rounds, not by reports.
+TIME_ATTR = "epoch"
 
 
 @dataclass
@@ -67,7 +70,7 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
     elif spec.kind == "pbt":
         search_alg, samples = None, options.num_samples or spec.num_samples
         scheduler = PopulationBasedTraining(
-            time_attr="training_iteration",
+            time_attr=TIME_ATTR,
             perturbation_interval=spec.perturbation_interval,
             hyperparam_mutations=spec.tune_space(),
             synch=False,
@@ -76,7 +79,7 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
         search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)
         asha = spec.asha or {}
         scheduler = ASHAScheduler(
-            time_attr="training_iteration",
+            time_attr=TIME_ATTR,
             max_t=epochs,
             grace_period=min(asha.get("grace_period", 1), epochs),  # short runs: no later rung
             reduction_factor=asha.get("reduction_factor", 3),

@@ -62,11 +62,22 @@ def check_keys(path: Path, where: str, tree: dict, known: tuple[str, ...]) -> No
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}{where}; known keys: {', '.join(known)}")
 
 
+def spec_file(task: Task, spec: str | Path | None) -> Path:
+    """A spec given as a file, or by name (`gbm` -> projects/<task>/search_gbm.yaml); None: search.yaml."""
+    if spec is None or str(spec).endswith((".yaml", ".yml")) or "/" in str(spec):
+        return Path(spec) if spec else task.search_spec_path()
+    path = task.search_spec_path(str(spec))
+    if not path.exists():
+        names = ", ".join(task.search_spec_names()) or "none"
+        raise ConfigError(f"{task.name} has no search spec named {spec!r} ({path}); named specs: {names}")
+    return path
+
+
 def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> SearchSpec:
     """A search of `task`'s spec (default projects/<task>/search.yaml), checked key by key. The
     model defaults to the task's search model; the mode, when the spec omits it, is the metric's
     declared direction, and one that contradicts it is an error."""
-    path = Path(path) if path else task.search_spec_path()
+    path = spec_file(task, path)
     try:
         tree = yaml.safe_load(path.read_text())
     except FileNotFoundError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from physml.tasks.base import Flag, RunResult, Task
-from physml.tasks.supercon.config import SuperconConfig, validate_supercon_config
+from physml.tasks.supercon.config import FEATURE_SETS, SuperconConfig, validate_supercon_config
 
 
 class SuperconTask(Task):
@@ -19,7 +19,7 @@ class SuperconTask(Task):
     config_class = SuperconConfig
     data_folder = "supercon"
     models = ("linear", "gbm", "dnn")
-    epochs_key = {"dnn": "dnn.epochs"}
+    epochs_key = {"dnn": "dnn.epochs", "gbm": "gbm.n_estimators"}  # the boosted model's "epochs" are its rounds
     metrics = {
         "rmse": "min",
         "mae": "min",
@@ -31,13 +31,18 @@ class SuperconTask(Task):
     }
     headline = ("test_r2", "test_rmse", "test_mae")
     key_params = ("model", "feature_set", "split")
-    comparability_params = ("split", "split_digest", "test_fraction", "seed", "n_test")
+    comparability_params = ("split", "split_digest", "test_fraction", "val_fraction", "seed", "n_test")
     search_model = "dnn"
-    resumable_models = ("dnn",)
+    resumable_models = ("dnn", "gbm")
     pbt_keys = ("dnn.learning_rate", "dnn.batch_size")
     trial_overrides = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
     train_flags = (
-        Flag("--feature-set", "data.feature_set", help="all81 (default) or seed17", choices=("all81", "seed17")),
+        Flag(
+            "--feature-set",
+            "data.feature_set",
+            help="all81 (default), seed17, or all167 (the 81 and the 86 element fractions)",
+            choices=FEATURE_SETS,
+        ),
         Flag("--split", "data.split", help="random (70:30) or grouped (by composition)", choices=("random", "grouped")),
         Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),
         Flag("--batch-size", "dnn.batch_size", int, "batch size of the dense net"),
@@ -105,8 +110,8 @@ class SuperconTask(Task):
             ("predict Tc of a new material with the champion", f"{physml} supercon predict --formula YBa2Cu3O7"),
             ("tune the dense net on a short budget (2 trials)", tune),
             (
-                "promote the net if it beats the champion (exit 1: not promoted)",
-                f"{physml} promote supercon-dnn --metric test_rmse",
+                "promote the net if it beats the champion on validation RMSE (exit 1: not promoted)",
+                f"{physml} promote supercon-dnn --metric rmse",
             ),
         ]
 

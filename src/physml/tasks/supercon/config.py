@@ -8,7 +8,7 @@ from typing import Any
 
 from physml.config.core import check, setting
 
-FEATURE_SETS = ("all81", "seed17")
+FEATURE_SETS = ("all81", "seed17", "all167")
 SPLITS = ("random", "grouped")
 MODELS = ("linear", "gbm", "dnn")
 OPTIMIZERS = ("adam", "sgd")
@@ -19,6 +19,7 @@ class SuperconData:
     feature_set: str = setting("all81", choices=FEATURE_SETS)
     split: str = setting("random", choices=SPLITS)
     test_fraction: float = setting(0.3, gt=0, lt=1)
+    val_fraction: float = setting(0.15, gt=0, lt=1)  # of the training part, under the same split policy
     max_tc: float = setting(300.0, gt=0)  # K: a Tc above this in the data is an error (a unit slip, a typo)
 
 
@@ -35,6 +36,10 @@ class GBMParams:  # XGBoost's own ranges
     subsample: float = setting(0.8, gt=0, le=1)
     colsample_bytree: float = setting(0.6, gt=0, le=1)
     min_child_weight: float = setting(1.0, ge=0)
+    reg_lambda: float = setting(1.0, ge=0)  # L2 on leaf weights
+    reg_alpha: float = setting(0.0, ge=0)  # L1 on leaf weights
+    early_stopping_rounds: int = setting(50, ge=0)  # on the validation part's RMSE; 0: boost every round
+    report_every: int = setting(10, ge=1)  # rounds between reports (per-round metrics, Tune, checkpoints)
 
 
 @dataclass
@@ -45,7 +50,6 @@ class DNNParams:
     learning_rate: float = setting(0.001, gt=0)
     epochs: int = setting(40, ge=1)
     batch_size: int = setting(64, ge=1)
-    validation_split: float = setting(0.2, ge=0, lt=1)
     scale_target: bool = True
 
 

@@ -17,7 +17,7 @@ from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
 from physml.tasks.supercon.elements import element_symbols
-from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS
+from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS, element_fractions
 
 TARGET = "critical_temp"
 TRAIN_COLUMNS: tuple[str, ...] = FEATURE_NAMES + (TARGET,)
@@ -48,13 +48,18 @@ class SuperconData:
 
     @property
     def frame(self) -> pd.DataFrame:
-        """train.csv as a frame (features + critical_temp), e.g. for an MLflow dataset input."""
-        return pd.concat([self.features, self.tc], axis=1)
+        """What a run is made from, as one frame for its MLflow dataset input: train.csv's features and
+        critical_temp, and unique_m.csv's element amounts (the fractions and the grouped split read them)."""
+        return pd.concat([self.features, self.tc, self.compositions.add_prefix("amount_")], axis=1)
 
     def select(self, feature_set: str) -> pd.DataFrame:
         if feature_set not in FEATURE_SETS:
             raise DataValidationError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
-        return self.features[list(FEATURE_SETS[feature_set])]
+        columns = FEATURE_SETS[feature_set]
+        if not set(columns) - set(self.features.columns):
+            return self.features[list(columns)]
+        table = pd.concat([self.features, element_fractions(self.compositions.to_numpy())], axis=1)
+        return table[list(columns)]
 
     def composition_groups(self) -> np.ndarray:
         """An integer id per row; rows with identical element amounts share an id."""

@@ -17,6 +17,7 @@ from physml.models.callbacks import EpochHook, EpochReporter, as_hook_list, rest
 from physml.models.checkpoints import Checkpoints
 
 STEPS_PER_EXECUTION = 32
+DEFAULT_VALIDATION_SPLIT = 0.2  # the last, shuffled fraction validates when no validation part is given
 
 
 def build_dense_net(n_features: int, layers: int, units: int) -> keras.Model:
@@ -38,7 +39,8 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
 
 class DenseRegressor(RegressorMixin, BaseEstimator):
     """Keras dense net with a scikit-learn face; `fit(..., on_epoch_end=hook)` reports each epoch,
-    `fit(..., checkpoints=...)` saves each epoch's state and continues from a saved one."""
+    `fit(..., checkpoints=...)` saves each epoch's state and continues from a saved one, and
+    `fit(..., validation_data=(X, y))` validates on that part (else on a shuffled `validation_split`)."""
 
     def __init__(
         self,
@@ -48,7 +50,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         learning_rate: float = 1e-3,
         epochs: int = 40,
         batch_size: int = 64,
-        validation_split: float = 0.2,
+        validation_split: float = DEFAULT_VALIDATION_SPLIT,
         scale_target: bool = True,
         seed: int = 42,
         progress: bool = True,
@@ -70,6 +72,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         y,
         on_epoch_end: EpochHook | list[EpochHook] | None = None,
         checkpoints: Checkpoints | None = None,
+        validation_data: tuple | None = None,
     ):
         keras.utils.set_random_seed(self.seed)
         X = np.asarray(X, dtype="float32")
@@ -78,9 +81,16 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         self.y_scale_ = (float(y.std()) or 1.0) if self.scale_target else 1.0
         y_fit = (y - self.y_mean_) / self.y_scale_
 
-        # Keras takes the last fraction as validation; shuffle once (seeded) so it is a random part.
-        order = np.random.default_rng(self.seed).permutation(len(X))
-        X, y_fit = X[order], y_fit[order]
+        validation: dict = {}
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            y_val = (np.asarray(y_val, dtype="float32").reshape(-1) - self.y_mean_) / self.y_scale_
+            validation["validation_data"] = (np.asarray(X_val, dtype="float32"), y_val)
+        else:
+            # Keras takes the last fraction as validation; shuffle once (seeded) so it is a random part.
+            order = np.random.default_rng(self.seed).permutation(len(X))
+            X, y_fit = X[order], y_fit[order]
+            validation["validation_split"] = self.validation_split
 
         self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
         resumed = checkpoints.resume() if checkpoints else None
@@ -111,8 +121,8 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
             initial_epoch=min(self.resumed_epoch_, self.epochs),
             epochs=self.epochs,
             batch_size=self.batch_size,
-            validation_split=self.validation_split,
             shuffle=True,
+            **validation,
             verbose=0,
             callbacks=[callback],
         )

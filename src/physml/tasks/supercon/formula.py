@@ -1,4 +1,4 @@
-"""Featuriser: chemical formula -> the 81 UCI features (Hamidieh 2018).
+"""Featuriser: chemical formula -> the 81 UCI features (Hamidieh 2018) and the 86 element fractions.
 
 For a material with k elements, property values t_i and atom fractions p_i = n_i / sum(n), each of
 the 8 element properties gives 10 statistics (the definitions of ../shared/data/supercon/SOURCE.md):
@@ -43,7 +43,12 @@ FEATURE_NAMES: tuple[str, ...] = ("number_of_elements",) + tuple(
 SEED17_FEATURES: tuple[str, ...] = ("number_of_elements",) + tuple(
     f"{stat}_{prop}" for prop in PROPERTIES for stat in ("mean", "std")
 )
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"all81": FEATURE_NAMES, "seed17": SEED17_FEATURES}
+FRACTION_NAMES: tuple[str, ...] = tuple(f"frac_{symbol}" for symbol in element_symbols())  # n_i / sum(n)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "all81": FEATURE_NAMES,
+    "seed17": SEED17_FEATURES,
+    "all167": FEATURE_NAMES + FRACTION_NAMES,  # the 81 and every element's atom fraction (unique_m.csv)
+}
 
 _SYMBOL_TOKEN = re.compile(r"[A-Z][a-z]?")
 
@@ -91,6 +96,12 @@ def check_properties_known(amounts: np.ndarray, labels: Iterable[str] | None = N
         f"{label}: element {symbols[col]} has no {', '.join(absent)} value in the element table "
         "(the UCI features are undefined for it)"
     )
+
+
+def element_fractions(amounts: np.ndarray) -> pd.DataFrame:
+    """Element amounts, (n, 86) in element_symbols() order -> each element's atom fraction (rows sum to 1)."""
+    amounts = np.asarray(amounts, dtype=float)
+    return pd.DataFrame(amounts / amounts.sum(axis=1, keepdims=True), columns=list(FRACTION_NAMES))
 
 
 def featurise_amounts(amounts: np.ndarray, labels: Iterable[str] | None = None) -> pd.DataFrame:
@@ -175,11 +186,13 @@ def amounts_vector(composition: Mapping[str, float]) -> np.ndarray:
 
 
 def featurise_formulas(formulas: Iterable[str]) -> pd.DataFrame:
-    """Formulas -> one row of the 81 features each (index = the formulas as given)."""
+    """Formulas -> one row each of the 81 features and the 86 element fractions, every column of every
+    feature set (index = the formulas as given)."""
     formulas = list(formulas)
     if not formulas:
         raise FormulaError("no formula given")
     matrix = np.vstack([amounts_vector(parse_formula(f)) for f in formulas])
-    frame = featurise_amounts(matrix, labels=[f"formula {f!r}" for f in formulas])
+    features = featurise_amounts(matrix, labels=[f"formula {f!r}" for f in formulas])
+    frame = pd.concat([features, element_fractions(matrix)], axis=1)
     frame.index = pd.Index(formulas, name="formula")
     return frame

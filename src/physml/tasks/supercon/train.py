@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from physml.data.digest import frame_digest
-from physml.data.splits import split_indices
+from physml.data.splits import split_three
 from physml.evaluation import explain, plots
 from physml.evaluation.metrics import regression_metrics
 from physml.models.callbacks import as_hook_list
@@ -46,26 +46,38 @@ TC = {"label": "Tc", "unit": "K"}
 
 @dataclass
 class SplitData:
+    """The training part (what models fit), the validation part (what the net validates on and
+    searches and promotion decide on) and the test part (reported only)."""
+
     X_train: pd.DataFrame
+    X_val: pd.DataFrame
     X_test: pd.DataFrame
     y_train: pd.Series
+    y_val: pd.Series
     y_test: pd.Series
-    split_digest: str
+    split_digest: str  # of the validation and test rows: runs with the same digest were judged on the same rows
 
 
 def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
     features = data.select(config.data.feature_set)
     groups = data.composition_groups() if config.data.split == "grouped" else None
-    train_idx, test_idx = split_indices(
-        len(features), config.data.split, config.data.test_fraction, config.seed, groups
+    parts = split_three(
+        len(features), config.data.split, config.data.test_fraction, config.data.val_fraction, config.seed, groups
     )
-    digest = hashlib.sha256(test_idx.astype(np.int64).tobytes()).hexdigest()[:16]
+    train_idx, val_idx, test_idx = parts
+    digest = hashlib.sha256(test_idx.astype(np.int64).tobytes() + b"|" + val_idx.astype(np.int64).tobytes())
+
+    def rows(frame, index):
+        return frame.iloc[index].reset_index(drop=True)
+
     return SplitData(
-        X_train=features.iloc[train_idx].reset_index(drop=True),
-        X_test=features.iloc[test_idx].reset_index(drop=True),
-        y_train=data.tc.iloc[train_idx].reset_index(drop=True),
-        y_test=data.tc.iloc[test_idx].reset_index(drop=True),
-        split_digest=digest,
+        X_train=rows(features, train_idx),
+        X_val=rows(features, val_idx),
+        X_test=rows(features, test_idx),
+        y_train=rows(data.tc, train_idx),
+        y_val=rows(data.tc, val_idx),
+        y_test=rows(data.tc, test_idx),
+        split_digest=digest.hexdigest()[:16],
     )
 
 
@@ -94,10 +106,12 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
         "feature_set": config.data.feature_set,
         "split": config.data.split,
         "test_fraction": config.data.test_fraction,
+        "val_fraction": config.data.val_fraction,
         "seed": config.seed,
         "preset": config.preset or "none",
         "n_features": split.X_train.shape[1],
         "n_train": len(split.X_train),
+        "n_val": len(split.X_val),
         "n_test": len(split.X_test),
         "split_digest": split.split_digest,
     }
@@ -125,12 +139,27 @@ def training_dataset(data: SuperconData):
     return _DATASETS[key]
 
 
+def last_step(model: str, regressor) -> int:
+    """The step of the fit's last boosting round (gbm); 0 for a one-shot fit."""
+    return int(regressor.get_booster().num_boosted_rounds()) if model == "gbm" else 0
+
+
 def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig) -> dict[str, float]:
     predictions = pipeline.predict(split.X_test)
     metrics = regression_metrics(split.y_test, predictions, "test_", config.evaluation.bootstrap_resamples, config.seed)
     train_predictions = pipeline.predict(split.X_train)
     metrics.update(regression_metrics(split.y_train, train_predictions, "train_", 0))
+    validation = regression_metrics(split.y_val, pipeline.predict(split.X_val), "val_", 0)
     mlflow.log_metrics(metrics)
+    # The latest val_rmse must be the final model's. The net's last epoch logged it (the same part and
+    # weights); the boosted model predicts with its best round when early stopping ended it, so its
+    # value goes at the last round's step, after that round's own.
+    if model == "dnn":
+        logged = {key: value for key, value in validation.items() if key != "val_rmse"}
+        mlflow.log_metrics(logged)
+    else:
+        mlflow.log_metrics(validation, step=last_step(model, pipeline.named_steps["regressor"]))
+    metrics.update(validation)
 
     title = f"{model}: R² {metrics['test_r2']:.3f}, RMSE {metrics['test_rmse']:.1f} K ({config.data.split} split)"
     log_figure(plots.predicted_vs_true(split.y_test, predictions, title, **TC), "plots/predicted_vs_true.png")
@@ -176,26 +205,49 @@ def log_model(model: str, pipeline: Pipeline, split: SplitData, config: Supercon
         log_task_model(SERVED, result, registered, requirements, signature, input_example=example, artifacts=artifacts)
 
 
+def fit_pipeline(config: SuperconConfig, model: str, pipeline: Pipeline, split: SplitData, hooks, checkpoints) -> None:
+    """The scaler on the training part, then the regressor on the scaled part: the net and the boosted
+    model validate on the validation part (scaled the same way), report to `hooks` and checkpoint."""
+    scaler, regressor = pipeline.named_steps["scaler"], pipeline.named_steps["regressor"]
+    X, y = scaler.fit(split.X_train).transform(split.X_train), split.y_train.to_numpy()
+    validation = (scaler.transform(split.X_val), split.y_val.to_numpy())
+    if model == "dnn":
+        regressor.fit(X, y, on_epoch_end=hooks, checkpoints=checkpoints, validation_data=validation)
+    elif model == "gbm":
+        from physml.tasks.supercon.models import booster_rounds, fit_gbm
+
+        fit_gbm(regressor, X, y, validation, hooks, config.gbm.report_every, checkpoints)
+        mlflow.log_metrics(booster_rounds(regressor))
+    else:
+        regressor.fit(X, y)
+
+
+def log_training_curves(config: SuperconConfig, model: str, regressor) -> None:
+    if model == "dnn":
+        title = f"dnn {config.dnn.layers}x{config.dnn.units}"
+        log_figure(plots.training_curves(regressor.history_, title, unit=TC["unit"]), "plots/training_curves.png")
+    elif model == "gbm":
+        title = f"gbm: validation RMSE every {config.gbm.report_every} rounds"
+        figure = plots.training_curves(
+            regressor.rounds_history_, title, TC["unit"], config.gbm.report_every, "boosting round"
+        )
+        log_figure(figure, "plots/training_curves.png")
+
+
 def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None, checkpoints=None) -> RunResult:
     """Train and evaluate one model inside the active MLflow run; log params, metrics, plots, SHAP, model.
-    The dense net saves each epoch to `checkpoints` (a tuning trial's) and continues from one."""
+    The dense net (each epoch) and the boosted model (every gbm.report_every rounds) save their state
+    to `checkpoints` (a tuning trial's) and continue from one."""
     result = RunResult(model=model, run_id=mlflow.active_run().info.run_id)
     split = make_split(config, data)
     log_run_inputs(config, model, data, split)
 
     pipeline = build_pipeline(config, model)
     started = time.perf_counter()
-    with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
-        fit_params = {}
-        if model == "dnn":
-            fit_params = {"regressor__on_epoch_end": [log_epoch, *as_hook_list(on_epoch_end)]}
-            fit_params["regressor__checkpoints"] = checkpoints
-        pipeline.fit(split.X_train, split.y_train, **fit_params)
+    with EpochMetricLog() as log_epoch:  # per-epoch (per-round) metrics, batched (tracking/epochs.py)
+        fit_pipeline(config, model, pipeline, split, [log_epoch, *as_hook_list(on_epoch_end)], checkpoints)
     mlflow.log_metric("fit_seconds", time.perf_counter() - started)
-    if model == "dnn":
-        history = pipeline.named_steps["regressor"].history_
-        title = f"dnn {config.dnn.layers}x{config.dnn.units}"
-        log_figure(plots.training_curves(history, title, unit=TC["unit"]), "plots/training_curves.png")
+    log_training_curves(config, model, pipeline.named_steps["regressor"])
 
     result.metrics = log_evaluation(model, pipeline, split, config)
     if config.evaluation.explain:
