@@ -38,7 +38,7 @@ EXPERIMENT = "benchmark-system-metrics"
 
 def add_arguments(parser) -> None:
     parser.add_argument("--samples", type=int, default=30, help="samples timed for the per-sample cost")
-    parser.add_argument("--repeats", type=int, default=2, help="fits per variant in the wall-time cross-check")
+    parser.add_argument("--repeats", type=int, default=3, help="fits per variant in the wall-time cross-check")
     parser.add_argument("--epochs", type=int, default=40, help="epochs per fit in the cross-check")
 
 
