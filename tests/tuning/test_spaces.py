@@ -55,9 +55,9 @@ def test_pbt_specs_change_only_what_a_checkpoint_takes(tmp_path):
         load_search_spec(
             get_task("supercon"), "pbt", spec({"dnn.learning_rate": {"choice": [1e-3]}}, perturbation_interval=0)
         )
-    gbm = tmp_path / "gbm.yaml"
-    gbm.write_text(
-        yaml.safe_dump({"model": "gbm", "metric": "val_rmse", "pbt": {"space": {"gbm.max_depth": {"choice": [4, 6]}}}})
+    linear = tmp_path / "linear.yaml"  # a one-shot fit keeps no checkpoint to clone
+    linear.write_text(
+        yaml.safe_dump({"model": "linear", "metric": "val_rmse", "pbt": {"space": {"seed": {"choice": [1, 2]}}}})
     )
-    with pytest.raises(ConfigError, match="needs a model that checkpoints"):
-        load_search_spec(get_task("supercon"), "pbt", gbm)
+    with pytest.raises(ConfigError, match="needs a model that checkpoints; supercon's 'linear' does not"):
+        load_search_spec(get_task("supercon"), "pbt", linear)

@@ -97,6 +97,9 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
     run_config = tune.RunConfig(
         name=path.name,
         storage_path=str(path.parent),
+        # A trial's last report (its evaluation) ends it before any scheduler sees it: PBT would
+        # otherwise clone a finished trial at that step and train it again from a donor's last epoch.
+        stop={TIME_ATTR: epochs},
         callbacks=callbacks,
         verbose=1,
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
