@@ -19,6 +19,12 @@ RAY = str(Path(sys.executable).parent / "ray")
 EPOCHS = 16  # per trial of the node-loss search: long enough to be cut off mid-way
 
 
+def checkpointed_epochs(storage: Path, trial_id: str) -> int:
+    """The epoch of the trial's latest checkpoint in Tune's storage (checkpoint_00000N holds epoch N+1), 0 if none."""
+    folders = storage.glob(f"*/run_trial_{trial_id}_*/checkpoint_*")
+    return max((int(folder.name.rsplit("_", 1)[1]) + 1 for folder in folders), default=0)
+
+
 def ray_cli(*args: str, env=None) -> None:
     subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120, env=env)
 
@@ -132,11 +138,9 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
         )
         running = [r for r in running if "ray.trial_id" in r.data.tags]
         nodes = {r.data.tags["ray.node_id"] for r in running}
-        on_worker = [r for r in running if r.data.tags["ray.node_id"] == two_nodes.node_id]
-        # a trial on the worker node is past epoch 2 (so it has checkpoints to resume from) and not near its end
-        if len(nodes) == 2 and any(
-            2 <= len(client.get_metric_history(r.info.run_id, "val_rmse")) <= EPOCHS - 4 for r in on_worker
-        ):
+        on_worker = [r.data.tags["ray.trial_id"] for r in running if r.data.tags["ray.node_id"] == two_nodes.node_id]
+        # a trial on the worker node has a checkpoint past epoch 1 in Tune's storage, and epochs left to lose
+        if len(nodes) == 2 and any(2 <= checkpointed_epochs(tmp_path / "ray", t) <= EPOCHS - 4 for t in on_worker):
             head_nodes = {r.data.tags["ray.node_id"] for r in running}
             assert kill_session(two_nodes.pid) >= 2  # the worker node's raylet and its trial processes
             killed_node = head_nodes

@@ -27,11 +27,12 @@ from physml.tracking import spool
 
 FLUSH_SECONDS = 2.0
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
+FLUSH_VARIABLE = "PHYSML_METRICS_FLUSH_SECONDS"  # sets the interval (Tune trials inherit it)
 
 
 def flush_seconds_from_env() -> float:
     """PHYSML_METRICS_FLUSH_SECONDS overrides the interval; 0 sends every epoch as it ends."""
-    raw = os.environ.get("PHYSML_METRICS_FLUSH_SECONDS", "")
+    raw = os.environ.get(FLUSH_VARIABLE, "")
     if not raw:
         return FLUSH_SECONDS
     try:

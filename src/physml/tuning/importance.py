@@ -36,6 +36,8 @@ def param_importances(table: pd.DataFrame, spec: SearchSpec) -> dict[str, float]
             if isinstance(dist, optuna.distributions.CategoricalDistribution):
                 value = json.dumps(value.tolist() if hasattr(value, "tolist") else value)
             params[name] = value
+        if not all(dist._contains(dist.to_internal_repr(params[name])) for name, dist in distributions.items()):
+            continue  # a value the space cannot give (PBT perturbs past its bounds): fANOVA cannot place it
         study.add_trial(
             optuna.trial.create_trial(params=params, distributions=distributions, value=float(row[spec.metric]))
         )

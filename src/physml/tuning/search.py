@@ -32,6 +32,7 @@ from physml.console import QUIET
 from physml.errors import ConfigError
 from physml.tasks import get_task
 from physml.tasks.base import Task
+from physml.tracking.epochs import FLUSH_VARIABLE
 from physml.tracking.runs import standard_tags, use_experiment
 from physml.tracking.server import home_dir
 from physml.tracking.spool import RETRY_VARIABLES
@@ -228,8 +229,9 @@ def search(
     started_ray = not ray.is_initialized()
     if started_ray:
         # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
-        # retries, its system-metrics settings and its home (where a trial's spool goes when the server dies)
-        shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, "PHYSML_SERVER_WAIT_SECONDS")
+        # retries, its system-metrics and per-epoch flush settings and its home (where a trial's spool
+        # goes when the server dies)
+        shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, "PHYSML_SERVER_WAIT_SECONDS", FLUSH_VARIABLE)
         quiet = {name: value for name, value in os.environ.items() if name in shared}
         quiet["PHYSML_HOME"] = str(home_dir())
         ray.init(

@@ -47,7 +47,8 @@ def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
         return
     log_figure(plots.optimisation_history(table[spec.metric].to_numpy(), spec.metric, spec.mode), "search/history.png")
     log_figure(plots.parallel_coordinates(table, params, spec.metric, spec.mode), "search/parallel_coordinates.png")
-    importances = param_importances(table, spec)
+    # under PBT a trial's values changed as it trained: importance over its final values would mislead
+    importances = param_importances(table, spec) if spec.kind != "pbt" else {}
     if importances:
         mlflow.log_dict(importances, "search/importance.json")
         log_figure(plots.importance_bars(importances), "search/importance.png")
