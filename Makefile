@@ -10,16 +10,27 @@ TEAM_PORT ?= 5050
 # Commands that tests and `mlflow run` start (physml, mlflow) come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install browser demo team-demo team-down test test-fast lint format bench server-start server-stop clean
+.PHONY: install lock browser demo team-demo team-down test test-fast lint format bench server-start server-stop clean
 
-$(BIN)/.installed: pyproject.toml
+# Installs pin what the tests run on: requirements.lock (physml's `cpu`, `team` and `test` extras, with
+# hashes), then physml itself without dependencies. `make lock` after changing pyproject.toml's dependencies.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+## lock: resolve .[cpu,team,test] for CPython 3.11 on x86_64 Linux (manylinux_2_28, glibc >= 2.28) into
+## requirements.lock with hashes, keeping its current pins where they still fit (uv: the venv's, else on PATH);
+## LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves to newer releases
+UV ?= $(if $(wildcard $(BIN)/uv),$(BIN)/uv,uv)
+lock:
+	$(UV) pip compile pyproject.toml --extra cpu --extra team --extra test --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet $(LOCK_ARGS) -o requirements.lock
 
 ## demo: install, start the embedded MLflow server, train linear + GBM + DNN on supercon and the
 ## Galaxy Zoo CNN, print results and the UI URL
@@ -41,13 +52,16 @@ team-demo: install
 team-down:
 	$(BIN)/physml team down
 
-## browser: Debian's chromium + chromium-driver for the MLflow UI test (apt, as root or with sudo), if missing
+## browser: Debian's chromium + chromium-driver for the MLflow UI test, and openssh-server, socat and
+## rsync for the `ray up` test (apt, as root or with sudo), if missing
 browser:
-	@if ! { command -v chromium && command -v chromedriver; } >/dev/null; then \
+	@if ! { command -v chromium && command -v chromedriver && command -v socat && command -v rsync \
+	        && { command -v sshd || test -x /usr/sbin/sshd; }; } >/dev/null; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
-	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null \
-	  || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; } \
-	  || echo "could not install chromium + chromium-driver: the MLflow UI test will fail (set PHYSML_BROWSER_TESTS=off to skip it)"; \
+	  PACKAGES="chromium chromium-driver openssh-server socat rsync"; \
+	  $$SUDO apt-get install -y -q $$PACKAGES >/dev/null \
+	  || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$PACKAGES >/dev/null; } \
+	  || echo "could not install $$PACKAGES: the MLflow UI test (PHYSML_BROWSER_TESTS=off skips it) and the ray up test will fail"; \
 	fi
 
 ## test: install and run the whole test suite (starts its own servers on free ports; drives the UI in chromium)

@@ -1,6 +1,6 @@
 """A real two-node Ray cluster on this machine (`ray start --head` + a second `ray start --address`):
-trials run on both nodes, and a search survives the worker node being killed mid-way, its lost
-trials going on from their checkpoints."""
+a search survives the worker node being killed mid-way, its lost trials going on from their
+checkpoints. (Trials on both nodes of a cluster that `ray up` started: test_ray_up.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.helpers.processes import free_port, kill_session, subprocess_env
-from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
+from tests.helpers.tuning import one_finished_run_per_trial, search_runs
 
 RAY = str(Path(sys.executable).parent / "ray")
 EPOCHS = 16  # per trial of the node-loss search: long enough to be cut off mid-way
@@ -71,31 +71,6 @@ def two_nodes(mlflow_server, monkeypatch):
     kill_session(worker.pid)
     worker.wait(timeout=60)
     subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-
-
-def test_trials_run_on_both_nodes(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
-    spec = small_grid(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=3)
-    physml_tune(
-        mlflow_server.url,
-        "supercon",
-        "--search",
-        "grid",
-        "--spec",
-        spec,
-        "--address",
-        "auto",
-        "--no-retrain",
-        "--set",
-        "experiment=test-tune-two-nodes",
-        "--storage",
-        str(tmp_path / "ray"),
-        "--data-dir",
-        str(supercon_dir),
-    )
-    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-two-nodes")
-    assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
-    assert len({t.data.tags["ray.node_id"] for t in trials}) == 2
-    assert parent.data.params["search.address"] == "auto"
 
 
 def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):

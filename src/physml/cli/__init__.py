@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"physml: error: {exc}", file=sys.stderr)
         return 2
     except BaseException as exc:
-        message = tracking_failure(exc) if isinstance(exc, Exception) else None
+        message = missing_backend(exc) or (tracking_failure(exc) if isinstance(exc, Exception) else None)
         end_active_runs(message or f"{type(exc).__name__}: {exc}")
-        if message is not None:  # the tracking server refused or vanished: one line, not a traceback
+        if message is not None:  # no TensorFlow/XGBoost, or the tracking server refused or vanished: one line
             print(f"physml: error: {message}", file=sys.stderr)
             return 2
         if isinstance(exc, Exception) and not args.verbose:  # unexpected: one line; -v shows the traceback
@@ -121,6 +121,26 @@ def end_active_runs(reason: str) -> None:
             finish_active_run("FAILED", reason)
         except Exception:
             forget_active_run(active)
+
+
+BACKENDS = {"tensorflow": "TensorFlow", "xgboost": "XGBoost"}
+
+
+def missing_backend(exc: BaseException) -> str | None:
+    """One line when a command needed TensorFlow or XGBoost and it is not installed: physml's base
+    dependencies name neither (so the CPU and CUDA builds cannot clash); the `cpu` or `gpu` extra brings them."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the import error itself, or what a library raised from it
+        if seen is None:
+            return None
+        if isinstance(seen, ModuleNotFoundError) and (seen.name or "").split(".")[0] in BACKENDS:
+            library = BACKENDS[seen.name.split(".")[0]]
+            return (
+                f"{library} is not installed: pip install 'physml[cpu]' (CPU builds) or 'physml[gpu]' "
+                "(CUDA builds); from a checkout, make install"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def tracking_failure(exc: Exception) -> str | None:

@@ -74,7 +74,7 @@ def freeze() -> str:
 
 def lock_file() -> Path | None:
     """The lock file that pins the environment: $PHYSML_LOCK_FILE, else requirements.lock beside
-    pyproject.toml; None when there is none."""
+    pyproject.toml (`make install` installs from it); None when there is none."""
     if named := os.environ.get("PHYSML_LOCK_FILE"):
         path = Path(named).expanduser()
         if not path.is_file():
@@ -82,6 +82,17 @@ def lock_file() -> Path | None:
         return path
     path = REPO_ROOT / LOCK_FILE
     return path if path.is_file() and (REPO_ROOT / "pyproject.toml").is_file() else None
+
+
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
+
+
+def installed_from(lock_text: str) -> bool:
+    """Whether every distribution the lock pins (`name==version` lines) is installed at that version:
+    an environment built otherwise (`pip install -e '.[gpu]'`, a cluster node) is named by its freeze."""
+    installed = {canonical_name(name): pin for name, pin in (line.split("==", 1) for line in freeze().splitlines())}
+    pins = {canonical_name(name): pin for name, pin in PIN.findall(lock_text)}
+    return bool(pins) and all(installed.get(name) == pin for name, pin in pins.items() if name not in INSTALLERS)
 
 
 def short_sha256(data: bytes) -> str:
@@ -92,7 +103,8 @@ def short_sha256(data: bytes) -> str:
 def lineage_tags() -> dict[str, str]:
     """The code and environment a run is made with (computed once per process; do not change the dict)."""
     lock = lock_file()
-    if lock is not None:
+    # $PHYSML_LOCK_FILE is taken at its word; the checkout's requirements.lock only when this environment is it
+    if lock is not None and (os.environ.get("PHYSML_LOCK_FILE") or installed_from(lock.read_text())):
         env_hash, source = short_sha256(lock.read_bytes()), f"lock:{lock.name}"
     else:
         env_hash, source = short_sha256(freeze().encode()), "pip-freeze"

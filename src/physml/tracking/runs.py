@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
 import matplotlib.pyplot as plt
 import mlflow
 
 import physml
-from physml.errors import TrainingDiverged
+from physml.errors import PhysmlError, TrainingDiverged
 from physml.tasks.base import RunResult
 from physml.tracking import spool
+from physml.tracking.lineage import canonical_name, lineage_tags, log_config, log_environment
 from physml.tracking.lineage import git_sha as git_sha  # re-exported: it lived here
-from physml.tracking.lineage import lineage_tags, log_config, log_environment
 
 
 def standard_tags(task: str, model: str, preset: str | None = None) -> dict[str, str]:
@@ -153,14 +153,32 @@ def log_figure(figure, artifact_path: str) -> None:
     plt.close(figure)
 
 
-def pinned(*packages: str) -> list[str]:
-    """`name==installed version` for each package that is installed (the served model's requirements)."""
-    pins = []
-    for name in packages:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
+def pinned(*modules: str) -> list[str]:
+    """A served model's requirements: `distribution==version` for each module its loading code imports
+    (`tensorflow`, `xgboost`, `yaml`, ...), naming the distribution installed here whatever it is called
+    (`tensorflow-cpu` or `tensorflow`, `xgboost-cpu` or `xgboost`, `pyyaml`). A name that is no
+    importable module's but an installed distribution's (`scikit-learn`) pins that distribution. A
+    name that neither is raises PhysmlError: a requirement is never dropped."""
+    provided = packages_distributions()  # top-level module -> the distributions that install it
+    pins: list[str] = []
+    for name in modules:
+        top = name.split(".")[0]
+        dists = sorted({canonical_name(d) for d in provided.get(top, ())})
+        # a module several distributions fill (mlflow: mlflow, mlflow-skinny, mlflow-tracing): the one
+        # named after it, which requires the others
+        dists = [d for d in dists if d == canonical_name(top)] or dists
+        if not dists:
+            try:
+                version(name)
+            except PackageNotFoundError:
+                raise PhysmlError(
+                    f"the model needs {name!r}, but no installed distribution provides a module or distribution "
+                    "of that name: install it, or fix the task's requirements"
+                ) from None
+            dists = [canonical_name(name)]
+        for dist in dists:
+            if (pin := f"{dist}=={version(dist)}") not in pins:
+                pins.append(pin)
     return pins
 
 

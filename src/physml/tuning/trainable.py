@@ -86,6 +86,17 @@ def trial_checkpoints(task: Task, settings: TrialSettings, trial_id: str, params
     return Checkpoints(folder, settings.checkpoint_every, meta={"trial_id": trial_id, "params": params})
 
 
+def accelerator_tags() -> dict[str, str]:
+    """The GPUs Ray gave this trial (`--gpus-per-trial`): their ids, and CUDA_VISIBLE_DEVICES as Ray set it."""
+    gpu_ids = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
+    if not gpu_ids:
+        return {}
+    return {
+        "ray.gpu_ids": ",".join(map(str, gpu_ids)),
+        "ray.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+    }
+
+
 def resume_tags(checkpoints: Checkpoints | None, trial_id: str) -> dict[str, str]:
     """Where this attempt starts: the epoch of the checkpoint it continues and, when that checkpoint
     is another trial's (a PBT exploit), whose it was and under which params."""
@@ -153,6 +164,7 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
             "ray.trial_id": context.get_trial_id(),
             "ray.trial_name": context.get_trial_name(),
             "ray.node_id": ray.get_runtime_context().get_node_id(),
+            **accelerator_tags(),
             "search.parent": settings.parent_run_id,
             "trial.params_digest": digest,
             "trial.attempt": str(attempt),

@@ -36,9 +36,10 @@ from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
-# what loading the model imports: Keras, and physml's task package (pyyaml)
+# what loading the model imports, as import names: Keras on TensorFlow, and physml's task package (yaml);
+# pinned() logs the distribution installed for each (tensorflow-cpu or tensorflow)
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
-REQUIREMENTS = ("mlflow", "keras", "tensorflow-cpu", "numpy", "pandas", "pyyaml")
+REQUIREMENTS = ("mlflow", "keras", "tensorflow", "numpy", "pandas", "yaml")
 
 
 def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:

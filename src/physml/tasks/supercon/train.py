@@ -34,11 +34,11 @@ from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
-# what loading the model imports: the pipeline's parts, and physml's task package (pyyaml)
-# what loading each model imports (served.py -> model.py): its own list, so the linear model does not
-# pull in TensorFlow; pyyaml for physml's task package
-LOADING = ("mlflow", "numpy", "pandas", "pyyaml")
-REQUIREMENTS = {"linear": LOADING, "gbm": (*LOADING, "xgboost-cpu"), "dnn": (*LOADING, "keras", "tensorflow-cpu")}
+# what loading each model imports (served.py -> model.py), as import names: its own list, so the linear
+# model does not pull in TensorFlow; yaml for physml's task package. pinned() logs the distribution
+# installed for each (tensorflow-cpu or tensorflow, xgboost-cpu or xgboost).
+LOADING = ("mlflow", "numpy", "pandas", "yaml")
+REQUIREMENTS = {"linear": LOADING, "gbm": (*LOADING, "xgboost"), "dnn": (*LOADING, "keras", "tensorflow")}
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
 EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
 TC = {"label": "Tc", "unit": "K"}

@@ -1,0 +1,207 @@
+"""`ray up` for real: infra/ray_local_cluster.yaml, Ray's on-premises `local` provider over SSH, with
+a head at 127.0.0.1 and a worker at 127.0.0.2 (sshd on port 2222 of both, reached through the
+file's `socat` proxy command). Two physml searches go in with `ray job submit`; the MLflow server
+shows their trials on both nodes, and the GPU-fraction trials placed by Ray's GPU resource (the
+worker advertises 2 GPUs and has no CUDA device: this checks scheduling, not kernels). `ray down`
+ends it. Everything Ray runs, sshd included, lives in one PID and mount namespace
+(tests/helpers/isolated.py), so the `ray stop` of `ray up`/`ray down` touches nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.isolated import isolated_in_background, run_isolated, why_not_isolated
+from tests.helpers.processes import REPO_ROOT, free_port, subprocess_env
+from tests.helpers.tuning import one_finished_run_per_trial, search_runs
+
+pytestmark = pytest.mark.integration
+
+SHIPPED = REPO_ROOT / "infra" / "ray_local_cluster.yaml"
+HEAD, WORKER, SSH_PORT = "127.0.0.1", "127.0.0.2", 2222
+VENV = Path(sys.executable).parent.parent
+
+
+def node_ports(head: bool, worker_ports: str) -> str:
+    """`ray start` flags giving a node its own ports: two nodes share this machine's port space.
+    Fixed ports stay outside Ray's worker-port range (10002-19999); the nodes split that range."""
+    names = [
+        "node-manager-port",
+        "object-manager-port",
+        "metrics-export-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+    ]
+    if head:
+        names += ["ray-client-server-port"]
+    low, high = worker_ports.split("-")
+    return " ".join(f"--{name}={free_port()}" for name in names) + f" --min-worker-port={low} --max-worker-port={high}"
+
+
+def cluster_config(tmp_path: Path, key: Path, tracking_uri: str, data_dir: Path, gcs: int, dashboard: int) -> Path:
+    """The shipped file with this machine's addresses, user, key, ports and paths: its setup and
+    start commands otherwise run as a user's would."""
+    config = yaml.safe_load(SHIPPED.read_text())
+    config["provider"].update(head_ip=HEAD, worker_ips=[WORKER])
+    config["auth"] = {
+        "ssh_user": "root",
+        "ssh_private_key": str(key),
+        "ssh_proxy_command": f"socat - TCP:%h:{SSH_PORT}",
+    }
+    config["min_workers"] = config["max_workers"] = 1
+    here = {  # longest first: ~/physml-data before ~/physml
+        "~/physml-data": str(data_dir),
+        "~/physml/.venv": str(VENV),
+        "~/physml": str(REPO_ROOT),
+        "http://192.168.1.10:5000": tracking_uri,
+    }
+
+    def localise(command: str) -> str:
+        for shipped, local in here.items():
+            command = command.replace(shipped, local)
+        return command.replace(":6379", f":{gcs}").replace("--port=6379", f"--port={gcs}")
+
+    config["setup_commands"] = [localise(c) for c in config["setup_commands"]] + [
+        "grep -q RAY_AUTH_MODE ~/.bashrc || echo 'export RAY_AUTH_MODE=disabled' >> ~/.bashrc",  # loopback only
+    ]
+    head_start, worker_start = (
+        localise(c) for c in (config["head_start_ray_commands"][-1], config["worker_start_ray_commands"][-1])
+    )
+    config["head_start_ray_commands"][-1] = (
+        f"{head_start} --node-ip-address={HEAD} --num-cpus=1 --dashboard-port={dashboard} {node_ports(True, '10002-14999')}"
+    )
+    config["worker_start_ray_commands"][-1] = (
+        f"{worker_start} --node-ip-address={WORKER} --num-cpus=2 --num-gpus=2 {node_ports(False, '15000-19999')}"
+    )
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def ssh_keys(tmp_path: Path) -> Path:
+    """A client key pair and a host key, generated here; the client key is the only one authorised."""
+    for name in ("client_key", "host_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True)
+    (tmp_path / "authorized_keys").write_text((tmp_path / "client_key.pub").read_text())
+    return tmp_path / "client_key"
+
+
+def sshd_config(tmp_path: Path, address: str) -> Path:
+    """sshd on `address`:2222 that takes the test's key as root."""
+    config = tmp_path / f"sshd_{address}.conf"
+    config.write_text(
+        f"Port {SSH_PORT}\nListenAddress {address}\nHostKey {tmp_path / 'host_key'}\n"
+        f"PidFile {tmp_path / f'sshd_{address}.pid'}\nAuthorizedKeysFile {tmp_path / 'authorized_keys'}\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "UsePAM no\nStrictModes no\nMaxStartups 50\nLogLevel ERROR\n"
+    )
+    return config
+
+
+def wait_for_port(address: str, port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((address, port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"nothing listens on {address}:{port}")
+
+
+def search_command(spec: str, experiment: str, storage: Path, *extra: str) -> str:
+    tune = ["physml", "tune", "supercon", "--search", "grid", "--spec", spec, "--address", "auto", "--no-retrain"]
+    tune += ["--max-concurrent", "3", "--set", f"experiment={experiment}", "--storage", str(storage), *extra]
+    return shlex.join(tune)
+
+
+def test_ray_up_submit_and_down(mlflow_server, supercon_dir, small_grid, tmp_path):
+    why = why_not_isolated()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the ray up test: {why}")
+        pytest.skip(why)
+    key = ssh_keys(tmp_path)
+    gcs, dashboard = free_port(), free_port()
+    cluster = cluster_config(tmp_path, key, mlflow_server.url, supercon_dir.parent, gcs, dashboard)
+    cpu_spec = str(Path(small_grid(units=(16, 32, 64), learning_rates=(3e-3,), epochs=2)).rename(tmp_path / "cpu.yaml"))
+    gpu_spec = small_grid(units=(16, 32), learning_rates=(3e-3,), epochs=1)
+    submit = f"ray job submit --address http://{HEAD}:{dashboard} --"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sshd = shutil.which("sshd", path=f"{os.environ['PATH']}:/usr/sbin")
+    # the worker "machine": its own namespace (its start commands run `ray stop`), sshd on 127.0.0.2
+    worker_node = (
+        f"mkdir -p /run/sshd\n{sshd} -D -f {sshd_config(tmp_path, WORKER)} -E {logs}/sshd-worker.log &\nwait\n"
+    )
+    # the head "machine", where `ray up`, `ray job submit` and `ray down` run too
+    script = f"""
+mkdir -p /run/sshd ~/.ssh
+{sshd} -f {sshd_config(tmp_path, HEAD)} -E {logs}/sshd-head.log
+# `ray up` gives the head's autoscaler no proxy command: it reaches the worker through this entry
+printf 'Host {HEAD} {WORKER}\\n  Port {SSH_PORT}\\n  StrictHostKeyChecking no\\n  UserKnownHostsFile /dev/null\\n' > ~/.ssh/config
+trap 'ray down -y {cluster} > {logs}/down.log 2>&1; echo "down exit $?" >> {logs}/down.log' EXIT
+export RAY_UP_enable_autoscaler_v2=0  # with v2 (Ray 2.60's default) the local worker never launched
+ray up -y --no-config-cache {cluster} > {logs}/up.log 2>&1
+python - > {logs}/nodes.log 2>&1 <<'EOF'  # until the autoscaler has brought the worker up; then note each node's resources
+import json, socket, sys, time, ray
+deadline = time.monotonic() + 180
+while time.monotonic() < deadline:
+    ray.init(address="{HEAD}:{gcs}", log_to_driver=False, configure_logging=False)
+    alive = {{n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}}
+    ray.shutdown()
+    if len(alive) == 2:
+        open("{logs}/nodes.json", "w").write(json.dumps(alive))
+        break
+    time.sleep(2)
+else:
+    sys.exit("the worker node never joined")
+# the dashboard and Jobs API answer on the head's 127.0.0.1 only, not on its other addresses
+socket.create_connection(("{HEAD}", {dashboard}), timeout=5).close()
+for address in {{ray.util.get_node_ip_address(), "{WORKER}"}} - {{"{HEAD}"}}:  # this machine's own address
+    try:
+        socket.create_connection((address, {dashboard}), timeout=5).close()
+        sys.exit(f"the dashboard answers on {{address}}")
+    except OSError:
+        print("dashboard closed on", address)
+EOF
+{submit} {search_command(cpu_spec, "test-ray-up", tmp_path / "ray")} > {logs}/job-cpu.log 2>&1
+{submit} {search_command(gpu_spec, "test-ray-up-gpu", tmp_path / "ray", "--gpus-per-trial", "0.5")} > {logs}/job-gpu.log 2>&1
+"""
+    env = {**subprocess_env(mlflow_server.url), "RAY_AUTH_MODE": "disabled"}
+    with isolated_in_background(worker_node, tmp_path / "ns-worker", env, logs / "worker-namespace.log"):
+        wait_for_port(WORKER, SSH_PORT)
+        result = run_isolated(script, tmp_path / "ns-head", env, timeout=600)
+    journal = "\n".join(f"--- {p.name}\n{p.read_text()[-2500:]}" for p in sorted(logs.glob("*.log")))
+    assert result.returncode == 0, result.stderr[-2000:] + journal
+    assert "down exit 0" in (logs / "down.log").read_text(), journal
+    assert f"dashboard closed on {WORKER}" in (logs / "nodes.log").read_text(), journal
+    for job in ("job-cpu", "job-gpu"):
+        assert "succeeded" in (logs / f"{job}.log").read_text(), journal
+
+    # three 1-CPU trials on a 1-CPU head and a 2-CPU worker: both nodes
+    parent, trials, _ = search_runs(mlflow_server.url, "test-ray-up")
+    finished = one_finished_run_per_trial(trials)
+    assert len(finished) == 3 and parent.data.metrics["n_errored"] == 0
+    assert len({t.data.tags["ray.node_id"] for t in finished}) == 2
+    assert all(float(t.data.metrics["val_rmse"]) < 60 for t in finished)  # trained (the std of Tc is ~34 K)
+    # half a GPU each: only the worker has GPUs, so both trials run there, on the ids Ray assigned
+    parent, trials, _ = search_runs(mlflow_server.url, "test-ray-up-gpu")
+    finished = one_finished_run_per_trial(trials)
+    assert len(finished) == 2 and parent.data.params["search.gpus_per_trial"] == "0.5"
+    nodes = json.loads((logs / "nodes.json").read_text())
+    (worker,) = [node for node, resources in nodes.items() if resources.get("GPU") == 2]
+    assert {t.data.tags["ray.node_id"] for t in finished} == {worker}
+    for run in finished:
+        assert run.data.tags["ray.gpu_ids"] in ("0", "1"), run.data.tags
+        assert run.data.tags["ray.cuda_visible_devices"] == run.data.tags["ray.gpu_ids"]
