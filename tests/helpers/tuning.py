@@ -64,3 +64,13 @@ def one_finished_run_per_trial(trials: list, retries_expected: bool = False) -> 
                 )
         finished.append(done[0])
     return finished
+
+
+def s3_client_arguments(env: dict[str, str]) -> dict[str, str]:
+    """boto3.client("s3", ...) arguments for the S3 server that `env` (the s3_storage fixture's) points at."""
+    return {
+        "endpoint_url": env["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "region_name": env["AWS_DEFAULT_REGION"],
+    }

@@ -1,22 +1,25 @@
 """Population-based training through `physml tune --search pbt`, for real: trials checkpoint each
 epoch, the weak ones continue from a strong one's checkpoint under resampled values, and every
 perturbation is on the record (the trial runs and the parent's copy of Tune's PBT log). The trials'
-runs carry MLflow's system metrics."""
+runs carry MLflow's system metrics. Tune's storage is a bucket on an S3 server (`--storage s3://`),
+as on a cluster: the checkpoints travel through it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import boto3
 import yaml
 from mlflow import MlflowClient
 
-from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
+from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, s3_client_arguments, search_runs
 
 EPOCHS = 10
 
 
-def test_pbt_search_exploits_checkpoints_and_records_perturbations(mlflow_server, supercon_dir, tmp_path):
+def test_pbt_search_exploits_checkpoints_and_records_perturbations(mlflow_server, supercon_dir, s3_storage, tmp_path):
+    storage, s3_env = s3_storage  # Tune's storage on an S3 server: checkpoints go up and come back down
     spec = tmp_path / "search.yaml"
     spec.write_text(
         yaml.safe_dump(
@@ -47,10 +50,10 @@ def test_pbt_search_exploits_checkpoints_and_records_perturbations(mlflow_server
         "--set",
         "experiment=test-tune-pbt",
         "--storage",
-        str(tmp_path / "ray"),
+        storage,
         "--data-dir",
         str(supercon_dir),
-        env={"MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1"},  # short trials: sample each second
+        env={"MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1", **s3_env},  # short trials: sample each second
     )
     client = MlflowClient(mlflow_server.url)
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-pbt")
@@ -78,4 +81,14 @@ def test_pbt_search_exploits_checkpoints_and_records_perturbations(mlflow_server
         assert start >= 2 and start % 2 == 0  # at a perturbation step
         assert float(run.data.params["learning_rate"]) != donor_params["dnn.learning_rate"]  # perturbed
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_rmse")]
-        assert steps and min(steps) == start + 1  # it trained on from the donor's epoch, not from 0
+        assert steps and min(steps) == start + 1, (steps, tags, run.info)  # it trained on from the donor's epoch, not from 0
+    # the checkpoints and Tune's state are in the bucket, not on this disk
+    keys = [
+        item["Key"]
+        for page in boto3.client("s3", **s3_client_arguments(s3_env))
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket="physml-tune")
+        for item in page.get("Contents", [])
+    ]
+    assert any("/checkpoint_" in key for key in keys) and any(key.endswith("pbt_global.txt") for key in keys), keys[:20]
+    assert not (tmp_path / "ray").exists()

@@ -42,13 +42,19 @@ class Checkpoints:
         self.meta = dict(meta or {})
         self._staged: tuple[int, Path] | None = None
         self.stopped = False  # set when whoever keeps the checkpoints cannot take more
+        self._resumed: Resumed | None = None
+        self._resume_read = False
 
     def resume(self) -> Resumed | None:
-        """The checkpoint to continue from, or None to start at epoch 0."""
-        if self.restore_from is None or not (self.restore_from / STATE_FILE).exists():
-            return None
-        state = json.loads((self.restore_from / STATE_FILE).read_text())
-        return Resumed(self.restore_from, int(state.get("epoch", 0)), state)
+        """The checkpoint to continue from, or None to start at epoch 0. Read once: whoever asks
+        later (the run's tags, then the training loop) gets the same answer, and a folder that
+        vanished in between fails the restore loudly instead of starting again at epoch 0."""
+        if not self._resume_read:
+            self._resume_read = True
+            if self.restore_from is not None and (self.restore_from / STATE_FILE).exists():
+                state = json.loads((self.restore_from / STATE_FILE).read_text())
+                self._resumed = Resumed(self.restore_from, int(state.get("epoch", 0)), state)
+        return self._resumed
 
     def due(self, epoch: int, last: int) -> bool:
         """Whether epoch `epoch` (1-based) of `last` is saved: every `every`-th and the last."""

@@ -230,7 +230,7 @@ def local_stack_up(
         if importlib.util.find_spec("moto") is None:
             raise TrackingServerError(
                 "the local stack's S3 server is moto's: pip install 'moto[server]' (it comes with "
-                "physml[test]), or point PHYSML_TEAM_ARTIFACTS and MLFLOW_S3_ENDPOINT_URL at a bucket"
+                "physml[team]), or point PHYSML_TEAM_ARTIFACTS and MLFLOW_S3_ENDPOINT_URL at a bucket"
             )
         s3 = server.status(home, S3_NAME, health_path="/moto-api/") or server.launch(
             [sys.executable, "-m", "moto.server", "-H", host, "-p", str(s3_port)],

@@ -39,6 +39,7 @@ from physml.tracking.spool import RETRY_VARIABLES
 from physml.tracking.system_metrics import VARIABLES as SYSTEM_METRICS
 from physml.tuning.options import SearchOptions
 from physml.tuning.spaces import SearchSpec, load_search_spec, validate_search
+from physml.tuning.storage import SearchStorage, search_storage
 from physml.tuning.summary import log_pbt_record, log_search_summary, results_table
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
 from physml.tuning.trial_runs import (
@@ -62,10 +63,12 @@ class SearchOutcome:
     best_run_id: str | None = None
 
 
-def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path, callbacks, epochs: int) -> tune.Tuner:
-    if options.resume and tune.Tuner.can_restore(str(path)):
-        print(f"resuming the search in {path}")
-        return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+def build_tuner(
+    spec: SearchSpec, options: SearchOptions, trainable, storage: SearchStorage, callbacks, epochs: int
+) -> tune.Tuner:
+    if options.resume and tune.Tuner.can_restore(storage.experiment):
+        print(f"resuming the search in {storage.experiment}")
+        return tune.Tuner.restore(storage.experiment, trainable, resume_unfinished=True, resume_errored=True)
     if spec.kind == "grid":
         search_alg, scheduler, samples = None, None, 1
     elif spec.kind == "pbt":
@@ -96,8 +99,8 @@ def build_tuner(spec: SearchSpec, options: SearchOptions, trainable, path: Path,
         reuse_actors=True,
     )  # a trial in a warm worker skips ~14 s of imports
     run_config = tune.RunConfig(
-        name=path.name,
-        storage_path=str(path.parent),
+        name=storage.name,
+        storage_path=storage.tune_root,
         # A trial's last report (its evaluation) ends it before any scheduler sees it: PBT would
         # otherwise clone a finished trial at that step and train it again from a donor's last epoch.
         stop={TIME_ATTR: epochs},
@@ -169,9 +172,8 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
     base = trial_config(task, draft, {})
     epochs = task.epochs(base, spec.model) or 1
-    storage = Path(options.storage or home_dir() / "ray_results").resolve()
-    path = storage / (options.name or f"{options.task}-{options.kind}")
-    state_path = path / STATE_FILE
+    storage = search_storage(options.storage, options.name or f"{options.task}-{options.kind}", home_dir())
+    state_path = storage.state_dir / STATE_FILE
 
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
@@ -193,7 +195,7 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     )
 
     try:
-        return search(task, options, spec, fixed, settings, state, base, epochs, path)
+        return search(task, options, spec, fixed, settings, state, base, epochs, storage)
     except BaseException as exc:
         end_failed_search(client, experiment_id, parent_run_id, exc)
         raise
@@ -220,12 +222,12 @@ def search(
     state: dict[str, Any],
     base,
     epochs: int,
-    path: Path,
+    storage: SearchStorage,
 ) -> SearchOutcome:
     """Start Ray (unless running), fit the Tuner, record the search on its parent run, retrain the best."""
     tracking_uri, experiment_id, parent_run_id = settings.tracking_uri, settings.experiment_id, settings.parent_run_id
     client = MlflowClient(tracking_uri)
-    state_path = path / STATE_FILE
+    state_path = storage.state_dir / STATE_FILE
     started_ray = not ray.is_initialized()
     if started_ray:
         # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
@@ -249,8 +251,8 @@ def search(
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
         )
         callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id)]
-        tuner = build_tuner(spec, options, trainable, path, callbacks, epochs)
-        path.mkdir(parents=True, exist_ok=True)
+        tuner = build_tuner(spec, options, trainable, storage, callbacks, epochs)
+        storage.state_dir.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
         result_grid = tuner.fit()
         orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
@@ -270,7 +272,7 @@ def search(
                 "wall_seconds": state["wall_seconds"],
             }
             if spec.kind == "pbt":
-                extra_metrics["n_perturbations"] = log_pbt_record(path)
+                extra_metrics["n_perturbations"] = log_pbt_record(storage.read_text("pbt_global.txt"))
             log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
             best_run_id = retrain_best(task, options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -67,13 +66,12 @@ def scheduler_text(spec: SearchSpec) -> str:
     return "none" if spec.kind == "grid" else f"ASHA {spec.asha or {}}"
 
 
-def log_pbt_record(experiment_path: Path) -> int:
+def log_pbt_record(record: str | None) -> int:
     """Tune's PBT log (`pbt_global.txt`: one line per exploit, with the old and new configs) on the
     active parent run; returns how many perturbations it holds."""
-    record = experiment_path / "pbt_global.txt"
-    if not record.exists():
+    if not record:
         return 0
-    lines = [line for line in record.read_text().splitlines() if line.strip()]
+    lines = [line for line in record.splitlines() if line.strip()]
     mlflow.log_text("\n".join(lines) + "\n", "search/pbt_global.txt")
     return len(lines)
 

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,12 @@ def trial_checkpoints(task: Task, settings: TrialSettings, trial_id: str, params
     if settings.model not in task.resumable_models:
         return None
     restored = tune.get_checkpoint()
-    folder = restored.to_directory() if restored is not None else None
+    # A folder of this attempt's own: to_directory()'s default is one folder per checkpoint
+    # (tempdir/checkpoint_tmp_<uuid>), shared by every trial on the node that restores the same
+    # checkpoint (a PBT donor's, which the donor itself also continues from). The first to finish
+    # deleted it under the others, which then trained from epoch 0 under a "resumed" tag (seen in
+    # the PBT test: a run tagged trial.resumed_from_epoch 8 whose history began at epoch 1).
+    folder = restored.to_directory(tempfile.mkdtemp(prefix="physml-restore-")) if restored is not None else None
     return Checkpoints(folder, settings.checkpoint_every, meta={"trial_id": trial_id, "params": params})
 
 
