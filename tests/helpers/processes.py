@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,3 +66,37 @@ def kill_session(session_id: int) -> int:
         except (ProcessLookupError, PermissionError):
             continue
     return killed
+
+
+@contextlib.contextmanager
+def served_model(model_uri: str, tracking_uri: str, log_path: Path, timeout: float = 120):
+    """`mlflow models serve -m MODEL_URI --env-manager local` on a free port of 127.0.0.1, started for
+    real; yields its URL once /ping answers, and stops the server (its whole session) afterwards."""
+    import subprocess
+    import time
+
+    import requests
+
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, env=subprocess_env(tracking_uri), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert process.poll() is None, log_path.read_text(errors="replace")[-2000:]
+                assert time.monotonic() < deadline, f"no answer on {url}/ping within {timeout:.0f} s"
+                time.sleep(1)
+            yield url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from physml.cli import main
 from tests.helpers.processes import mlflow_run_project
@@ -128,10 +129,46 @@ def test_model_is_registered_and_predicts_probabilities(quick_run, tracking, gal
     names = [p.name for p in folder.rglob("*") if p.is_file()]
     assert "cnn.keras" in names and not [n for n in names if n.endswith((".pkl", ".pickle"))], names
     model = mlflow.pyfunc.load_model("models:/galaxy-cnn@candidate")
-    images = np.random.default_rng(0).uniform(0, 255, size=(3, 60, 60, 3)).astype("float32")
-    probs = np.asarray(model.predict(images))
-    assert probs.shape == (3, 4)
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    for side in (424, 60):  # a JPEG's pixels as they come, or already cropped as in evaluation
+        images = np.random.default_rng(0).integers(0, 256, size=(3, side, side, 3), dtype=np.uint8)
+        probs = np.asarray(model.predict(images))
+        assert probs.shape == (3, 4)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(MlflowException, match=r"takes \(N, 424, 424, 3\) uint8 .* got shape \(1, 100, 100, 3\)"):
+        model.predict(np.zeros((1, 100, 100, 3), np.uint8))
+
+
+def test_served_model_takes_a_kaggle_jpeg_as_it_comes(quick_run, tracking, galaxy_dir, tmp_path):
+    """`mlflow models serve` on the registered CNN, started for real: a JPEG's pixels from the shared
+    data, posted as PIL decodes them (424x424x3 uint8), get the probabilities of the training code's
+    evaluation path (decode, crop, resize and crop, then the Keras net) on the same file."""
+    import keras
+    import requests
+    from PIL import Image
+
+    from physml.tasks import get_task
+    from physml.tasks.galaxy.images import centre_crop, decoded_images
+    from tests.helpers.processes import served_model
+
+    config = get_task("galaxy").load_config(preset="quick").data
+    version = MlflowClient().get_model_version_by_alias("galaxy-cnn", "candidate").version
+    folder = Path(mlflow.artifacts.download_artifacts(f"models:/galaxy-cnn/{version}", dst_path=str(tmp_path)))
+    jpeg = max((galaxy_dir / "images_training_rev1").glob("*.jpg"))  # beyond the quick preset's 600: unseen
+    with Image.open(jpeg) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.shape == (424, 424, 3) and pixels.dtype == np.uint8
+    shrunk = decoded_images([jpeg], config.crop, config.size, cache_dir=tmp_path / "cache", progress=False)
+    net = keras.models.load_model(next(folder.rglob("cnn.keras")))
+    expected = np.asarray(net.predict(centre_crop(shrunk, config.input_size).astype("float32"), verbose=0))
+    with served_model(f"models:/galaxy-cnn/{version}", tracking, tmp_path / "serve.log") as url:
+        response = requests.post(f"{url}/invocations", json={"inputs": pixels[np.newaxis].tolist()}, timeout=120)
+        assert response.status_code == 200, response.text[:2000]
+        refused = requests.post(f"{url}/invocations", json={"inputs": pixels[np.newaxis, :100, :100].tolist()})
+    (probs,) = np.asarray(response.json()["predictions"], dtype=float)
+    print(f"max |REST - evaluation path| = {np.abs(probs - expected[0]).max():.3g}")
+    np.testing.assert_allclose(probs, expected[0], rtol=0, atol=1e-4)
+    assert abs(probs.sum() - 1) < 1e-5
+    assert refused.status_code == 400 and "got shape (1, 100, 100, 3)" in refused.text, refused.text[:2000]
 
 
 def test_corrupt_images_are_skipped_and_counted(mlflow_server, galaxy_dir, tmp_path):

@@ -190,6 +190,40 @@ def test_predict_a_formula_from_the_command_line(quick_runs, tracking, capsys):
     assert 5 < lines["MgB2"][0] < 60  # measured 39 K
 
 
+def test_predict_from_a_local_model_starts_no_server(quick_runs, tracking, tmp_path, monkeypatch, capsys):
+    """A model folder (a path or a file: URI) needs no tracking server: predict neither starts the
+    embedded one nor asks any server, even with none running and none named."""
+    import psutil
+
+    from physml.tracking import server
+    from physml.tracking.models import needs_tracking_server
+
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{quick_runs['gbm'].info.run_id}/model", dst_path=str(tmp_path))
+    before = {child.pid for child in psutil.Process().children(recursive=True)}  # the session's server among them
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("PHYSML_HOME", str(tmp_path / "home"))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("predict from a local model started or looked for a tracking server")
+
+    for name in ("start", "launch", "resolve_tracking_uri"):
+        monkeypatch.setattr(server, name, refuse)
+    mlflow.set_tracking_uri("http://127.0.0.1:9")  # nothing listens there: any request to a server fails
+    try:
+        for model in (folder, Path(folder).as_uri()):
+            assert not needs_tracking_server(model)
+            assert main(["supercon", "predict", "--formula", "MgB2", "--model", model]) == 0, capsys.readouterr().err
+            assert re.search(r"^MgB2\tTc = [\d.]+ K", capsys.readouterr().out, re.MULTILINE)
+    finally:
+        mlflow.set_tracking_uri(tracking)
+    assert not (tmp_path / "home").exists()  # no server state, no log
+    started = [
+        " ".join(child.cmdline()) for child in psutil.Process().children(recursive=True) if child.pid not in before
+    ]
+    assert not [line for line in started if "mlflow" in line], started
+    assert all(needs_tracking_server(uri) for uri in ("models:/m@champion", "runs:/r/model", "mlflow-artifacts:/1/m"))
+
+
 def test_bad_formula_is_a_clear_error_before_any_model_loads(tracking, capsys):
     assert main(["supercon", "predict", "--formula", "Qq3", "--model", "models:/does-not-exist@champion"]) == 2
     assert "physml: error: formula 'Qq3': unknown element 'Qq'" in capsys.readouterr().err
@@ -251,63 +285,21 @@ def test_grouped_split_is_logged_and_harder(tracking, supercon_dir):
 
 def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_path):
     """`mlflow models serve` on the registered net, started for real, answers a REST request."""
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     import requests
 
     from physml.tasks.supercon.formula import featurise_formulas
-    from tests.helpers.processes import free_port, subprocess_env
+    from tests.helpers.processes import served_model
 
-    port = free_port()
-    venv_bin = Path(sys.executable).parent
-    env = subprocess_env(mlflow_server.url)
     version = next(
         v.version
         for v in MlflowClient(mlflow_server.url).search_model_versions("name='supercon-dnn'")
         if v.run_id == quick_runs["dnn"].info.run_id
     )
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen(
-        [
-            str(venv_bin / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            f"models:/supercon-dnn/{version}",
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-                time.sleep(1)
+    with served_model(f"models:/supercon-dnn/{version}", mlflow_server.url, tmp_path / "serve.log") as url:
         features = featurise_formulas(["YBa2Cu3O7"]).reset_index(drop=True)
         response = requests.post(
-            f"http://127.0.0.1:{port}/invocations",
-            json={"dataframe_split": features.to_dict(orient="split")},
-            timeout=60,
+            f"{url}/invocations", json={"dataframe_split": features.to_dict(orient="split")}, timeout=60
         )
-        assert response.status_code == 200, response.text
-        (tc,) = response.json()["predictions"]
-        assert 20 < float(tc) < 150
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
-        log.close()
+    assert response.status_code == 200, response.text
+    (tc,) = response.json()["predictions"]
+    assert 20 < float(tc) < 150

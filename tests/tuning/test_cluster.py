@@ -1,22 +1,26 @@
-"""A real two-node Ray cluster on this machine (`ray start --head` + a second `ray start --address`):
-a search survives the worker node being killed mid-way, its lost trials going on from their
-checkpoints. (Trials on both nodes of a cluster that `ray up` started: test_ray_up.py.)"""
+"""A real two-node Ray cluster on this machine (`ray start --head` + a second `ray start --address`),
+each node in its own PID and mount namespace (tests/helpers/isolated.py): a search survives the
+worker node being killed mid-way (its whole namespace, raylet and trial processes at once), its
+lost trials going on from their checkpoints. (Trials on both nodes of a cluster that `ray up`
+started: test_ray_up.py.)"""
 
 from __future__ import annotations
 
-import subprocess
+import json
+import shlex
 import sys
 import time
 from pathlib import Path
 
-import pytest
 from mlflow import MlflowClient
 
-from tests.helpers.processes import free_port, kill_session, subprocess_env
+from tests.helpers.isolated import isolated_in_background, require_isolation
+from tests.helpers.processes import free_port, subprocess_env
+from tests.helpers.ray_nodes import node_ports, wait_for_nodes
 from tests.helpers.tuning import one_finished_run_per_trial, search_runs
 
-RAY = str(Path(sys.executable).parent / "ray")
 EPOCHS = 16  # per trial of the node-loss search: long enough to be cut off mid-way
+HEAD, WORKER = "127.0.0.1", "127.0.0.2"
 
 
 def checkpointed_epochs(storage: Path, trial_id: str) -> int:
@@ -25,103 +29,57 @@ def checkpointed_epochs(storage: Path, trial_id: str) -> int:
     return max((int(folder.name.rsplit("_", 1)[1]) + 1 for folder in folders), default=0)
 
 
-def ray_cli(*args: str, env=None) -> None:
-    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120, env=env)
-
-
-@pytest.fixture
-def two_nodes(mlflow_server, monkeypatch):
-    """Head (1 CPU) and a worker node (1 CPU, its own process group so a test can kill it).
-    Token authentication is off: the cluster listens on this machine only, for this test."""
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    env = subprocess_env(mlflow_server.url)
-    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-    port = free_port()
-    ray_cli(
-        "start",
-        "--head",
-        f"--port={port}",
-        "--num-cpus=1",
-        "--include-dashboard=false",
-        "--disable-usage-stats",
-        env=env,
+def trials_running(client: MlflowClient, experiment_name: str) -> list:
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return []
+    running = client.search_runs(
+        [experiment.experiment_id], "attributes.status = 'RUNNING' and tags.`ray.node_id` != ''"
     )
-    worker = subprocess.Popen(
-        [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats", "--block"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    import ray
-
-    while time.monotonic() < deadline:  # wait until both nodes are alive
-        ray.init(address=f"127.0.0.1:{port}", log_to_driver=False, configure_logging=False)
-        alive = [n for n in ray.nodes() if n["Alive"]]
-        ray.shutdown()
-        if len(alive) == 2:
-            # the node a test kills: the one without the head's resource
-            (worker.node_id,) = [n["NodeID"] for n in alive if "node:__internal_head__" not in n["Resources"]]
-            break
-        time.sleep(2)
-    else:
-        pytest.fail("the worker node did not join the cluster")
-    yield worker
-    kill_session(worker.pid)
-    worker.wait(timeout=60)
-    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+    return [r for r in running if "ray.trial_id" in r.data.tags]
 
 
-def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, two_nodes, tmp_path):
+def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small_grid, tmp_path):
+    require_isolation()
     spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=EPOCHS)
-    command = [
-        str(Path(sys.executable).parent / "physml"),
-        "tune",
-        "supercon",
-        "--search",
-        "grid",
-        "--spec",
-        spec,
-        "--address",
-        "auto",
-        "--no-retrain",
-        "--max-failures",
-        "3",
-        "--set",
-        "experiment=test-tune-node-loss",
-        "--set",
-        "dnn.batch_size=64",  # epochs of about a second: a kill lands mid-trial even on a loaded host
-        "--storage",
-        str(tmp_path / "ray"),
-        "--data-dir",
-        str(supercon_dir),
-    ]
-    env = {**subprocess_env(mlflow_server.url), "PHYSML_METRICS_FLUSH_SECONDS": "0"}  # each epoch on the server at once
-    log = tmp_path / "search.log"  # a file, not a pipe: nobody reads it while the search runs
-    search = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+    tune = [str(Path(sys.executable).parent / "physml"), "tune", "supercon", "--search", "grid", "--spec", spec]
+    tune += ["--address", "auto", "--no-retrain", "--max-failures", "3", "--set", "experiment=test-tune-node-loss"]
+    tune += ["--set", "dnn.batch_size=64"]  # epochs of about a second: a kill lands mid-trial even on a loaded host
+    tune += ["--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir)]
+    # each epoch on the server at once; token authentication off: the cluster listens on this machine only
+    env = {**subprocess_env(mlflow_server.url), "PHYSML_METRICS_FLUSH_SECONDS": "0", "RAY_AUTH_MODE": "disabled"}
+    gcs, nodes_file, log = free_port(), tmp_path / "nodes.json", tmp_path / "search.log"
+    common = "--num-cpus=1 --disable-usage-stats"
+    head = f"""ray start --head --port={gcs} --node-ip-address={HEAD} {common} --include-dashboard=false {node_ports(True, "10002-14999")} > {tmp_path}/head.log 2>&1
+{wait_for_nodes(f"{HEAD}:{gcs}", 2, nodes_file)}
+{shlex.join(tune)} > {log} 2>&1
+"""
+    worker = f"ray start --address={HEAD}:{gcs} --node-ip-address={WORKER} {common} --block {node_ports(False, '15000-19999')}\n"
     client = MlflowClient(mlflow_server.url)
-    deadline = time.monotonic() + 300
-    killed_node = None
-    while time.monotonic() < deadline and killed_node is None:
-        time.sleep(0.5)
-        experiment = client.get_experiment_by_name("test-tune-node-loss")
-        if experiment is None:
-            continue
-        running = client.search_runs(
-            [experiment.experiment_id], "attributes.status = 'RUNNING' and tags.`ray.node_id` != ''"
-        )
-        running = [r for r in running if "ray.trial_id" in r.data.tags]
-        nodes = {r.data.tags["ray.node_id"] for r in running}
-        on_worker = [r.data.tags["ray.trial_id"] for r in running if r.data.tags["ray.node_id"] == two_nodes.node_id]
-        # a trial on the worker node has a checkpoint past epoch 1 in Tune's storage, and epochs left to lose
-        if len(nodes) == 2 and any(2 <= checkpointed_epochs(tmp_path / "ray", t) <= EPOCHS - 4 for t in on_worker):
-            head_nodes = {r.data.tags["ray.node_id"] for r in running}
-            assert kill_session(two_nodes.pid) >= 2  # the worker node's raylet and its trial processes
-            killed_node = head_nodes
-    assert killed_node, "never saw trials running on both nodes:\n" + log.read_text()[-3000:]
-    search.wait(timeout=600)
-    assert search.returncode == 0, log.read_text()[-4000:]
+    with (
+        isolated_in_background(worker, tmp_path / "ns-worker", env, tmp_path / "worker.log") as worker_node,
+        isolated_in_background(head, tmp_path / "ns-head", env, tmp_path / "head-namespace.log") as head_node,
+    ):
+        deadline = time.monotonic() + 300
+        killed = False
+        while time.monotonic() < deadline and not killed and head_node.poll() is None:
+            time.sleep(0.5)
+            if not nodes_file.exists():
+                continue
+            nodes = json.loads(nodes_file.read_text())
+            (worker_id,) = [n for n, resources in nodes.items() if "node:__internal_head__" not in resources]
+            running = trials_running(client, "test-tune-node-loss")
+            on_worker = [r.data.tags["ray.trial_id"] for r in running if r.data.tags["ray.node_id"] == worker_id]
+            # a trial on the worker node has a checkpoint past epoch 1 in Tune's storage, and epochs left to lose
+            both = len({r.data.tags["ray.node_id"] for r in running}) == 2
+            if both and any(2 <= checkpointed_epochs(tmp_path / "ray", t) <= EPOCHS - 4 for t in on_worker):
+                worker_node.kill()  # the worker machine is gone: its namespace, raylet and trials with it
+                worker_node.wait(timeout=60)
+                killed = True
+        journal = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in tmp_path.glob("*.log"))
+        assert killed, "never saw trials running on both nodes:\n" + journal
+        head_node.wait(timeout=600)
+        assert head_node.returncode == 0, log.read_text()[-4000:]
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-node-loss")
     finished = one_finished_run_per_trial(trials, retries_expected=True)
     configs = {(t.data.params["units"], t.data.params["learning_rate"]) for t in finished}

@@ -81,7 +81,11 @@ def test_pbt_search_exploits_checkpoints_and_records_perturbations(mlflow_server
         assert start >= 2 and start % 2 == 0  # at a perturbation step
         assert float(run.data.params["learning_rate"]) != donor_params["dnn.learning_rate"]  # perturbed
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_rmse")]
-        assert steps and min(steps) == start + 1, (steps, tags, run.info)  # it trained on from the donor's epoch, not from 0
+        assert steps and min(steps) == start + 1, (
+            steps,
+            tags,
+            run.info,
+        )  # it trained on from the donor's epoch, not from 0
     # the checkpoints and Tune's state are in the bucket, not on this disk
     keys = [
         item["Key"]

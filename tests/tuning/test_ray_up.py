@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers.isolated import isolated_in_background, run_isolated, why_not_isolated
+from tests.helpers.isolated import isolated_in_background, require_isolation, run_isolated
 from tests.helpers.processes import REPO_ROOT, free_port, subprocess_env
+from tests.helpers.ray_nodes import node_ports, wait_for_nodes
 from tests.helpers.tuning import one_finished_run_per_trial, search_runs
 
 pytestmark = pytest.mark.integration
@@ -30,23 +31,6 @@ pytestmark = pytest.mark.integration
 SHIPPED = REPO_ROOT / "infra" / "ray_local_cluster.yaml"
 HEAD, WORKER, SSH_PORT = "127.0.0.1", "127.0.0.2", 2222
 VENV = Path(sys.executable).parent.parent
-
-
-def node_ports(head: bool, worker_ports: str) -> str:
-    """`ray start` flags giving a node its own ports: two nodes share this machine's port space.
-    Fixed ports stay outside Ray's worker-port range (10002-19999); the nodes split that range."""
-    names = [
-        "node-manager-port",
-        "object-manager-port",
-        "metrics-export-port",
-        "dashboard-agent-listen-port",
-        "dashboard-agent-grpc-port",
-        "runtime-env-agent-port",
-    ]
-    if head:
-        names += ["ray-client-server-port"]
-    low, high = worker_ports.split("-")
-    return " ".join(f"--{name}={free_port()}" for name in names) + f" --min-worker-port={low} --max-worker-port={high}"
 
 
 def cluster_config(tmp_path: Path, key: Path, tracking_uri: str, data_dir: Path, gcs: int, dashboard: int) -> Path:
@@ -126,11 +110,7 @@ def search_command(spec: str, experiment: str, storage: Path, *extra: str) -> st
 
 
 def test_ray_up_submit_and_down(mlflow_server, supercon_dir, small_grid, tmp_path):
-    why = why_not_isolated()
-    if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the ray up test: {why}")
-        pytest.skip(why)
+    require_isolation()
     key = ssh_keys(tmp_path)
     gcs, dashboard = free_port(), free_port()
     cluster = cluster_config(tmp_path, key, mlflow_server.url, supercon_dir.parent, gcs, dashboard)
@@ -153,22 +133,11 @@ printf 'Host {HEAD} {WORKER}\\n  Port {SSH_PORT}\\n  StrictHostKeyChecking no\\n
 trap 'ray down -y {cluster} > {logs}/down.log 2>&1; echo "down exit $?" >> {logs}/down.log' EXIT
 export RAY_UP_enable_autoscaler_v2=0  # with v2 (Ray 2.60's default) the local worker never launched
 ray up -y --no-config-cache {cluster} > {logs}/up.log 2>&1
-python - > {logs}/nodes.log 2>&1 <<'EOF'  # until the autoscaler has brought the worker up; then note each node's resources
-import json, socket, sys, time, ray
-deadline = time.monotonic() + 180
-while time.monotonic() < deadline:
-    ray.init(address="{HEAD}:{gcs}", log_to_driver=False, configure_logging=False)
-    alive = {{n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}}
-    ray.shutdown()
-    if len(alive) == 2:
-        open("{logs}/nodes.json", "w").write(json.dumps(alive))
-        break
-    time.sleep(2)
-else:
-    sys.exit("the worker node never joined")
-# the dashboard and Jobs API answer on the head's 127.0.0.1 only, not on its other addresses
+{wait_for_nodes(f"{HEAD}:{gcs}", 2, logs / "nodes.json")}
+python - > {logs}/dashboard.log 2>&1 <<'EOF'  # the dashboard and Jobs API answer on the head's 127.0.0.1 only
+import socket, sys, ray
 socket.create_connection(("{HEAD}", {dashboard}), timeout=5).close()
-for address in {{ray.util.get_node_ip_address(), "{WORKER}"}} - {{"{HEAD}"}}:  # this machine's own address
+for address in {{ray.util.get_node_ip_address(), "{WORKER}"}} - {{"{HEAD}"}}:  # this machine's other addresses
     try:
         socket.create_connection((address, {dashboard}), timeout=5).close()
         sys.exit(f"the dashboard answers on {{address}}")
@@ -185,7 +154,7 @@ EOF
     journal = "\n".join(f"--- {p.name}\n{p.read_text()[-2500:]}" for p in sorted(logs.glob("*.log")))
     assert result.returncode == 0, result.stderr[-2000:] + journal
     assert "down exit 0" in (logs / "down.log").read_text(), journal
-    assert f"dashboard closed on {WORKER}" in (logs / "nodes.log").read_text(), journal
+    assert f"dashboard closed on {WORKER}" in (logs / "dashboard.log").read_text(), journal
     for job in ("job-cpu", "job-gpu"):
         assert "succeeded" in (logs / f"{job}.log").read_text(), journal
 

@@ -1,19 +1,18 @@
-"""A search killed mid-way (the real process, SIGKILL) continues with --resume without redoing
-finished trials, and the trial it cut off goes on from its last checkpoint."""
+"""A search killed mid-way (the real processes, SIGKILL: its whole PID namespace) continues with
+--resume without redoing finished trials, and the trial it cut off goes on from its last checkpoint."""
 
 from __future__ import annotations
 
-import subprocess
+import shlex
 import sys
 import time
 from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.helpers.processes import kill_session, subprocess_env
+from tests.helpers.isolated import isolated_in_background, require_isolation
+from tests.helpers.processes import subprocess_env
 from tests.helpers.tuning import physml_tune, search_runs
-
-RAY = str(Path(sys.executable).parent / "ray")
 
 
 def finished_trials(client: MlflowClient, experiment: str) -> list:
@@ -55,29 +54,25 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
         "--data-dir",
         str(supercon_dir),
     ]
+    require_isolation()
     env = subprocess_env(mlflow_server.url)
-    search = subprocess.Popen(
-        [str(Path(sys.executable).parent / "physml"), *args],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     client = MlflowClient(mlflow_server.url)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not (
-        len(finished_trials(client, "test-tune-resume")) >= 2 and running_trial_epochs(client, "test-tune-resume") >= 4
-    ):
-        time.sleep(1)
-    before_kill = {
-        r.info.run_id: (r.data.params["units"], r.data.params["learning_rate"])
-        for r in finished_trials(client, "test-tune-resume")
-    }
-    assert 2 <= len(before_kill) < 6, "the search should be part-way when it is killed"
-    # the driver, its local Ray and the trial's worker at once (as a lost machine): the trial cannot finish
-    assert kill_session(search.pid) >= 2
-    search.wait(timeout=30)
-    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)  # the orphaned local Ray
+    # the first search and its local Ray in a namespace of their own: ending it takes the driver, Ray
+    # and the trial's worker at once (as a lost machine), and no `ray stop` is needed after
+    first = shlex.join([str(Path(sys.executable).parent / "physml"), *args]) + "\n"
+    with isolated_in_background(first, tmp_path / "ns", env, tmp_path / "first-search.log") as search:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (
+            len(finished_trials(client, "test-tune-resume")) >= 2
+            and running_trial_epochs(client, "test-tune-resume") >= 4
+        ):
+            assert search.poll() is None, (tmp_path / "first-search.log").read_text()[-3000:]
+            time.sleep(1)
+        before_kill = {
+            r.info.run_id: (r.data.params["units"], r.data.params["learning_rate"])
+            for r in finished_trials(client, "test-tune-resume")
+        }
+        assert 2 <= len(before_kill) < 6, "the search should be part-way when it is killed"
 
     output = physml_tune(mlflow_server.url, *args[1:], "--resume").stdout
     assert "resuming the search" in output

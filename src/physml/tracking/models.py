@@ -76,8 +76,9 @@ def log_task_model(
 
 
 def needs_tracking_server(model_uri: str) -> bool:
-    """models:/ and runs:/ URIs resolve through a tracking server; a local folder does not."""
-    return model_uri.split(":", 1)[0] in ("models", "runs") if ":" in model_uri else False
+    """models:/, runs:/ and mlflow-artifacts:/ URIs resolve through a tracking server; a local folder
+    (a path or a file: URI) and a bucket URI (s3://, gs://, ...) do not."""
+    return model_uri.split(":", 1)[0].lower() in ("models", "runs", "mlflow-artifacts") if ":" in model_uri else False
 
 
 def load_logged_model(model_uri: str):

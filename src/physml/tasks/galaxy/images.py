@@ -3,7 +3,8 @@
 Decode JPEG -> centre crop 212x212 -> resize to 70x70, once, in a parallel map; the 70x70 uint8
 images are cached in memory and on disk (keyed by the files and the settings), so later runs skip
 decoding. Training batches then take a random 60x60 crop and a random dihedral transform
-(rot90 / flip / transpose) with albumentations; evaluation takes the centre 60x60 crop.
+(rot90 / flip / transpose) with albumentations; evaluation takes the centre 60x60 crop. The decode,
+crop and resize are preprocess.py's, which the served model calls too.
 """
 
 from __future__ import annotations
@@ -17,21 +18,19 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from physml.data.paths import cache_base
+from physml.tasks.galaxy.preprocess import centre_crop, decode_jpeg, shrink
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
 def decode_and_shrink(path: tf.Tensor, crop: int, size: int) -> tf.Tensor:
-    image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
-    image = tf.image.resize_with_crop_or_pad(image, crop, crop)  # centre crop
-    image = tf.image.resize(image, (size, size), method="area")
-    return tf.cast(tf.round(image), tf.uint8)
+    return shrink(decode_jpeg(tf.io.read_file(path)), crop, size)
 
 
 def cache_key(paths: list[Path], crop: int, size: int, hashes: list[str] | None = None) -> str:
     """The decode settings and every image's content (its SHA-256, from the manifest): two images of
     the same name and size but other pixels never share a cache entry."""
-    digest = hashlib.sha256(f"decode-v2:{crop}:{size}".encode())
+    digest = hashlib.sha256(f"decode-v3:{crop}:{size}".encode())  # v3: the accurate DCT (PIL's pixels)
     if hashes is None:
         from physml.tasks.galaxy.manifest import scan
 
@@ -107,11 +106,6 @@ def training_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, c
         .batch(batch_size)
         .prefetch(AUTOTUNE)
     )
-
-
-def centre_crop(images: np.ndarray, crop: int) -> np.ndarray:
-    offset = (images.shape[1] - crop) // 2
-    return images[:, offset : offset + crop, offset : offset + crop, :]
 
 
 def evaluation_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, crop: int) -> tf.data.Dataset:

@@ -1,15 +1,42 @@
 """galaxy's pyfunc model: the trained CNN (kept as a native .keras file) behind MLflow's pyfunc interface.
 
-Input: (N, size, size, 3) float32 pixels 0-255, centre-cropped as in evaluation. Output: class
-probabilities (or the 37 vote fractions for the regression target). The preprocessing from a raw
-Kaggle JPEG and calibration belong here, so the served model does them too.
+Input: (N, 424, 424, 3) uint8, the pixels of Kaggle JPEGs as they come (as PIL decodes them); the
+model centre-crops 212, resizes to 70 and takes the centre 60 itself, with the functions the training
+pipeline uses (preprocess.py), and the CNN scales 0-255 itself. (N, 60, 60, 3) uint8 images, already
+cropped as in evaluation, are taken as they are; any other shape is refused, naming the two it takes.
+Output: class probabilities (or the 37 vote fractions for the regression target).
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
 from physml.models.pyfunc import TaskModel
+from physml.tasks.galaxy.preprocess import centre_crop, shrink
+
+BATCH = 256
+# the settings the net was trained with (GalaxyData), logged beside it as the `preprocessing` artifact
+PREPROCESSING = ("raw_size", "crop", "size", "input_size")
+
+
+def network_input(images: np.ndarray, preprocessing: dict[str, int]) -> np.ndarray:
+    """Raw (N, raw, raw, 3) or cropped (N, input, input, 3) pixels -> the CNN's float32 input, as in evaluation."""
+    raw, crop, size, small = (preprocessing[key] for key in PREPROCESSING)
+    images = np.asarray(images)
+    shape = tuple(images.shape)
+    if shape[1:] == (small, small, 3):
+        return images.astype("float32")
+    if shape[1:] != (raw, raw, 3):
+        raise MlflowException(
+            f"the galaxy model takes (N, {raw}, {raw}, 3) uint8 pixels of Kaggle JPEGs (or (N, {small}, {small}, 3) "
+            f"already centre-cropped); got shape {shape}",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    shrunk = [shrink(images[start : start + BATCH], crop, size).numpy() for start in range(0, len(images), BATCH)]
+    return centre_crop(np.concatenate(shrunk or [np.zeros((0, size, size, 3), np.uint8)]), small).astype("float32")
 
 
 class GalaxyModel(TaskModel):
@@ -17,7 +44,9 @@ class GalaxyModel(TaskModel):
         import keras
 
         self.net = keras.models.load_model(context.artifacts["keras_model"])
+        with open(context.artifacts["preprocessing"]) as file:
+            self.preprocessing = json.load(file)
 
     def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
-        images = np.asarray(model_input, dtype="float32")
-        return np.asarray(self.net.predict(images, batch_size=256, verbose=0))
+        images = network_input(model_input, self.preprocessing)
+        return np.asarray(self.net.predict(images, batch_size=BATCH, verbose=0))

@@ -7,6 +7,7 @@ and tuning trials all go through it (the platform opens the runs around it).
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 import time
@@ -16,7 +17,9 @@ import keras
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
+import tensorflow as tf
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import Schema, TensorSpec
 
 from physml.evaluation import plots
 from physml.models.callbacks import EpochReporter, as_hook_list, extra_state, restore_net
@@ -31,6 +34,8 @@ from physml.tasks.galaxy.cnn import (
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet, training_input
 from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
+from physml.tasks.galaxy.model import network_input
+from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg
 from physml.tasks.galaxy.report import log_classification_report
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
@@ -154,15 +159,23 @@ def fit(
 
 
 def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result: RunResult) -> None:
-    """The trained net (saved as .keras) inside galaxy's pyfunc model, registered as `registry.name`."""
-    size = config.data.input_size
-    offset = (config.data.size - size) // 2
-    example = data.images[data.split["test"][:2], offset : offset + size, offset : offset + size].astype("float32")
-    signature = infer_signature(example, np.asarray(model.predict(example, verbose=0)))
+    """The trained net (saved as .keras) inside galaxy's pyfunc model, registered as `registry.name`. The
+    model takes a JPEG's pixels as they come (its example: one test galaxy's) and preprocesses them itself."""
+    preprocessing = dict(
+        raw_size=RAW_SIZE, crop=config.data.crop, size=config.data.size, input_size=config.data.input_size
+    )
+    galaxy = data.ids[data.split["test"][0]]
+    example = decode_jpeg(tf.io.read_file(str(data.catalogue.image_paths[galaxy]))).numpy()[np.newaxis]
+    outputs = np.asarray(model.predict(network_input(example, preprocessing), verbose=0))
+    # any height and width: the raw size or the evaluation crop (the model names both when refusing another)
+    signature = ModelSignature(
+        Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3))]), infer_signature(None, outputs).outputs
+    )
     name = config.registry.name if config.registry.register else None
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cnn.keras"
+        path, settings = Path(tmp) / "cnn.keras", Path(tmp) / "preprocessing.json"
         model.save(path)
+        settings.write_text(json.dumps(preprocessing))
         log_task_model(
             SERVED,
             result,
@@ -170,7 +183,7 @@ def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result:
             REQUIREMENTS,
             signature,
             input_example=example,
-            artifacts={"keras_model": str(path)},
+            artifacts={"keras_model": str(path), "preprocessing": str(settings)},
         )
 
 
