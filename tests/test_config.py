@@ -25,7 +25,7 @@ def test_string_overrides_are_read_as_yaml():
         ({"overrides": {"dnn.units": "many"}}, "config key 'dnn.units' must be an integer, got 'many'"),
         (
             {"overrides": {"data.split": "diagonal"}},
-            "config key 'data.split' must be one of random, grouped, got 'diagonal'",
+            "config key 'data.split' must be one of random, grouped, family, got 'diagonal'",
         ),
         ({"overrides": ["dnn.units"]}, "override 'dnn.units' must look like key=value"),
         ({"preset": "fastest"}, "unknown preset 'fastest'"),

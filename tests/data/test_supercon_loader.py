@@ -133,3 +133,17 @@ def test_truncated_gzip_is_reported_by_file(small_copy, supercon_dir):
     (small_copy / "train.csv.gz").write_bytes(payload)
     with pytest.raises(DataValidationError, match=r"train\.csv\.gz: cannot be read as CSV"):
         load_supercon(small_copy)
+
+
+def test_measured_tc_of_a_formula_however_it_is_scaled(supercon_data):
+    """`physml supercon predict` prints the data's Tc for a composition it holds: matched on element
+    fractions, so YBa2Cu3O7 and Y2Ba4Cu6O14 are the same material."""
+    from physml.tasks.supercon.cli import measured_text
+    from physml.tasks.supercon.formula import parse_formula
+
+    mgb2 = supercon_data.measured(parse_formula("MgB2"))
+    assert len(mgb2) >= 5 and 30 < mgb2.median() < 42  # MgB2's Tc is 39 K
+    assert mgb2.equals(supercon_data.measured(parse_formula("Mg2B4")))
+    assert supercon_data.measured({"Xe": 1.0, "F": 2.0}).empty  # no XeF2 in the data
+    assert measured_text(mgb2).startswith(f"measured {mgb2.min():.1f}-{mgb2.max():.1f} K ({len(mgb2)} entries")
+    assert measured_text(mgb2.iloc[:0]) == "not in the data set"

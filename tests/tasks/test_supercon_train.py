@@ -9,6 +9,7 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import mlflow
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 
@@ -77,11 +78,9 @@ def test_params_tags_and_dataset_input(quick_runs):
     params = run.data.params
     assert params["feature_set"] == "all81" and params["split"] == "random" and params["seed"] == "42"
     assert params["n_features"] == "81" and int(params["n_test"]) == 6379
-    assert (
-        int(params["n_val"]) == 2233
-        and int(params["n_train"]) == 21263 - 6379 - 2233
-        and params["val_fraction"] == "0.15"
-    )
+    # the validation part (2,233 rows) halved: 1,116 validate, 1,117 calibrate the conformal intervals
+    assert int(params["n_val"]) == 1116 and int(params["n_calibration"]) == 1117
+    assert int(params["n_train"]) == 21263 - 6379 - 2233 and params["val_fraction"] == "0.15"
     assert (params["layers"], params["units"], params["epochs"]) == ("3", "32", str(QUICK_EPOCHS))
     assert (run.data.tags["physml.version"] and len(run.data.tags["git_sha"]) in (40, 7)) or run.data.tags[
         "git_sha"
@@ -160,7 +159,34 @@ def test_models_are_registered_with_aliases_and_predict(quick_runs, tracking, su
     loaded = mlflow.pyfunc.load_model("models:/supercon-gbm@candidate")
     assert loaded.metadata.get_input_schema().input_names()[:2] == ["number_of_elements", "mean_atomic_mass"]
     predictions = loaded.predict(supercon_data.features.head(50))
-    assert abs(predictions - supercon_data.tc.head(50).to_numpy()).mean() < 20
+    assert list(predictions.columns) == ["Tc", "Tc_low", "Tc_high", "interval_level"]
+    assert abs(predictions["Tc"] - supercon_data.tc.head(50).to_numpy()).mean() < 20
+    # the served interval is the run's: the calibrated quantile around the prediction, never below 0 K
+    quantile = quick_runs["gbm"].data.metrics["interval_half_width"]
+    expected_low = np.maximum(predictions["Tc"] - quantile, 0)
+    assert np.allclose(predictions["Tc_high"] - predictions["Tc"], quantile)
+    assert np.allclose(predictions["Tc_low"], expected_low) and (predictions["interval_level"] == 0.9).all()
+
+
+@pytest.mark.parametrize("model", ["linear", "gbm", "dnn"])
+def test_conformal_intervals_cover_the_test_part(quick_runs, model):
+    """90% split-conformal intervals, calibrated on rows carved out of the validation part, hold
+    90% +- 0.03 of the test part's true Tc (about 6,400 rows: sampling noise is ~0.004)."""
+    run = quick_runs[model]
+    metrics, params = run.data.metrics, run.data.params
+    assert params["interval_level"] == "0.9" and int(params["n_calibration"]) > 1000
+    assert abs(metrics["test_interval_coverage"] - 0.9) <= 0.03, metrics["test_interval_coverage"]
+    assert 0 < metrics["test_interval_width"] <= 2 * metrics["interval_half_width"] + 1e-9
+    assert metrics["test_interval_width"] < 4 * metrics["test_rmse"]  # informative, not the whole range
+    # by Tc range and by family: every test row in one stratum of each; each coverage a share
+    n_test = int(params["n_test"])
+    for by, strata in (
+        ("tc", ("below_10K", "10-77K", "77K_and_above")),
+        ("family", ("cuprate", "iron-based", "other")),
+    ):
+        assert sum(metrics[f"test_by_{by}/{stratum}/n"] for stratum in strata) == n_test
+        assert all(0 <= metrics[f"test_by_{by}/{stratum}/coverage"] <= 1 for stratum in strata)
+    assert metrics["test_by_family/cuprate/n"] > 1000  # the data set's largest family
 
 
 def test_logged_models_hold_no_pickle(quick_runs, tracking):
@@ -177,17 +203,20 @@ def test_logged_models_hold_no_pickle(quick_runs, tracking):
         assert ("tensorflow-cpu" in needs) == (model == "dnn") and ("xgboost-cpu" in needs) == (model == "gbm"), needs
 
 
-def test_predict_a_formula_from_the_command_line(quick_runs, tracking, capsys):
+def test_predict_a_formula_from_the_command_line(quick_runs, tracking, supercon_dir, capsys):
+    """Tc with its 90% interval, the data set's measured Tc for a composition it holds, how the formula was read."""
     run_id = quick_runs["gbm"].info.run_id
-    code = main(
-        ["supercon", "predict", "--formula", "YBa2Cu3O7", "--formula", "MgB2", "--model", f"runs:/{run_id}/model"]
-    )
+    formulas = ["--formula", "YBa2Cu3O7", "--formula", "MgB2", "--formula", "Nb3Ge"]
+    code = main(["supercon", "predict", *formulas, "--model", f"runs:/{run_id}/model", "--data-dir", str(supercon_dir)])
     out = capsys.readouterr().out
     assert code == 0
-    found = re.findall(r"^(\S+)\tTc = ([\d.]+) K\t\(read as (.+)\)$", out, re.MULTILINE)
-    lines = {formula: (float(tc), read) for formula, tc, read in found}
-    assert 40 < lines["YBa2Cu3O7"][0] < 130 and lines["YBa2Cu3O7"][1] == "Y1 Ba2 Cu3 O7"  # measured ~92 K
-    assert 5 < lines["MgB2"][0] < 60  # measured 39 K
+    pattern = r"^(\S+)\tTc = ([\d.]+) K \[([\d.]+), ([\d.]+)\] \(90%\)\t(.+)\t\(read as (.+)\)$"
+    lines = {formula: rest for formula, *rest in re.findall(pattern, out, re.MULTILINE)}
+    tc, low, high, measured, read = lines["YBa2Cu3O7"]
+    assert 40 < float(tc) < 130 and float(low) < float(tc) < float(high) and read == "Y1 Ba2 Cu3 O7"  # measured ~92 K
+    assert measured.startswith("measured ") and "entries" in measured
+    assert 5 < float(lines["MgB2"][0]) < 60  # measured 39 K
+    assert set(lines) == {"YBa2Cu3O7", "MgB2", "Nb3Ge"}
 
 
 def test_predict_from_a_local_model_starts_no_server(quick_runs, tracking, tmp_path, monkeypatch, capsys):
@@ -213,7 +242,7 @@ def test_predict_from_a_local_model_starts_no_server(quick_runs, tracking, tmp_p
         for model in (folder, Path(folder).as_uri()):
             assert not needs_tracking_server(model)
             assert main(["supercon", "predict", "--formula", "MgB2", "--model", model]) == 0, capsys.readouterr().err
-            assert re.search(r"^MgB2\tTc = [\d.]+ K", capsys.readouterr().out, re.MULTILINE)
+            assert re.search(r"^MgB2\tTc = [\d.]+ K \[[\d.]+, [\d.]+\] \(90%\)", capsys.readouterr().out, re.MULTILINE)
     finally:
         mlflow.set_tracking_uri(tracking)
     assert not (tmp_path / "home").exists()  # no server state, no log
@@ -301,5 +330,25 @@ def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_pa
             f"{url}/invocations", json={"dataframe_split": features.to_dict(orient="split")}, timeout=60
         )
     assert response.status_code == 200, response.text
-    (tc,) = response.json()["predictions"]
-    assert 20 < float(tc) < 150
+    (prediction,) = response.json()["predictions"]  # Tc and its 90% interval
+    assert 20 < prediction["Tc"] < 150 and prediction["Tc_low"] < prediction["Tc"] < prediction["Tc_high"]
+    assert prediction["interval_level"] == 0.9
+
+
+def test_family_split_tests_on_a_family_training_never_saw(tracking, supercon_dir, supercon_data):
+    """`--split family`: every test row is a cuprate and no cuprate is trained, validated or
+    calibrated on; the run says how far the model reaches and how its interval holds there."""
+    from physml.tasks.supercon.data import families
+
+    args = ["supercon", "train", "--model", "linear", "--preset", "quick", "--split", "family"]
+    assert main([*args, "--experiment", "test-supercon-family", "--data-dir", str(supercon_dir)]) == 0
+    run = mlflow.search_runs(experiment_names=["test-supercon-family"], output_format="list")[0]
+    params, metrics = run.data.params, run.data.metrics
+    cuprates = int((np.asarray(families(supercon_data.compositions)) == "cuprate").sum())
+    assert params["split"] == "family" and params["holdout_family"] == "cuprate"
+    assert int(params["n_test"]) == cuprates == metrics["test_by_family/cuprate/n"]
+    assert int(params["n_train"]) + int(params["n_val"]) + int(params["n_calibration"]) + cuprates == len(
+        supercon_data.tc
+    )
+    assert "test_by_family/other/n" not in metrics
+    assert 0 <= metrics["test_interval_coverage"] <= 1 and np.isfinite(metrics["test_rmse"])

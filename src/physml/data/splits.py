@@ -25,6 +25,15 @@ def split_indices(
     return np.sort(train), np.sort(test)
 
 
+def carve(
+    part: np.ndarray, kind: str, fraction: float, seed: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`part` (row indices) cut in two under the split's policy: (the rest, `fraction` of it);
+    `groups` are every row's, so grouped keeps each group on one side."""
+    kept, carved = split_indices(len(part), kind, fraction, seed, groups[part] if groups is not None else None)
+    return part[kept], part[carved]
+
+
 def split_three(
     n_rows: int,
     kind: str,
@@ -37,7 +46,5 @@ def split_three(
     of the rest under the same policy (`val_fraction` of it; grouped keeps each group on one side of
     both cuts). Tuning, early stopping and model choice read the validation part; the test part only reports."""
     rest, test = split_indices(n_rows, kind, test_fraction, seed, groups)
-    inner_train, inner_val = split_indices(
-        len(rest), kind, val_fraction, seed, groups[rest] if groups is not None else None
-    )
-    return rest[inner_train], rest[inner_val], test
+    train, val = carve(rest, kind, val_fraction, seed, groups)
+    return train, val, test

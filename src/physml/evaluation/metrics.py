@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -42,3 +43,33 @@ def regression_metrics(
         metrics["r2_ci_low"], metrics["r2_ci_high"] = map(float, np.quantile(r2s, [0.025, 0.975]))
         metrics["rmse_ci_low"], metrics["rmse_ci_high"] = map(float, np.quantile(rmses, [0.025, 0.975]))
     return {prefix + key: value for key, value in metrics.items()}
+
+
+def stratified_metrics(y_true, y_pred, low, high, strata) -> pd.DataFrame:
+    """Per stratum (a label per row): rows, RMSE, MAE, and the coverage and mean width of the
+    intervals [low, high]. Strata in the order they first appear in `strata`'s categories, or sorted."""
+    frame = pd.DataFrame(
+        {
+            "stratum": np.asarray(strata),
+            "error": np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float),
+            "inside": (np.asarray(y_true) >= np.asarray(low)) & (np.asarray(y_true) <= np.asarray(high)),
+            "width": np.asarray(high, dtype=float) - np.asarray(low, dtype=float),
+        }
+    )
+    rows = []
+    order = list(strata.categories) if isinstance(strata, pd.Categorical) else sorted(frame.stratum.unique())
+    for stratum in order:
+        part = frame[frame.stratum == stratum]
+        if part.empty:
+            continue
+        rows.append(
+            {
+                "stratum": stratum,
+                "n": len(part),
+                "rmse": float(np.sqrt(np.mean(part.error**2))),
+                "mae": float(part.error.abs().mean()),
+                "coverage": float(part.inside.mean()),
+                "mean_width": float(part.width.mean()),
+            }
+        )
+    return pd.DataFrame(rows)

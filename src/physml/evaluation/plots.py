@@ -36,6 +36,26 @@ def predicted_vs_true(y_true, y_pred, title: str = "", label: str = "target", un
     return fig
 
 
+def prediction_intervals(
+    y_true, y_pred, low, high, title: str = "", label: str = "target", unit: str = "", max_points: int = 400
+) -> Figure:
+    """Test rows ordered by prediction: the interval as a band, the true values as dots, those
+    outside their interval in red (a sample of `max_points` rows, spread over the range)."""
+    y_true, y_pred, low, high = (np.asarray(a, dtype="float64") for a in (y_true, y_pred, low, high))
+    order = np.argsort(y_pred)
+    order = order[np.linspace(0, len(order) - 1, min(max_points, len(order))).astype(int)]
+    x = np.arange(len(order))
+    outside = (y_true[order] < low[order]) | (y_true[order] > high[order])
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    ax.fill_between(x, low[order], high[order], color="tab:blue", alpha=0.25, lw=0, label="interval")
+    ax.plot(x, y_pred[order], color="tab:blue", lw=1, label="predicted")
+    ax.scatter(x[~outside], y_true[order][~outside], s=5, color="black", label="true, inside")
+    ax.scatter(x[outside], y_true[order][outside], s=9, color="tab:red", label=f"true, outside ({outside.mean():.0%})")
+    ax.set(xlabel="test rows, ordered by prediction", ylabel=_axis("", label, unit).strip(), title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
 def cumulative_abs_error(
     y_true, y_pred, title: str = "", label: str = "target", unit: str = "", mark_quantile: float = 0.9
 ) -> Figure:

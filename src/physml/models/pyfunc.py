@@ -3,6 +3,8 @@ module (and the task's model module) and nothing else of physml's heavy machiner
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import mlflow.pyfunc
 
 
@@ -14,3 +16,11 @@ class TaskModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         """Load what `artifacts` holds; the default model needs nothing."""
+
+    @classmethod
+    def loaded(cls, artifacts: dict[str, str]) -> TaskModel:
+        """An instance loaded from local artifact files (name -> path), as MLflow loads a logged one:
+        the training code predicts through exactly what will be served (its signature, checks)."""
+        model = cls()
+        model.load_context(SimpleNamespace(artifacts=artifacts))
+        return model

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from physml.tasks.base import Flag, RunResult, Task
-from physml.tasks.supercon.config import FEATURE_SETS, SuperconConfig, validate_supercon_config
+from physml.tasks.supercon.config import FEATURE_SETS, SPLITS, SuperconConfig, validate_supercon_config
 
 
 class SuperconTask(Task):
@@ -35,7 +35,12 @@ class SuperconTask(Task):
     search_model = "dnn"
     resumable_models = ("dnn", "gbm")
     pbt_keys = ("dnn.learning_rate", "dnn.batch_size")
-    trial_overrides = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
+    trial_overrides = {
+        "evaluation.explain": False,
+        "evaluation.plots": False,
+        "registry.log_model": False,
+        "registry.register": False,
+    }
     train_flags = (
         Flag(
             "--feature-set",
@@ -43,7 +48,12 @@ class SuperconTask(Task):
             help="all81 (default), seed17, or all167 (the 81 and the 86 element fractions)",
             choices=FEATURE_SETS,
         ),
-        Flag("--split", "data.split", help="random (70:30) or grouped (by composition)", choices=("random", "grouped")),
+        Flag(
+            "--split",
+            "data.split",
+            help="random (70:30), grouped (by composition) or family (test on data.holdout_family, never trained on)",
+            choices=SPLITS,
+        ),
         Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),
         Flag("--batch-size", "dnn.batch_size", int, "batch size of the dense net"),
         Flag("--learning-rate", "dnn.learning_rate", float, "learning rate of the dense net"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
+
 from physml.cli.common import add_tracking_args
 
 DEFAULT_MODEL = "models:/supercon-gbm@champion"
@@ -21,10 +23,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
         mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, autostart=False))
     model = load_logged_model(args.model)
     columns = model.metadata.get_input_schema().input_names()
-    predictions = model.predict(features[columns].reset_index(drop=True))
-    for formula, tc in zip(args.formula, predictions):
-        print(f"{formula}\tTc = {float(tc):.1f} K\t(read as {reading(parse_formula(formula))})")
+    predictions = pd.DataFrame(model.predict(features[columns].reset_index(drop=True)))
+    data = known_materials(args.data_dir)
+    for formula, row in zip(args.formula, predictions.itertuples(index=False)):
+        amounts = parse_formula(formula)
+        line = f"{formula}\tTc = {row.Tc:.1f} K"
+        if "Tc_low" in predictions:  # the model's conformal interval
+            line += f" [{row.Tc_low:.1f}, {row.Tc_high:.1f}] ({row.interval_level:.0%})"
+        if data is not None:
+            line += f"\t{measured_text(data.measured(amounts))}"
+        print(f"{line}\t(read as {reading(amounts)})")
     return 0
+
+
+def known_materials(data_dir: str | None):
+    """The supercon data, to print measured Tc beside a prediction; None (and a note) where there is none."""
+    from physml.errors import DataValidationError
+    from physml.tasks.supercon.data import load_supercon
+
+    try:
+        return load_supercon(data_dir)
+    except (DataValidationError, OSError):
+        print("(no supercon data here: measured Tc not shown; --data-dir or PHYSML_DATA_DIR points at it)")
+        return None
+
+
+def measured_text(tc: pd.Series) -> str:
+    if tc.empty:
+        return "not in the data set"
+    if len(tc) == 1:
+        return f"measured {tc.iloc[0]:.1f} K"
+    return f"measured {tc.min():.1f}-{tc.max():.1f} K ({len(tc)} entries, median {tc.median():.1f} K)"
 
 
 def add_predict(actions: argparse._SubParsersAction) -> None:
@@ -38,6 +67,9 @@ def add_predict(actions: argparse._SubParsersAction) -> None:
         "--model",
         default=DEFAULT_MODEL,
         help="model URI: models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model",
+    )
+    predict.add_argument(
+        "--data-dir", help="supercon data, for the measured Tc of formulas in it (default: $PHYSML_DATA_DIR/supercon)"
     )
     add_tracking_args(predict)
     predict.set_defaults(func=cmd_predict)

@@ -9,7 +9,8 @@ from typing import Any
 from physml.config.core import check, setting
 
 FEATURE_SETS = ("all81", "seed17", "all167")
-SPLITS = ("random", "grouped")
+SPLITS = ("random", "grouped", "family")
+FAMILY_NAMES = ("cuprate", "iron-based", "other")  # data.families() labels
 MODELS = ("linear", "gbm", "dnn")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -17,9 +18,15 @@ OPTIMIZERS = ("adam", "sgd")
 @dataclass
 class SuperconData:
     feature_set: str = setting("all81", choices=FEATURE_SETS)
+    # random | grouped (no composition on both sides) | family (the test part is one family,
+    # `holdout_family`, that training never sees; validation and calibration grouped by composition)
     split: str = setting("random", choices=SPLITS)
+    holdout_family: str = setting("cuprate", choices=FAMILY_NAMES)
     test_fraction: float = setting(0.3, gt=0, lt=1)
     val_fraction: float = setting(0.15, gt=0, lt=1)  # of the training part, under the same split policy
+    # of the validation part, under the same policy: held out of early stopping and model choice,
+    # it calibrates the conformal prediction intervals (nothing else fits on it)
+    calibration_fraction: float = setting(0.5, gt=0, lt=1)
     max_tc: float = setting(300.0, gt=0)  # K: a Tc above this in the data is an error (a unit slip, a typo)
 
 
@@ -59,6 +66,10 @@ class EvaluationParams:
     shap_samples: int = setting(200, ge=1)
     shap_background: int = setting(100, ge=1)
     explain: bool = True  # SHAP plots (tuning trials switch them off; the retrained best has them)
+    plots: bool = True  # the evaluation's figures (tuning trials switch them off too: ~1 s a run)
+    interval_level: float = setting(0.9, gt=0, lt=1)  # the conformal prediction intervals' coverage
+    # MAPIE's conformity score: absolute (Tc +- q K) | gamma (Tc x (1 +- q): wider for higher Tc)
+    conformity_score: str = setting("absolute", choices=("absolute", "gamma"))
 
 
 @dataclass

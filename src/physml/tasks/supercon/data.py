@@ -6,6 +6,7 @@ line) and the column. Nothing is returned half-loaded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from physml.data.download import ArchiveSpec
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
+from physml.tasks.supercon.config import FAMILY_NAMES as FAMILIES
 from physml.tasks.supercon.elements import element_symbols
 from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS, element_fractions
 
@@ -61,10 +63,48 @@ class SuperconData:
         table = pd.concat([self.features, element_fractions(self.compositions.to_numpy())], axis=1)
         return table[list(columns)]
 
+    def measured(self, amounts: Mapping[str, float]) -> pd.Series:
+        """Tc (K) of every row whose composition has the element fractions of `amounts` (the same
+        material however its formula is scaled: YBa2Cu3O7 and Y2Ba4Cu6O14), indexed by row."""
+        symbols = list(self.compositions.columns)
+        if set(amounts) - set(symbols):
+            return self.tc.iloc[:0]
+        wanted = np.array([amounts.get(symbol, 0.0) for symbol in symbols], dtype="float64")
+        table = self.compositions.to_numpy(dtype="float64")
+        fractions = table / np.clip(table.sum(axis=1, keepdims=True), 1e-12, None)
+        same = np.all(np.abs(fractions - wanted / wanted.sum()) < 1e-6, axis=1)
+        return self.tc[same]
+
     def composition_groups(self) -> np.ndarray:
         """An integer id per row; rows with identical element amounts share an id."""
         _, ids = np.unique(self.compositions.to_numpy(), axis=0, return_inverse=True)
         return ids.ravel()
+
+
+# names that read in a metric key (`test_by_tc/10-77K/rmse`): no spaces
+TC_RANGES = {"below_10K": (0.0, 10.0), "10-77K": (10.0, 77.0), "77K_and_above": (77.0, np.inf)}  # 77 K: liquid N2
+PNICTOGENS_CHALCOGENS = ("As", "Se", "P", "Te")
+
+
+def tc_ranges(tc) -> pd.Categorical:
+    """Each Tc's range: below 10 K, 10-77 K, 77 K and above (above liquid nitrogen's boiling point)."""
+    tc = np.asarray(tc, dtype=float)
+    labels = np.empty(len(tc), dtype=object)
+    for label, (low, high) in TC_RANGES.items():
+        labels[(tc >= low) & (tc < high)] = label
+    return pd.Categorical(labels, categories=list(TC_RANGES))
+
+
+def families(compositions: pd.DataFrame) -> pd.Categorical:
+    """Each material's family from its elements: cuprates (Cu and O), iron-based (Fe with As, Se, P
+    or Te), the rest."""
+    has = lambda symbol: (
+        compositions[symbol].to_numpy() > 0 if symbol in compositions else np.zeros(len(compositions), bool)
+    )
+    cuprate = has("Cu") & has("O")
+    iron = has("Fe") & np.any([has(s) for s in PNICTOGENS_CHALCOGENS], axis=0) & ~cuprate
+    labels = np.where(cuprate, "cuprate", np.where(iron, "iron-based", "other"))
+    return pd.Categorical(labels, categories=list(FAMILIES))
 
 
 def find_file(folder: Path, stem: str) -> Path:

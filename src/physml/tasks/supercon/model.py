@@ -7,8 +7,9 @@ only names this class), so loading it executes physml's source shipped with the 
 bytes from the artifact store.
 
 Input: a DataFrame with the feature columns of the signature (`physml supercon predict` makes them
-from a formula). Output: predicted Tc in kelvin, one per row. Calibration and prediction intervals
-belong here, so the served model returns them too.
+from a formula). Output: a DataFrame, one row per input: `Tc` (predicted, kelvin) and, where the run
+calibrated a conformal interval (evaluation/conformal.py), `Tc_low` and `Tc_high`, its bounds
+(never below 0 K), and `interval_level`, the coverage they promise (0.9 by default).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from physml.models.pyfunc import TaskModel
 PARTS = "parts.json"
 
 
-def save_parts(pipeline, folder: Path) -> dict[str, str]:
-    """The fitted scaler + regressor as files in `folder`; returns MLflow's `artifacts` mapping."""
+def save_parts(pipeline, folder: Path, interval: dict | None = None) -> dict[str, str]:
+    """The fitted scaler + regressor (and the calibrated conformal interval, if any) as files in
+    `folder`; returns MLflow's `artifacts` mapping."""
     from sklearn.linear_model import LinearRegression
     from xgboost import XGBRegressor
 
@@ -34,6 +36,7 @@ def save_parts(pipeline, folder: Path) -> dict[str, str]:
         "columns": [str(c) for c in scaler.feature_names_in_],
         "mean": scaler.mean_.tolist(),
         "scale": scaler.scale_.tolist(),
+        "interval": interval,
     }
     artifacts = {"parts": str(folder / PARTS)}
     if isinstance(regressor, LinearRegression):
@@ -56,6 +59,7 @@ class SuperconModel(TaskModel):
         self.columns = parts["columns"]
         self.mean, self.scale = np.asarray(parts["mean"]), np.asarray(parts["scale"])
         self.kind = parts["kind"]
+        self.interval = parts.get("interval")
         if self.kind == "linear":
             self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
         elif self.kind == "xgboost":
@@ -69,7 +73,18 @@ class SuperconModel(TaskModel):
             self.net = keras.models.load_model(context.artifacts["regressor"])
             self.y_mean, self.y_scale = parts["y_mean"], parts["y_scale"]
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        tc = self.predict_tc(model_input)
+        out = pd.DataFrame({"Tc": tc})
+        if self.interval:
+            from physml.evaluation.conformal import ConformalInterval
+
+            interval = ConformalInterval(**self.interval)
+            out["Tc_low"], out["Tc_high"] = interval.bounds(tc)
+            out["interval_level"] = interval.level
+        return out
+
+    def predict_tc(self, model_input: pd.DataFrame) -> np.ndarray:
         scaled = (np.asarray(model_input[self.columns], dtype="float64") - self.mean) / self.scale
         if self.kind == "linear":
             return scaled @ self.coef + self.intercept

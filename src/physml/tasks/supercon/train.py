@@ -22,14 +22,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from physml.data.digest import frame_digest
-from physml.data.splits import split_three
+from physml.data.splits import carve, split_three
 from physml.evaluation import explain, plots
-from physml.evaluation.metrics import regression_metrics
+from physml.evaluation.conformal import ConformalInterval, calibrate, interval_metrics
+from physml.evaluation.metrics import regression_metrics, stratified_metrics
 from physml.models.callbacks import as_hook_list
 from physml.tasks.base import RunResult
 from physml.tasks.supercon.config import SuperconConfig
-from physml.tasks.supercon.data import SuperconData
-from physml.tasks.supercon.model import save_parts
+from physml.tasks.supercon.data import SuperconData, families, tc_ranges
+from physml.tasks.supercon.model import SuperconModel, save_parts
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
@@ -47,25 +48,39 @@ TC = {"label": "Tc", "unit": "K"}
 @dataclass
 class SplitData:
     """The training part (what models fit), the validation part (what the net validates on and
-    searches and promotion decide on) and the test part (reported only)."""
+    searches and promotion decide on), the calibration part (carved out of the validation part under
+    the same policy: only the conformal intervals are fitted on it) and the test part (reported only)."""
 
     X_train: pd.DataFrame
     X_val: pd.DataFrame
+    X_cal: pd.DataFrame
     X_test: pd.DataFrame
     y_train: pd.Series
     y_val: pd.Series
+    y_cal: pd.Series
     y_test: pd.Series
+    test_compositions: pd.DataFrame  # element amounts of the test rows (their family)
     split_digest: str  # of the validation and test rows: runs with the same digest were judged on the same rows
 
 
 def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
     features = data.select(config.data.feature_set)
-    groups = data.composition_groups() if config.data.split == "grouped" else None
-    parts = split_three(
-        len(features), config.data.split, config.data.test_fraction, config.data.val_fraction, config.seed, groups
-    )
-    train_idx, val_idx, test_idx = parts
-    digest = hashlib.sha256(test_idx.astype(np.int64).tobytes() + b"|" + val_idx.astype(np.int64).tobytes())
+    settings = config.data
+    if settings.split == "family":  # out of distribution: the held-out family is the whole test part
+        groups, kind = data.composition_groups(), "grouped"
+        family = np.asarray(families(data.compositions))
+        test_idx = np.flatnonzero(family == settings.holdout_family)
+        train_idx, val_idx = carve(
+            np.flatnonzero(family != settings.holdout_family), kind, settings.val_fraction, config.seed, groups
+        )
+    else:
+        groups = data.composition_groups() if settings.split == "grouped" else None
+        kind = settings.split
+        train_idx, val_idx, test_idx = split_three(
+            len(features), kind, settings.test_fraction, settings.val_fraction, config.seed, groups
+        )
+    val_idx, cal_idx = carve(val_idx, kind, settings.calibration_fraction, config.seed, groups)
+    digest = hashlib.sha256(b"|".join(index.astype(np.int64).tobytes() for index in (test_idx, val_idx, cal_idx)))
 
     def rows(frame, index):
         return frame.iloc[index].reset_index(drop=True)
@@ -73,10 +88,13 @@ def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
     return SplitData(
         X_train=rows(features, train_idx),
         X_val=rows(features, val_idx),
+        X_cal=rows(features, cal_idx),
         X_test=rows(features, test_idx),
         y_train=rows(data.tc, train_idx),
         y_val=rows(data.tc, val_idx),
+        y_cal=rows(data.tc, cal_idx),
         y_test=rows(data.tc, test_idx),
+        test_compositions=rows(data.compositions, test_idx),
         split_digest=digest.hexdigest()[:16],
     )
 
@@ -105,13 +123,18 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
         "model": model,
         "feature_set": config.data.feature_set,
         "split": config.data.split,
+        **({"holdout_family": config.data.holdout_family} if config.data.split == "family" else {}),
         "test_fraction": config.data.test_fraction,
         "val_fraction": config.data.val_fraction,
+        "calibration_fraction": config.data.calibration_fraction,
+        "interval_level": config.evaluation.interval_level,
+        "conformity_score": config.evaluation.conformity_score,
         "seed": config.seed,
         "preset": config.preset or "none",
         "n_features": split.X_train.shape[1],
         "n_train": len(split.X_train),
         "n_val": len(split.X_val),
+        "n_calibration": len(split.X_cal),
         "n_test": len(split.X_test),
         "split_digest": split.split_digest,
     }
@@ -120,13 +143,18 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
     log_dataset_input(training_dataset(data), "training")
 
 
-_DATASETS: dict[tuple[str, int], object] = {}
+_DATASETS: dict[tuple, object] = {}
 
 
 def training_dataset(data: SuperconData):
     """The MLflow dataset of `data`, built once per loaded table: MLflow infers its schema cell by
     cell (~4 s for 21,263 x 82), which `--model all` and tuning trials would otherwise repeat."""
-    key = (str(data.train_path.resolve()), id(data.frame))
+    # keyed on the files (a loaded table is validated against them), not on the frame object:
+    # `data.frame` is built anew on each access, and a trial's data is a fresh copy from Ray's object store
+    key = tuple(
+        (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size)
+        for path in (data.train_path, data.unique_m_path)
+    )
     if key not in _DATASETS:
         _DATASETS.clear()  # one table at a time; a new load replaces it
         _DATASETS[key] = mlflow.data.from_pandas(
@@ -161,10 +189,11 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: Sup
         mlflow.log_metrics(validation, step=last_step(model, pipeline.named_steps["regressor"]))
     metrics.update(validation)
 
-    title = f"{model}: R² {metrics['test_r2']:.3f}, RMSE {metrics['test_rmse']:.1f} K ({config.data.split} split)"
-    log_figure(plots.predicted_vs_true(split.y_test, predictions, title, **TC), "plots/predicted_vs_true.png")
-    log_figure(plots.cumulative_abs_error(split.y_test, predictions, title, **TC), "plots/cumulative_abs_error.png")
-    log_figure(plots.residual_vs_true(split.y_test, predictions, title, **TC), "plots/residual_vs_true.png")
+    if config.evaluation.plots:
+        title = f"{model}: R² {metrics['test_r2']:.3f}, RMSE {metrics['test_rmse']:.1f} K ({config.data.split} split)"
+        log_figure(plots.predicted_vs_true(split.y_test, predictions, title, **TC), "plots/predicted_vs_true.png")
+        log_figure(plots.cumulative_abs_error(split.y_test, predictions, title, **TC), "plots/cumulative_abs_error.png")
+        log_figure(plots.residual_vs_true(split.y_test, predictions, title, **TC), "plots/residual_vs_true.png")
     errors = pd.DataFrame({"true_tc": split.y_test, "predicted_tc": predictions})
     mlflow.log_table(errors, "predictions/test_predictions.json")
     return metrics
@@ -193,14 +222,60 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
     return importance
 
 
-def log_model(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, result: RunResult) -> None:
+def log_intervals(
+    model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig, metrics: dict[str, float]
+) -> ConformalInterval:
+    """Split-conformal intervals (MAPIE) calibrated on the calibration part; their coverage and mean
+    width on the test part (and the validation part) are logged beside the other metrics."""
+    evaluation = config.evaluation
+    interval = calibrate(
+        pipeline, split.X_cal, split.y_cal, evaluation.interval_level, evaluation.conformity_score, 0.0
+    )
+    test_predictions = pipeline.predict(split.X_test)
+    low, high = interval.bounds(test_predictions)
+    values = {"interval_half_width": interval.half_width, **interval_metrics(split.y_test, low, high, "test_")}
+    values.update(interval_metrics(split.y_val, *interval.bounds(pipeline.predict(split.X_val)), "val_"))
+    mlflow.log_metrics(values)
+    metrics.update(values)
+    level = f"{interval.level:.0%}"
+    title = f"{model}: {level} conformal intervals, test coverage {values['test_interval_coverage']:.1%}"
+    log_strata(split, test_predictions, low, high)
+    if config.evaluation.plots:
+        figure = plots.prediction_intervals(split.y_test, test_predictions, low, high, title, **TC)
+        log_figure(figure, "plots/prediction_intervals.png")
+    return interval
+
+
+def log_strata(split: SplitData, predictions, low, high) -> None:
+    """Test metrics by Tc range (below 10 K, 10-77 K, 77 K and above) and by family (cuprates,
+    iron-based, the rest): RMSE, MAE, interval coverage and width, as metrics
+    (`test_by_tc/10-77K/rmse`, `test_by_family/cuprate/coverage`) and one table."""
+    tables = []
+    for name, strata in (("tc", tc_ranges(split.y_test)), ("family", families(split.test_compositions))):
+        table = stratified_metrics(split.y_test, predictions, low, high, strata)
+        for row in table.itertuples(index=False):
+            values = {key: getattr(row, key) for key in ("n", "rmse", "mae", "coverage", "mean_width")}
+            mlflow.log_metrics({f"test_by_{name}/{row.stratum}/{key}": value for key, value in values.items()})
+        tables.append(table.assign(by=name))
+    mlflow.log_table(pd.concat(tables, ignore_index=True), "metrics/test_by_stratum.json")
+
+
+def log_model(
+    model: str,
+    pipeline: Pipeline,
+    split: SplitData,
+    config: SuperconConfig,
+    result: RunResult,
+    interval: ConformalInterval | None = None,
+) -> None:
     """The fitted Pipeline as supercon's pyfunc model (its parts in code-free formats, model.py),
-    registered as `registry.names[model]`."""
+    with its conformal interval, registered as `registry.names[model]`."""
     example = split.X_test.head(5)
-    signature = infer_signature(example, pipeline.predict(example))
     registered = config.registry.names.get(model) if config.registry.register else None
     with tempfile.TemporaryDirectory() as tmp:
-        artifacts = save_parts(pipeline, Path(tmp))
+        artifacts = save_parts(pipeline, Path(tmp), interval.as_dict() if interval else None)
+        # the signature is the served model's own output on the example (Tc and its interval)
+        signature = infer_signature(example, SuperconModel.loaded(artifacts).predict(None, example))
         requirements = REQUIREMENTS[model]
         log_task_model(SERVED, result, registered, requirements, signature, input_example=example, artifacts=artifacts)
 
@@ -247,11 +322,13 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
     with EpochMetricLog() as log_epoch:  # per-epoch (per-round) metrics, batched (tracking/epochs.py)
         fit_pipeline(config, model, pipeline, split, [log_epoch, *as_hook_list(on_epoch_end)], checkpoints)
     mlflow.log_metric("fit_seconds", time.perf_counter() - started)
-    log_training_curves(config, model, pipeline.named_steps["regressor"])
+    if config.evaluation.plots:
+        log_training_curves(config, model, pipeline.named_steps["regressor"])
 
     result.metrics = log_evaluation(model, pipeline, split, config)
+    interval = log_intervals(model, pipeline, split, config, result.metrics)
     if config.evaluation.explain:
         log_shap(model, pipeline, split, config)
     if config.registry.log_model:
-        log_model(model, pipeline, split, config, result)
+        log_model(model, pipeline, split, config, result, interval)
     return result
