@@ -78,6 +78,18 @@ def test_promotion_decisions(tracking, supercon_dir, capsys):
     assert len(listing) == 4
     assert any(f" {v2} " in line and "champion" in line for line in listing)
 
+    # --coverage-tolerance: the interval must keep its promise on the validation part, and be no
+    # wider than the champion's at the same level
+    train_linear(supercon_dir)  # the champion's config again: as good, its coverage ~0.9 but not exactly
+    assert promote("--metric", "rmse", "--coverage-tolerance", "0.0001") == 1
+    assert "misses its level 0.9 by more than --coverage-tolerance 0.0001" in capsys.readouterr().out
+    wide = train_linear(supercon_dir, "--feature-set", "seed17")  # a worse model: a wider interval
+    assert promote("--metric", "rmse", "--mode", "max", "--coverage-tolerance", "0.05") == 1  # max: it "beats" on rmse
+    out = capsys.readouterr().out
+    assert "val_interval_width" in out and f"is wider than the champion v{v2}'s" in out
+    assert client.get_model_version(NAME, wide).tags["promotion.champion.coverage"].startswith("val_interval_coverage=")
+    assert client.get_model_version_by_alias(NAME, "champion").version == v2
+
 
 def test_promote_errors_name_the_problem(tracking, capsys):
     assert main(["promote", "no-such-model", "--metric", "test_r2"]) == 2

@@ -23,11 +23,15 @@ def cmd_promote(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     client = MlflowClient(resolve_tracking_uri(args.tracking_uri, autostart=False))
-    decision = promote(client, args.model, metric, args.min, args.max, args.alias, args.from_alias, args.mode)
+    decision = promote(
+        client, args.model, metric, args.min, args.max, args.alias, args.from_alias, args.mode, args.coverage_tolerance
+    )
     verdict = "promoted" if decision.promoted else "not promoted"
     print(f"{args.model} v{decision.candidate_version}: {verdict} to {args.alias}: {decision.reason}")
     if decision.candidate_test:
         print(f"  test part (reported, not decided on): {metric_list(decision.candidate_test)}")
+    if decision.candidate_coverage:
+        print(f"  uncertainty: {decision.candidate_coverage.text()}")
     return 0 if decision.promoted else 1
 
 
@@ -83,6 +87,12 @@ def add_commands(sub) -> None:
     promote.add_argument("--mode", choices=["min", "max"], help="lower or higher is better (default: the task's)")
     promote.add_argument("--min", type=float, help="gate: the candidate's metric must be at least this")
     promote.add_argument("--max", type=float, help="gate: the candidate's metric must be at most this")
+    promote.add_argument(
+        "--coverage-tolerance",
+        type=float,
+        help="gate: the candidate's interval (or set) coverage on the decision part must be within this of its "
+        "level, and its interval no wider than the champion's at the same level (e.g. 0.03)",
+    )
     promote.add_argument("--alias", default="champion", help="the alias to move")
     promote.add_argument("--from-alias", default="candidate", help="the alias of the candidate version")
     add_tracking_args(promote)

@@ -2,6 +2,11 @@
 was evaluated on the same data and split as the current champion, beats it on the metric, and
 passes the threshold. Every decision is recorded in the candidate version's tags.
 
+With a coverage tolerance, a run's uncertainty must keep its promise too: its conformal interval
+(or prediction set) on the decision part must cover within the tolerance of its level (the run's
+`interval_level` or `set_level` param), and may not be wider (larger) than the champion's when the
+champion keeps the same promise at the same level.
+
 The decision is taken on the validation part by default: `rmse` means the run's `val_rmse` (its
 `best_val_rmse` where the run kept its best epoch); the test part is only reported (its headline
 metrics go into the record), unless a `test_` metric is named explicitly."""
@@ -32,6 +37,36 @@ class Decision:
     metric: str = ""  # the metric decided on, as the runs log it (val_rmse, best_val_accuracy, test_r2, ...)
     candidate_test: dict[str, float] = field(default_factory=dict)  # reported, not decided on
     champion_test: dict[str, float] = field(default_factory=dict)
+    candidate_coverage: Coverage | None = None
+
+
+# what a run logs of its uncertainty, per decision part: (level param, coverage metric, size metric)
+UNCERTAINTY = (("interval_level", "interval_coverage", "interval_width"), ("set_level", "set_coverage", "set_size"))
+
+
+@dataclass
+class Coverage:
+    level: float
+    coverage: float
+    size: float  # mean interval width or set size
+    coverage_metric: str
+    size_metric: str
+
+    def misses(self, tolerance: float) -> bool:
+        return abs(self.coverage - self.level) > tolerance
+
+    def text(self) -> str:
+        return f"{self.coverage_metric}={self.coverage:.4g} (level {self.level:g}), {self.size_metric}={self.size:.4g}"
+
+
+def coverage_of(run, part: str) -> Coverage | None:
+    """The run's interval (or set) coverage and size on `part` (val, test), if it logged them."""
+    for level, coverage, size in UNCERTAINTY:
+        names = f"{part}_{coverage}", f"{part}_{size}"
+        if level in run.data.params and all(name in run.data.metrics for name in names):
+            values = run.data.metrics
+            return Coverage(float(run.data.params[level]), values[names[0]], values[names[1]], *names)
+    return None
 
 
 def decision_metric(metric: str, part: str = "val") -> str:
@@ -47,6 +82,7 @@ class RunFacts:
     split: dict
     task: str | None
     test: dict[str, float]
+    coverage: Coverage | None = None
 
 
 def _run_facts(client: MlflowClient, version, metric: str) -> RunFacts:
@@ -64,7 +100,8 @@ def _run_facts(client: MlflowClient, version, metric: str) -> RunFacts:
     split = {key: run.data.params[key] for key in shared if key in run.data.params}
     headline = task.headline if task else sorted(m for m in metrics if m.startswith("test_"))[:3]
     test = {name: metrics[name] for name in headline if name in metrics}
-    return RunFacts(metrics[logged], logged, digest, split, run.data.tags.get("task"), test)
+    part = logged.removeprefix("best_").split("_", 1)[0]
+    return RunFacts(metrics[logged], logged, digest, split, run.data.tags.get("task"), test, coverage_of(run, part))
 
 
 def decide(
@@ -76,6 +113,7 @@ def decide(
     alias: str,
     from_alias: str,
     mode: str | None = None,
+    coverage_tolerance: float | None = None,
 ) -> Decision:
     try:
         candidate = client.get_model_version_by_alias(name, from_alias)
@@ -84,6 +122,7 @@ def decide(
     facts = _run_facts(client, candidate, metric)
     value, metric = facts.value, facts.metric
     decision = Decision(False, "", candidate.version, value, metric=metric, candidate_test=facts.test)
+    decision.candidate_coverage = facts.coverage
     mode = metric_mode(metric, [facts.task], mode)
     if minimum is not None and value < minimum:
         decision.reason = f"{metric} = {value:.4g} is below the gate --min {minimum}"
@@ -91,6 +130,17 @@ def decide(
     if maximum is not None and value > maximum:
         decision.reason = f"{metric} = {value:.4g} is above the gate --max {maximum}"
         return decision
+    if coverage_tolerance is not None:
+        if facts.coverage is None:
+            decision.reason = f"--coverage-tolerance: the run logged no interval or set coverage with {metric}'s part"
+            return decision
+        if facts.coverage.misses(coverage_tolerance):
+            cover = facts.coverage
+            decision.reason = (
+                f"{cover.coverage_metric} = {cover.coverage:.4g} misses its level {cover.level:g} by more than "
+                f"--coverage-tolerance {coverage_tolerance:g}"
+            )
+            return decision
     champion_version = alias_version(client, name, alias)
     if champion_version is None or champion_version == candidate.version:
         decision.promoted = True
@@ -106,6 +156,12 @@ def decide(
         decision.reason = f"not comparable: split {facts.split} differs from the {alias}'s {held.split}"
     elif held.metric != metric:
         decision.reason = f"not comparable: the {alias} logged {held.metric}, the candidate {metric}"
+    elif coverage_tolerance is not None and wider(facts.coverage, held.coverage, coverage_tolerance):
+        cover, kept = facts.coverage, held.coverage
+        decision.reason = (
+            f"{cover.size_metric} {cover.size:.4g} is wider than the {alias} v{champion_version}'s {kept.size:.4g} "
+            f"at the same level {cover.level:g}"
+        )
     elif better(mode, value, champion_value):
         decision.promoted = True
         decision.reason = f"{metric} {value:.4g} beats the {alias} v{champion_version} ({champion_value:.4g}; {direction_words(mode)})"
@@ -123,8 +179,9 @@ def promote(
     alias: str = "champion",
     from_alias: str = "candidate",
     mode: str | None = None,
+    coverage_tolerance: float | None = None,
 ) -> Decision:
-    decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode)
+    decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode, coverage_tolerance)
     if decision.promoted:
         client.set_registered_model_alias(name, alias, decision.candidate_version)
     metric = decision.metric
@@ -139,11 +196,19 @@ def promote(
         f"promotion.{alias}.previous_test": metric_list(decision.champion_test)
         if decision.champion_version
         else "none",
+        f"promotion.{alias}.coverage": decision.candidate_coverage.text() if decision.candidate_coverage else "none",
         f"promotion.{alias}.time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, decision.candidate_version, key, value)
     return decision
+
+
+def wider(candidate: Coverage | None, champion: Coverage | None, tolerance: float) -> bool:
+    """Whether the candidate's interval (set) is wider than a champion's that keeps the same promise."""
+    if candidate is None or champion is None or champion.level != candidate.level or champion.misses(tolerance):
+        return False
+    return champion.size_metric == candidate.size_metric and candidate.size > champion.size
 
 
 def metric_list(metrics: dict[str, float]) -> str:
