@@ -18,6 +18,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen (free_port() called
+    twice can hand out the same port, since the first is released at once)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def subprocess_env(tracking_uri: str) -> dict[str, str]:
     """Environment for a CLI started by a test: the venv's commands on PATH, the test server as
     tracking URI, and none of the experiment/run variables that in-process MLflow calls leave behind."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_ports
 
 PORT_FLAGS = (
     "node-manager-port",
@@ -17,13 +17,23 @@ PORT_FLAGS = (
 )
 
 
-def node_ports(head: bool, worker_ports: str) -> str:
-    """`ray start` flags giving a node its own ports: two nodes share this machine's port space, and
-    in separate namespaces neither sees which ports the other took. Fixed ports stay outside Ray's
-    worker-port range (10002-19999), which the nodes split (`worker_ports`: "LOW-HIGH")."""
-    names = [*PORT_FLAGS, "ray-client-server-port"] if head else list(PORT_FLAGS)
-    low, high = worker_ports.split("-")
-    return " ".join(f"--{name}={free_port()}" for name in names) + f" --min-worker-port={low} --max-worker-port={high}"
+class NodePorts:
+    """Distinct ports for the Ray nodes of one test (and its GCS and dashboard), chosen at once."""
+
+    def __init__(self, count: int = 24):
+        self._free = iter(free_ports(count))
+
+    def take(self) -> int:
+        return next(self._free)
+
+    def flags(self, head: bool, worker_ports: str) -> str:
+        """`ray start` flags giving a node its own ports: two nodes share this machine's port space,
+        and in separate namespaces neither sees which ports the other took. Fixed ports stay outside
+        Ray's worker-port range (10002-19999), which the nodes split (`worker_ports`: "LOW-HIGH")."""
+        names = [*PORT_FLAGS, "ray-client-server-port"] if head else list(PORT_FLAGS)
+        low, high = worker_ports.split("-")
+        chosen = " ".join(f"--{name}={self.take()}" for name in names)
+        return f"{chosen} --min-worker-port={low} --max-worker-port={high}"
 
 
 def wait_for_nodes(gcs_address: str, count: int, nodes_file: Path, seconds: int = 180) -> str:

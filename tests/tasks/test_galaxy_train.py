@@ -93,6 +93,13 @@ def test_test_metrics(quick_run):
     assert m["train_images_per_second"] > 10
 
 
+def test_the_run_report_reads_the_logged_metrics(quick_run, tracking):
+    text = mlflow.artifacts.load_text(f"runs:/{quick_run.info.run_id}/report.md")
+    accuracy = quick_run.data.metrics["test_accuracy"]
+    assert text.startswith("# galaxy cnn: run ") and f"| test_accuracy | {accuracy:.4g}" in text
+    assert "## Plots" in text and "(plots/confusion_normalised.png)" in text
+
+
 @pytest.mark.parametrize("artifact", ARTIFACTS)
 def test_artifacts_are_pngs_that_decode(quick_run, tracking, tmp_path, artifact):
     local = mlflow.artifacts.download_artifacts(

@@ -352,3 +352,30 @@ def test_family_split_tests_on_a_family_training_never_saw(tracking, supercon_di
     )
     assert "test_by_family/other/n" not in metrics
     assert 0 <= metrics["test_interval_coverage"] <= 1 and np.isfinite(metrics["test_rmse"])
+
+
+def test_every_run_has_a_report_with_its_logged_numbers_and_the_anchors(quick_runs, tracking):
+    """report.md holds the run's own logged metrics (not a second computation), its interval, its
+    strata, the published figures from projects/supercon/anchors.yaml beside its values, and its
+    plots; report.html inlines the pictures."""
+    from physml.tasks import registered
+
+    anchors = registered()["supercon"].anchors()
+    for model in ("linear", "gbm", "dnn"):
+        run = quick_runs[model]
+        metrics = run.data.metrics
+        text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/report.md")
+        for name in ("test_r2", "test_rmse", "test_interval_coverage", "test_interval_width"):
+            assert re.search(rf"^\| {name} \| {re.escape(f'{metrics[name]:.4g}')}( \[|\s\|)", text, re.MULTILINE), name
+        low, high = metrics["test_rmse_ci_low"], metrics["test_rmse_ci_high"]
+        assert f"[{low:.4g}, {high:.4g}]" in text and "## Uncertainty (promised level 0.9)" in text
+        assert f"| family | cuprate | {metrics['test_by_family/cuprate/n']:.4g} |" in text
+        assert "![prediction_intervals](plots/prediction_intervals.png)" in text
+        html = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/report.html")
+        assert html.count("data:image/png;base64,") >= 4
+    gbm_text = mlflow.artifacts.load_text(f"runs:/{quick_runs['gbm'].info.run_id}/report.md")
+    hamidieh = next(a for a in anchors if a.source.startswith("Hamidieh") and a.metric == "test_rmse")
+    assert (
+        f"| {hamidieh.source} | test_rmse | {hamidieh.value:g} | {quick_runs['gbm'].data.metrics['test_rmse']:.4g} |"
+        in gbm_text
+    )

@@ -15,8 +15,8 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from tests.helpers.isolated import isolated_in_background, require_isolation
-from tests.helpers.processes import free_port, subprocess_env
-from tests.helpers.ray_nodes import node_ports, wait_for_nodes
+from tests.helpers.processes import subprocess_env
+from tests.helpers.ray_nodes import NodePorts, wait_for_nodes
 from tests.helpers.tuning import one_finished_run_per_trial, search_runs
 
 EPOCHS = 16  # per trial of the node-loss search: long enough to be cut off mid-way
@@ -48,13 +48,14 @@ def test_search_survives_a_killed_worker_node(mlflow_server, supercon_dir, small
     tune += ["--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir)]
     # each epoch on the server at once; token authentication off: the cluster listens on this machine only
     env = {**subprocess_env(mlflow_server.url), "PHYSML_METRICS_FLUSH_SECONDS": "0", "RAY_AUTH_MODE": "disabled"}
-    gcs, nodes_file, log = free_port(), tmp_path / "nodes.json", tmp_path / "search.log"
+    ports = NodePorts()
+    gcs, nodes_file, log = ports.take(), tmp_path / "nodes.json", tmp_path / "search.log"
     common = "--num-cpus=1 --disable-usage-stats"
-    head = f"""ray start --head --port={gcs} --node-ip-address={HEAD} {common} --include-dashboard=false {node_ports(True, "10002-14999")} > {tmp_path}/head.log 2>&1
+    head = f"""ray start --head --port={gcs} --node-ip-address={HEAD} {common} --include-dashboard=false {ports.flags(True, "10002-14999")} > {tmp_path}/head.log 2>&1
 {wait_for_nodes(f"{HEAD}:{gcs}", 2, nodes_file)}
 {shlex.join(tune)} > {log} 2>&1
 """
-    worker = f"ray start --address={HEAD}:{gcs} --node-ip-address={WORKER} {common} --block {node_ports(False, '15000-19999')}\n"
+    worker = f"ray start --address={HEAD}:{gcs} --node-ip-address={WORKER} {common} --block {ports.flags(False, '15000-19999')}\n"
     client = MlflowClient(mlflow_server.url)
     with (
         isolated_in_background(worker, tmp_path / "ns-worker", env, tmp_path / "worker.log") as worker_node,

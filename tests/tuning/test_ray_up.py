@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from tests.helpers.isolated import isolated_in_background, require_isolation, run_isolated
-from tests.helpers.processes import REPO_ROOT, free_port, subprocess_env
-from tests.helpers.ray_nodes import node_ports, wait_for_nodes
+from tests.helpers.processes import REPO_ROOT, subprocess_env
+from tests.helpers.ray_nodes import NodePorts, wait_for_nodes
 from tests.helpers.tuning import one_finished_run_per_trial, search_runs
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,9 @@ HEAD, WORKER, SSH_PORT = "127.0.0.1", "127.0.0.2", 2222
 VENV = Path(sys.executable).parent.parent
 
 
-def cluster_config(tmp_path: Path, key: Path, tracking_uri: str, data_dir: Path, gcs: int, dashboard: int) -> Path:
+def cluster_config(
+    tmp_path: Path, key: Path, tracking_uri: str, data_dir: Path, ports: NodePorts, gcs: int, dashboard: int
+) -> Path:
     """The shipped file with this machine's addresses, user, key, ports and paths: its setup and
     start commands otherwise run as a user's would."""
     config = yaml.safe_load(SHIPPED.read_text())
@@ -63,10 +65,10 @@ def cluster_config(tmp_path: Path, key: Path, tracking_uri: str, data_dir: Path,
         localise(c) for c in (config["head_start_ray_commands"][-1], config["worker_start_ray_commands"][-1])
     )
     config["head_start_ray_commands"][-1] = (
-        f"{head_start} --node-ip-address={HEAD} --num-cpus=1 --dashboard-port={dashboard} {node_ports(True, '10002-14999')}"
+        f"{head_start} --node-ip-address={HEAD} --num-cpus=1 --dashboard-port={dashboard} {ports.flags(True, '10002-14999')}"
     )
     config["worker_start_ray_commands"][-1] = (
-        f"{worker_start} --node-ip-address={WORKER} --num-cpus=2 --num-gpus=2 {node_ports(False, '15000-19999')}"
+        f"{worker_start} --node-ip-address={WORKER} --num-cpus=2 --num-gpus=2 {ports.flags(False, '15000-19999')}"
     )
     path = tmp_path / "cluster.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -112,8 +114,9 @@ def search_command(spec: str, experiment: str, storage: Path, *extra: str) -> st
 def test_ray_up_submit_and_down(mlflow_server, supercon_dir, small_grid, tmp_path):
     require_isolation()
     key = ssh_keys(tmp_path)
-    gcs, dashboard = free_port(), free_port()
-    cluster = cluster_config(tmp_path, key, mlflow_server.url, supercon_dir.parent, gcs, dashboard)
+    ports = NodePorts()
+    gcs, dashboard = ports.take(), ports.take()
+    cluster = cluster_config(tmp_path, key, mlflow_server.url, supercon_dir.parent, ports, gcs, dashboard)
     cpu_spec = str(Path(small_grid(units=(16, 32, 64), learning_rates=(3e-3,), epochs=2)).rename(tmp_path / "cpu.yaml"))
     gpu_spec = small_grid(units=(16, 32), learning_rates=(3e-3,), epochs=1)
     submit = f"ray job submit --address http://{HEAD}:{dashboard} --"

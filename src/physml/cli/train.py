@@ -44,6 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import mlflow
 
     from physml.tracking.report import print_ui_link
+    from physml.tracking.run_report import log_run_report
     from physml.tracking.server import resolve_tracking_uri
 
     task: Task = args.task_object
@@ -66,6 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         for anchor in anchors:
             model = f"{anchor.model} " if anchor.model else ""
             print(f"  {model}{anchor.metric} {anchor.value:g}  {anchor.source}")
+    for result in results:  # what a person reads first, from the run's logged numbers
+        if result.run_id and not result.diverged:
+            report = log_run_report(task, result.run_id, task.anchors_for(config, [result]))
+            print(f"report ({result.model}): runs:/{result.run_id}/{report} (and report.html)")
     print_ui_link(results[0].run_id if results else None)
     return 3 if any(result.diverged for result in results) else 0
 

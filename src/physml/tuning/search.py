@@ -43,6 +43,7 @@ from physml.tuning.storage import SearchStorage, search_storage
 from physml.tuning.summary import log_pbt_record, log_search_summary, results_table
 from physml.tuning.trainable import TrialSettings, run_trial, trial_config
 from physml.tuning.trial_runs import (
+    ExperimentFolder,
     FinaliseTrialRuns,
     close_running_trial_runs,
     retried_attempts,
@@ -250,7 +251,8 @@ def search(
             tune.with_parameters(run_trial, settings=settings, data=data),
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
         )
-        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id)]
+        folder = ExperimentFolder()
+        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id), folder]
         tuner = build_tuner(spec, options, trainable, storage, callbacks, epochs)
         storage.state_dir.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
@@ -272,7 +274,9 @@ def search(
                 "wall_seconds": state["wall_seconds"],
             }
             if spec.kind == "pbt":
-                extra_metrics["n_perturbations"] = log_pbt_record(storage.read_text("pbt_global.txt"))
+                extra_metrics["n_perturbations"] = log_pbt_record(
+                    folder.read_text("pbt_global.txt") or storage.read_text("pbt_global.txt")
+                )
             log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
             best_run_id = retrain_best(task, options, best_config, settings) if options.retrain_best else None
         return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)

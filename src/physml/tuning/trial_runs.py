@@ -101,3 +101,20 @@ def close_running_trial_runs(client: MlflowClient, experiment_id: str, parent_ru
 def retried_attempts(client: MlflowClient, experiment_id: str, parent_run_id: str) -> int:
     """Trial runs of this search that Tune retried (each says why in its `trial.error` tag)."""
     return len(child_runs(client, experiment_id, parent_run_id, "tags.`trial.retried` = 'true'"))
+
+
+class ExperimentFolder(tune.Callback):
+    """Driver side: notes the experiment's local folder, where Tune's schedulers write their logs
+    (PBT's pbt_global.txt) before they are synced to a remote --storage."""
+
+    def __init__(self):
+        self.local_path: str | None = None
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.local_path = trial.local_experiment_path
+
+    def read_text(self, name: str) -> str | None:
+        from pathlib import Path
+
+        path = Path(self.local_path) / name if self.local_path else None
+        return path.read_text() if path is not None and path.is_file() else None

@@ -149,12 +149,11 @@ _DATASETS: dict[tuple, object] = {}
 def training_dataset(data: SuperconData):
     """The MLflow dataset of `data`, built once per loaded table: MLflow infers its schema cell by
     cell (~4 s for 21,263 x 82), which `--model all` and tuning trials would otherwise repeat."""
-    # keyed on the files (a loaded table is validated against them), not on the frame object:
-    # `data.frame` is built anew on each access, and a trial's data is a fresh copy from Ray's object store
-    key = tuple(
-        (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size)
-        for path in (data.train_path, data.unique_m_path)
-    )
+    # keyed on the table's content (30 ms), not on the frame object: `data.frame` is built anew on each
+    # access, and a trial's data is a fresh copy from Ray's object store (in a worker whose working
+    # folder is not the driver's, so the files' relative paths do not resolve there)
+    digest = frame_digest(data.frame)
+    key = (str(data.train_path), digest)
     if key not in _DATASETS:
         _DATASETS.clear()  # one table at a time; a new load replaces it
         _DATASETS[key] = mlflow.data.from_pandas(
@@ -162,7 +161,7 @@ def training_dataset(data: SuperconData):
             source=LocalArtifactDatasetSource(str(data.train_path.resolve())),
             name="uci-superconductivity",
             targets="critical_temp",
-            digest=frame_digest(data.frame),  # every row (MLflow's digest reads the first 10,000)
+            digest=digest,  # every row (MLflow's digest reads the first 10,000)
         )
     return _DATASETS[key]
 
