@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.cli import main
+from physml.evaluation.calibration import Temperature
 from tests.helpers.processes import mlflow_run_project
 
 QUICK_EPOCHS = 2
@@ -98,6 +100,14 @@ def test_the_run_report_reads_the_logged_metrics(quick_run, tracking):
     accuracy = quick_run.data.metrics["test_accuracy"]
     assert text.startswith("# galaxy cnn: run ") and f"| test_accuracy | {accuracy:.4g}" in text
     assert "## Plots" in text and "(plots/confusion_normalised.png)" in text
+    m = quick_run.data.metrics
+    assert "## Uncertainty (set_level 0.9)" in text
+    for name in ("test_set_coverage", "test_set_size", "test_ece", "test_ece_before_scaling", "temperature"):
+        assert f"| {name} | {m[name]:.4g}" in text, name
+    change = m["test_ece_change"], m["test_ece_change_ci_low"], m["test_ece_change_ci_high"]
+    assert "| test_ece_change | {:.4g} [{:.4g}, {:.4g}] |".format(*change) in text
+    n, accuracy = m["test_by_agreement/at_least_0.8/n"], m["test_by_agreement/at_least_0.8/accuracy"]
+    assert f"| agreement | at_least_0.8 | {n:.4g} | {accuracy:.4g} |" in text
 
 
 @pytest.mark.parametrize("artifact", ARTIFACTS)
@@ -110,9 +120,9 @@ def test_artifacts_are_pngs_that_decode(quick_run, tracking, tmp_path, artifact)
     assert image.std() > 0.01, f"{artifact} is blank"
 
 
-def test_review_list(quick_run, tracking):
+def test_review_list_holds_the_galaxies_whose_set_is_not_one_class(quick_run, tracking):
     text = mlflow.artifacts.load_text(f"runs:/{quick_run.info.run_id}/review/review.csv")
-    review = pd.read_csv(io.StringIO(text))
+    review = pd.read_csv(io.StringIO(text), keep_default_na=False)  # an empty set is ""
     assert list(review.columns) == [
         "GalaxyID",
         "top_class",
@@ -121,14 +131,40 @@ def test_review_list(quick_run, tracking):
         "second_probability",
         "margin",
         "true_class",
+        "prediction_set",
+        "set_size",
     ]
-    n_test = int(quick_run.data.params["n_test"])
-    assert len(review) == round(quick_run.data.metrics["test_review_fraction"] * n_test)
-    assert (review["margin"] < 0.2).all() and review["margin"].is_monotonic_increasing
+    m, n_test = quick_run.data.metrics, int(quick_run.data.params["n_test"])
+    assert quick_run.data.params["review_rule"] == "set"
+    assert (
+        len(review)
+        == round(m["test_review_fraction"] * n_test)
+        == round((1 - m["test_set_singleton_fraction"]) * n_test)
+    )
+    assert (review["set_size"] != 1).all()
+    sizes = [len(s.split("|")) if s else 0 for s in review["prediction_set"]]
+    assert sizes == list(review["set_size"])
     np.testing.assert_allclose(review["margin"], review["top_probability"] - review["second_probability"], atol=1e-6)
 
 
-def test_model_is_registered_and_predicts_probabilities(quick_run, tracking, galaxy_dir):
+def test_calibration_and_sets_are_logged(quick_run):
+    m, params = quick_run.data.metrics, quick_run.data.params
+    assert params["calibration"] == "temperature" and params["set_level"] == "0.9" and params["set_score"] == "lac"
+    assert int(params["n_calibration"]) > 20 and int(params["n_val"]) > 20
+    assert 0 < m["temperature"] < 100 and 0 <= m["test_ece"] <= 1 and 0 <= m["test_ece_before_scaling"] <= 1
+    assert m["test_ece_change_ci_low"] <= m["test_ece_change"] <= m["test_ece_change_ci_high"]
+    assert m["test_ece_change"] == pytest.approx(m["test_ece"] - m["test_ece_before_scaling"])
+    for part in ("val", "test"):
+        assert 0 <= m[f"{part}_set_coverage"] <= 1 and 0 <= m[f"{part}_set_empty_fraction"] <= 1
+        assert 0 <= m[f"{part}_set_size"] <= 4
+    assert 0 <= m["test_dihedral_consistency"] <= 1
+    counts = [m[f"test_by_agreement/at_least_{least}/n"] for least in ("0.5", "0.8", "0.9")]
+    assert int(params["n_test"]) >= counts[0] >= counts[1] >= counts[2] >= 0  # stricter agreement, fewer galaxies
+
+
+def test_model_is_registered_and_predicts_calibrated_probabilities(quick_run, tracking, galaxy_dir):
+    import keras
+
     client = MlflowClient()
     version = client.get_model_version_by_alias("galaxy-cnn", "candidate")
     assert version.run_id == quick_run.info.run_id
@@ -141,6 +177,13 @@ def test_model_is_registered_and_predicts_probabilities(quick_run, tracking, gal
         probs = np.asarray(model.predict(images))
         assert probs.shape == (3, 4)
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # the probabilities are the net's, scaled by the run's temperature (calibrated, as the run logged)
+    net = keras.models.load_model(next(folder.rglob("cnn.keras")))
+    temperature = Temperature(**json.loads(next(folder.rglob("calibration.json")).read_text()))
+    assert temperature.temperature == pytest.approx(quick_run.data.metrics["temperature"])
+    raw = np.asarray(net.predict(images.astype("float32"), verbose=0))
+    np.testing.assert_allclose(probs, temperature.apply(raw), atol=1e-6)
+    assert temperature.temperature == 1 or np.abs(probs - raw).max() > 1e-3
     with pytest.raises(MlflowException, match=r"takes \(N, 424, 424, 3\) uint8 .* got shape \(1, 100, 100, 3\)"):
         model.predict(np.zeros((1, 100, 100, 3), np.uint8))
 
@@ -148,7 +191,7 @@ def test_model_is_registered_and_predicts_probabilities(quick_run, tracking, gal
 def test_served_model_takes_a_kaggle_jpeg_as_it_comes(quick_run, tracking, galaxy_dir, tmp_path):
     """`mlflow models serve` on the registered CNN, started for real: a JPEG's pixels from the shared
     data, posted as PIL decodes them (424x424x3 uint8), get the probabilities of the training code's
-    evaluation path (decode, crop, resize and crop, then the Keras net) on the same file."""
+    evaluation path (decode, crop, resize and crop, the Keras net, the run's temperature) on the same file."""
     import keras
     import requests
     from PIL import Image
@@ -166,7 +209,8 @@ def test_served_model_takes_a_kaggle_jpeg_as_it_comes(quick_run, tracking, galax
     assert pixels.shape == (424, 424, 3) and pixels.dtype == np.uint8
     shrunk = decoded_images([jpeg], config.crop, config.size, cache_dir=tmp_path / "cache", progress=False)
     net = keras.models.load_model(next(folder.rglob("cnn.keras")))
-    expected = np.asarray(net.predict(centre_crop(shrunk, config.input_size).astype("float32"), verbose=0))
+    temperature = Temperature(**json.loads(next(folder.rglob("calibration.json")).read_text()))
+    expected = temperature.apply(net.predict(centre_crop(shrunk, config.input_size).astype("float32"), verbose=0))
     with served_model(f"models:/galaxy-cnn/{version}", tracking, tmp_path / "serve.log") as url:
         response = requests.post(f"{url}/invocations", json={"inputs": pixels[np.newaxis].tolist()}, timeout=120)
         assert response.status_code == 200, response.text[:2000]

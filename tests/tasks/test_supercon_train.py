@@ -368,7 +368,7 @@ def test_every_run_has_a_report_with_its_logged_numbers_and_the_anchors(quick_ru
         for name in ("test_r2", "test_rmse", "test_interval_coverage", "test_interval_width"):
             assert re.search(rf"^\| {name} \| {re.escape(f'{metrics[name]:.4g}')}( \[|\s\|)", text, re.MULTILINE), name
         low, high = metrics["test_rmse_ci_low"], metrics["test_rmse_ci_high"]
-        assert f"[{low:.4g}, {high:.4g}]" in text and "## Uncertainty (promised level 0.9)" in text
+        assert f"[{low:.4g}, {high:.4g}]" in text and "## Uncertainty (interval_level 0.9)" in text
         assert f"| family | cuprate | {metrics['test_by_family/cuprate/n']:.4g} |" in text
         assert "![prediction_intervals](plots/prediction_intervals.png)" in text
         html = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/report.html")

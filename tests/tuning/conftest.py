@@ -8,9 +8,9 @@ import yaml
 
 @pytest.fixture
 def small_grid(tmp_path):
-    """A 2 x 2 supercon grid spec (fast trials)."""
+    """A small supercon grid spec (fast trials): 2 x 2 x 1 points by default."""
 
-    def write(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=2):
+    def write(units=(16, 32), learning_rates=(1e-3, 3e-3), epochs=2, layers=(2,)):
         spec = {
             "model": "dnn",
             "metric": "val_rmse",
@@ -20,7 +20,7 @@ def small_grid(tmp_path):
                 "space": {
                     "dnn.units": {"grid": list(units)},
                     "dnn.learning_rate": {"grid": list(learning_rates)},
-                    "dnn.layers": {"grid": [2]},
+                    "dnn.layers": {"grid": list(layers)},
                 },
             },
         }

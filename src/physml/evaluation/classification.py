@@ -57,35 +57,39 @@ def class_counts_figure(counts: pd.Series, title: str, items: str = "items") -> 
     return fig
 
 
-def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = 10, items: str = "items") -> tuple[Figure, float]:
-    """Reliability diagram of the top-class confidence, and the expected calibration error."""
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y_true
+def reliability(
+    curves: dict[str, np.ndarray], y_true: np.ndarray, bins: int = 10, items: str = "items"
+) -> tuple[Figure, dict[str, float]]:
+    """Reliability diagram of the top-class confidence for each set of probabilities in `curves`
+    (e.g. before and after calibration), and each one's expected calibration error."""
+    from physml.evaluation.calibration import expected_calibration_error
+
     edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
-    centres, accuracy, counts = [], [], []
-    ece = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            centres.append(confidence[mask].mean())
-            accuracy.append(correct[mask].mean())
-            counts.append(mask.sum())
-            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.2, 5.2), layout="constrained")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", label="perfect calibration")
-    ax.plot(centres, accuracy, marker="o", color="tab:blue", label="model")
-    for x, y, n in zip(centres, accuracy, counts):
-        ax.annotate(str(n), (x, y), xytext=(4, -12), textcoords="offset points", fontsize=7, color="grey")
+    eces = {}
+    for (label, probs), colour in zip(curves.items(), ("tab:orange", "tab:blue", "tab:green", "tab:red")):
+        confidence = probs.max(axis=1)
+        correct = probs.argmax(axis=1) == y_true
+        which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+        used = [b for b in range(bins) if (which == b).any()]
+        centres = [confidence[which == b].mean() for b in used]
+        accuracy = [correct[which == b].mean() for b in used]
+        eces[label] = expected_calibration_error(probs, y_true, bins)
+        ax.plot(centres, accuracy, marker="o", color=colour, label=f"{label} (ECE {eces[label]:.3f})")
+        for x, y, b in zip(centres, accuracy, used):
+            ax.annotate(
+                str((which == b).sum()), (x, y), xytext=(4, -12), textcoords="offset points", fontsize=7, color=colour
+            )
     ax.set(
         xlabel="confidence (top-class probability)",
         ylabel="accuracy",
         xlim=(0, 1),
         ylim=(0, 1.02),
-        title=f"reliability (ECE {ece:.3f}; numbers = {items} per bin)",
+        title=f"reliability (numbers = {items} per bin)",
     )
-    ax.legend(loc="upper left")
-    return fig, float(ece)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig, eces
 
 
 def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,10 +100,22 @@ def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, second, probs[rows, first] - probs[rows, second]
 
 
+def set_labels(sets: np.ndarray, names: list[str]) -> list[str]:
+    """Each row's prediction set as text: "spiral|barred_spiral", "" for an empty set."""
+    return ["|".join(np.asarray(names)[row]) for row in sets]
+
+
 def review_table(
-    ids, probs: np.ndarray, y_true: np.ndarray, names: list[str], margin_below: float, id_column: str = "id"
+    ids,
+    probs: np.ndarray,
+    y_true: np.ndarray,
+    names: list[str],
+    review: np.ndarray,
+    sets: np.ndarray | None = None,
+    id_column: str = "id",
 ) -> pd.DataFrame:
-    """Items the model is unsure of (top-two margin below the threshold), least confident first."""
+    """The items marked for `review` (a boolean per row), least certain first: with `sets`, empty sets,
+    then the largest sets, each by top-two margin; without, by margin."""
     first, second, margin = top_two(probs)
     rows = np.arange(len(probs))
     table = pd.DataFrame(
@@ -113,32 +129,41 @@ def review_table(
             "true_class": np.asarray(names)[y_true],
         }
     )
-    return table[table["margin"] < margin_below].sort_values("margin").reset_index(drop=True)
+    order = ["margin"]
+    if sets is not None:
+        size = sets.sum(axis=1)
+        table["prediction_set"] = set_labels(sets, names)
+        table["set_size"] = size
+        table["_rank"] = np.where(size == 0, len(names) + 1, size)  # an empty set: the least certain
+        order = ["_rank", "margin"]
+    ascending = [False, True] if sets is not None else [True]
+    table = table[np.asarray(review, dtype=bool)].sort_values(order, ascending=ascending, kind="stable")
+    return table.drop(columns=["_rank"], errors="ignore").reset_index(drop=True)
 
 
 def accuracy_vs_review(
-    probs: np.ndarray, y_true: np.ndarray, threshold: float, items: str = "items"
+    probs: np.ndarray, y_true: np.ndarray, review: np.ndarray, rule: str, items: str = "items"
 ) -> tuple[Figure, dict[str, float]]:
-    """Accuracy on the confident part as more of the least confident items go to people."""
+    """Accuracy on the confident part as more of the least confident items (by top-two margin) go to
+    people, and where the review rule (`review`: a boolean per row; `rule` names it) lands."""
     _, _, margin = top_two(probs)
     correct = probs.argmax(axis=1) == y_true
     order = np.argsort(margin)  # least confident first
     fractions = np.linspace(0, 0.9, 46)
     accuracies = [correct[order[round(f * len(order)) :]].mean() for f in fractions]
-    confident = margin >= threshold
+    confident = ~np.asarray(review, dtype=bool)
     summary = {
         "review_fraction": float((~confident).mean()),
         "confident_accuracy": float(correct[confident].mean()) if confident.any() else float("nan"),
     }
     fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
-    ax.plot(fractions, accuracies, color="tab:blue")
+    ax.plot(fractions, accuracies, color="tab:blue", label="by top-two margin")
     ax.scatter(
         [summary["review_fraction"]],
         [summary["confident_accuracy"]],
         color="tab:red",
         zorder=3,
-        label=f"margin < {threshold}: review {summary['review_fraction']:.0%}, "
-        f"accuracy on the rest {summary['confident_accuracy']:.1%}",
+        label=f"{rule}: review {summary['review_fraction']:.0%}, accuracy on the rest {summary['confident_accuracy']:.1%}",
     )
     ax.set(
         xlabel=f"fraction of test {items} sent to review (least confident first)",

@@ -24,6 +24,7 @@ from physml.tasks import registered
 from physml.tasks.base import SPLIT_PREFIXES
 from physml.tracking.directions import better, direction_words, metric_mode
 from physml.tracking.registry import alias_version
+from physml.tracking.uncertainty import FAMILIES
 
 
 @dataclass
@@ -38,10 +39,6 @@ class Decision:
     candidate_test: dict[str, float] = field(default_factory=dict)  # reported, not decided on
     champion_test: dict[str, float] = field(default_factory=dict)
     candidate_coverage: Coverage | None = None
-
-
-# what a run logs of its uncertainty, per decision part: (level param, coverage metric, size metric)
-UNCERTAINTY = (("interval_level", "interval_coverage", "interval_width"), ("set_level", "set_coverage", "set_size"))
 
 
 @dataclass
@@ -61,11 +58,11 @@ class Coverage:
 
 def coverage_of(run, part: str) -> Coverage | None:
     """The run's interval (or set) coverage and size on `part` (val, test), if it logged them."""
-    for level, coverage, size in UNCERTAINTY:
-        names = f"{part}_{coverage}", f"{part}_{size}"
-        if level in run.data.params and all(name in run.data.metrics for name in names):
+    for family in FAMILIES:
+        names = f"{part}_{family.coverage}", f"{part}_{family.size}"
+        if family.level_param in run.data.params and all(name in run.data.metrics for name in names):
             values = run.data.metrics
-            return Coverage(float(run.data.params[level]), values[names[0]], values[names[1]], *names)
+            return Coverage(float(run.data.params[family.level_param]), values[names[0]], values[names[1]], *names)
     return None
 
 

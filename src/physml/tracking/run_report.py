@@ -16,9 +16,9 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from physml.tasks.base import Anchor, Task
+from physml.tracking.uncertainty import FAMILIES, is_uncertainty_metric
 
 REPORT = "report.md"
-UNCERTAINTY_KEYS = ("interval_coverage", "interval_width", "interval_half_width", "set_coverage", "set_size")
 
 
 def value_text(metrics: dict[str, float], name: str) -> str:
@@ -36,11 +36,17 @@ def markdown(task: Task, run, anchors: list[Anchor], plots: list[str]) -> str:
     lines += [f"{', '.join(described)}.", ""] if described else []
     lines += ["## Headline (test part; 95% bootstrap interval where logged)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value_text(metrics, name)} |" for name in task.headline if name in metrics]
-    uncertainty = sorted(name for name in metrics if name.endswith(UNCERTAINTY_KEYS) and "/" not in name)
+    uncertainty = sorted(name for name in metrics if is_uncertainty_metric(name))
     if uncertainty:
-        level = params.get("interval_level") or params.get("set_level")
-        lines += ["", f"## Uncertainty (promised level {level})" if level else "## Uncertainty", ""]
-        lines += ["| metric | value |", "|---|---|", *(f"| {name} | {metrics[name]:.4g} |" for name in uncertainty)]
+        levels = [
+            f"{family.level_param} {params[family.level_param]}" for family in FAMILIES if family.level_param in params
+        ]
+        lines += ["", f"## Uncertainty ({', '.join(levels)})" if levels else "## Uncertainty", ""]
+        lines += [
+            "| metric | value |",
+            "|---|---|",
+            *(f"| {name} | {value_text(metrics, name)} |" for name in uncertainty),
+        ]
     lines += strata_table(metrics)
     if anchors:
         lines += ["", "## Published figures (the task's anchors data)", ""]

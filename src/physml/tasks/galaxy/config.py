@@ -8,6 +8,8 @@ from typing import Any
 from physml.config.core import check, setting
 
 TARGETS = ("classes4", "classes5", "regression")
+CALIBRATIONS = ("temperature", "none")
+REVIEW_RULES = ("set", "margin")
 
 
 @dataclass
@@ -18,6 +20,7 @@ class GalaxyData:
     input_size: int = setting(60, ge=1, le=424)
     val_fraction: float = setting(0.15, gt=0, lt=1)
     test_fraction: float = setting(0.15, gt=0, lt=1)
+    calibration_fraction: float = setting(0.5, gt=0, lt=1)  # of the validation part: calibration only
     limit: int = setting(0, ge=0)  # 0 = all galaxies
     skip_bad_images: bool = False
     tree_tolerance: float = setting(0.001, ge=0)
@@ -43,6 +46,10 @@ class GalaxyTraining:
 
 @dataclass
 class GalaxyEvaluation:
+    calibration: str = setting("temperature", choices=CALIBRATIONS)
+    set_level: float = setting(0.9, gt=0, lt=1)  # conformal prediction sets' promised coverage
+    set_score: str = setting("lac", choices=("lac", "aps"))
+    review_rule: str = setting("set", choices=REVIEW_RULES)  # set: not a single class; margin: below review_margin
     review_margin: float = setting(0.2, gt=0, lt=1)
     activation_galaxies: int = setting(4, ge=1)
     visualised_filters: int = setting(16, ge=1)

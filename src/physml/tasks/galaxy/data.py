@@ -159,7 +159,7 @@ class GalaxySet:
     labels: np.ndarray  # class index per galaxy (for regression: the 5-class label, for stratifying and reports)
     targets: np.ndarray  # one-hot classes, or the 37 vote fractions
     class_names: list[str]
-    split: dict[str, np.ndarray]  # train / val / test row indices
+    split: dict[str, np.ndarray]  # train / val / calibration / test row indices
     catalogue: GalaxyCatalogue
 
 
@@ -174,11 +174,21 @@ def morphology_labels(votes: pd.DataFrame, target: str) -> tuple[np.ndarray, lis
     return labels, names, np.ones(len(labels), dtype=bool)
 
 
-def stratified_split(labels: np.ndarray, val: float, test: float, seed: int) -> dict[str, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, val: float, test: float, seed: int, calibration: float | None = None
+) -> dict[str, np.ndarray]:
+    """Row indices of train / val / test (stratified by class), and with `calibration` that share of
+    the validation part carved off, stratified, as `calibration`: checkpoint choice reads `val`, the
+    calibration (temperature, conformal sets) fits on `calibration` only."""
     rows = np.arange(len(labels))
-    rest, test_rows = train_test_split(rows, test_size=test, stratify=labels, random_state=seed)
+    rest, test_rows = train_test_split(rows, test_size=test, stratify=labels[rows], random_state=seed)
     train_rows, val_rows = train_test_split(rest, test_size=val / (1 - test), stratify=labels[rest], random_state=seed)
-    return {"train": np.sort(train_rows), "val": np.sort(val_rows), "test": np.sort(test_rows)}
+    parts = {"train": train_rows, "val": val_rows, "test": test_rows}
+    if calibration:
+        parts["val"], parts["calibration"] = train_test_split(
+            val_rows, test_size=calibration, stratify=labels[val_rows], random_state=seed
+        )
+    return {name: np.sort(part) for name, part in parts.items()}
 
 
 def prepare(config: GalaxyConfig, catalogue: GalaxyCatalogue, progress: bool = True) -> GalaxySet:
@@ -194,7 +204,9 @@ def prepare(config: GalaxyConfig, catalogue: GalaxyCatalogue, progress: bool = T
     paths = list(catalogue.image_paths[keep])
     images = decoded_images(paths, config.data.crop, config.data.size, progress=progress, hashes=hashes)
     try:
-        split = stratified_split(labels, config.data.val_fraction, config.data.test_fraction, config.seed)
+        split = stratified_split(
+            labels, config.data.val_fraction, config.data.test_fraction, config.seed, config.data.calibration_fraction
+        )
     except ValueError as exc:  # scikit-learn: a class too small for a stratified part
         counts = ", ".join(f"{name} {count}" for name, count in zip(names, np.bincount(labels, minlength=len(names))))
         raise DataValidationError(

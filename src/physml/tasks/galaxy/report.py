@@ -1,61 +1,84 @@
 """Everything logged about a trained galaxy CNN on the test part: metrics, confusion matrices,
-calibration, test-time augmentation, the low-confidence review list, activation maps and filters."""
+calibration (before and after temperature scaling), conformal prediction sets, accuracy by volunteer
+agreement, test-time augmentation and dihedral consistency, the review list, activation maps and filters."""
 
 from __future__ import annotations
 
 import keras
 import mlflow
 import numpy as np
-import pandas as pd
 
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
+from physml.evaluation.calibration import Temperature, ece_change
+from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
-from physml.tasks.galaxy.gz2_tree import GZ2
-from physml.tasks.galaxy.images import centre_crop, dihedral_views
+from physml.tasks.galaxy.images import dihedral_views
 from physml.tracking.runs import log_figure
 
 ID_COLUMN = "GalaxyID"
 ITEMS = "galaxies"
 
 
-def class_probabilities(config: GalaxyConfig, outputs: np.ndarray) -> np.ndarray:
-    """Softmax outputs as they are; predicted vote fractions turned into the 5 tree-derived classes."""
-    if config.data.target != "regression":
-        return outputs
-    fractions = pd.DataFrame(np.clip(outputs, 0, 1), columns=GZ2.columns)
-    return GZ2.class_probabilities(fractions, include_other=True).to_numpy()
-
-
-def log_classification_report(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> dict[str, float]:
+def log_classification_report(
+    config: GalaxyConfig, model: keras.Model, data: GalaxySet, temperature: Temperature | None = None
+) -> dict[str, float]:
+    """The test part's metrics and figures, from the probabilities scaled by `temperature` (the
+    served model's), beside the raw ones where calibration changes them."""
     test = data.split["test"]
-    images = centre_crop(data.images[test], config.data.input_size).astype("float32")
+    images = unc.part_images(config, data, "test")
     y_true = data.labels[test]
     names = data.class_names
     outputs = np.asarray(model.predict(images, batch_size=256, verbose=0))
     metrics: dict[str, float] = {}
     if config.data.target == "regression":
         metrics["test_rmse"] = float(np.sqrt(((outputs - data.targets[test]) ** 2).mean()))  # the Kaggle metric
-    probs = class_probabilities(config, outputs)
+    raw = unc.class_probabilities(config, outputs)
+    probs = unc.calibrated(raw, temperature)
     metrics.update(cls.classification_metrics(y_true, probs, names))
 
-    views = [np.asarray(model.predict(v.copy(), batch_size=256, verbose=0)) for v in dihedral_views(images)]
-    tta_probs = class_probabilities(config, np.mean(views, axis=0))
-    metrics["test_tta_accuracy"] = float((tta_probs.argmax(axis=1) == y_true).mean())
+    views = [unc.raw_probabilities(config, model, v.copy()) for v in dihedral_views(images)]
+    metrics["test_tta_accuracy"] = float((np.mean(views, axis=0).argmax(axis=1) == y_true).mean())
+    metrics["test_dihedral_consistency"] = unc.dihedral_consistency(views)
 
     predicted = probs.argmax(axis=1)
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=False), "plots/confusion_counts.png")
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=True), "plots/confusion_normalised.png")
-    figure, metrics["test_ece"] = cls.reliability(probs, y_true, items=ITEMS)
-    log_figure(figure, "plots/reliability.png")
+    metrics.update(log_calibration(raw, probs, y_true, temperature))
 
-    log_review(config, data, images, probs, y_true, metrics)
+    sets, set_figures = unc.prediction_sets(config, model, data, temperature, probs)
+    metrics.update(set_figures)
+    metrics.update(unc.agreement_accuracy(data, probs))
+    log_review(config, data, images, probs, y_true, sets, metrics)
     if config.evaluation.network_views:
         log_network_views(config, model, images, data.ids[test], predicted, y_true, names)
     mlflow.log_metrics(metrics)
     return metrics
+
+
+def log_calibration(
+    raw: np.ndarray, probs: np.ndarray, y_true: np.ndarray, temperature: Temperature | None
+) -> dict[str, float]:
+    """ECE (and, scaled, ECE before scaling, the change with its paired bootstrap CI, the temperature)
+    and the reliability diagram of both."""
+    if temperature is None:
+        figure, eces = cls.reliability({"model": probs}, y_true, items=ITEMS)
+        log_figure(figure, "plots/reliability.png")
+        return {"test_ece": eces["model"]}
+    after = f"temperature scaled (T = {temperature.temperature:.2f})"
+    figure, eces = cls.reliability({"before scaling": raw, after: probs}, y_true, items=ITEMS)
+    log_figure(figure, "plots/reliability.png")
+    change, low, high = ece_change(raw, probs, y_true)
+    return {
+        "test_ece": eces[after],
+        "test_ece_before_scaling": eces["before scaling"],
+        "test_ece_change": change,
+        "test_ece_change_ci_low": low,
+        "test_ece_change_ci_high": high,
+        "temperature": temperature.temperature,
+    }
 
 
 def log_review(
@@ -64,26 +87,36 @@ def log_review(
     images: np.ndarray,
     probs: np.ndarray,
     y_true: np.ndarray,
+    sets: np.ndarray,
     metrics: dict[str, float],
 ) -> None:
-    threshold = config.evaluation.review_margin
+    """review/review.csv: the galaxies for people to look at (evaluation.review_rule: those whose
+    conformal set is not a single class, or whose top-two margin is below evaluation.review_margin),
+    the accuracy on the rest, and a contact sheet of the 25 least certain with their sets."""
     ids = data.ids[data.split["test"]]
-    review = cls.review_table(ids, probs, y_true, data.class_names, threshold, ID_COLUMN)
-    mlflow.log_text(review.to_csv(index=False), "review/review.csv")
-    figure, summary = cls.accuracy_vs_review(probs, y_true, threshold, items=ITEMS)
+    names = data.class_names
+    if config.evaluation.review_rule == "set":
+        review = sets.sum(axis=1) != 1
+        rule = f"{config.evaluation.set_level:.0%} set not one class"
+    else:
+        review = cls.top_two(probs)[2] < config.evaluation.review_margin
+        rule = f"margin < {config.evaluation.review_margin}"
+    table = cls.review_table(ids, probs, y_true, names, review, sets, ID_COLUMN)
+    mlflow.log_text(table.to_csv(index=False), "review/review.csv")
+    figure, summary = cls.accuracy_vs_review(probs, y_true, review, rule, items=ITEMS)
     metrics.update({f"test_{key}": value for key, value in summary.items()})
     log_figure(figure, "review/accuracy_vs_review_fraction.png")
 
-    least = cls.review_table(ids, probs, y_true, data.class_names, np.inf, ID_COLUMN).head(25)
+    everyone = np.ones(len(ids), dtype=bool)
+    least = cls.review_table(ids, probs, y_true, names, everyone, sets, ID_COLUMN).head(25)
     position = {galaxy: row for row, galaxy in enumerate(ids)}
     sheet = images[[position[g] for g in least[ID_COLUMN]]].astype("uint8")
     titles = [
-        f"{g}\npred {p} ({q:.2f})\ntrue {t}"
-        for g, p, q, t in least[[ID_COLUMN, "top_class", "top_probability", "true_class"]].itertuples(index=False)
+        f"{g}\n{{{s.replace('|', ', ')}}}\ntrue {t}"
+        for g, s, t in least[[ID_COLUMN, "prediction_set", "true_class"]].itertuples(index=False)
     ]
-    log_figure(
-        vision.image_grid(sheet, titles, 5, "25 least confident test galaxies", cell=2.0), "review/least_confident.png"
-    )
+    title = f"25 least certain test galaxies, with their {config.evaluation.set_level:.0%} prediction sets"
+    log_figure(vision.image_grid(sheet, titles, 5, title, cell=2.0), "review/least_confident.png")
 
 
 def log_network_views(
@@ -130,6 +163,18 @@ def run_summary(result) -> str:
             f"8-view TTA {m['test_tta_accuracy']:.3f}; top-2 {m['test_top2_accuracy']:.3f})"
         ),
         f"macro-F1           {m['test_macro_f1']:.3f}",
+        (
+            f"calibration        ECE {m['test_ece']:.3f}"
+            + (
+                f" (before temperature scaling {m['test_ece_before_scaling']:.3f}, T = {m['temperature']:.2f})"
+                if "temperature" in m
+                else ""
+            )
+        ),
+        (
+            f"prediction sets    coverage {m['test_set_coverage']:.3f}, mean size {m['test_set_size']:.2f}, "
+            f"single class {m['test_set_singleton_fraction']:.1%} (accuracy {m['test_set_singleton_accuracy']:.3f})"
+        ),
         (
             f"review list        {m['test_review_fraction']:.1%} of test galaxies; accuracy on the rest "
             f"{m['test_confident_accuracy']:.3f}"

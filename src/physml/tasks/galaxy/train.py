@@ -22,6 +22,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import Schema, TensorSpec
 
 from physml.evaluation import plots
+from physml.evaluation.calibration import Temperature
 from physml.models.callbacks import EpochReporter, as_hook_list, extra_state, restore_net
 from physml.models.checkpoints import Checkpoints
 from physml.tasks.base import RunResult
@@ -37,14 +38,16 @@ from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
 from physml.tasks.galaxy.model import network_input
 from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg
 from physml.tasks.galaxy.report import log_classification_report
+from physml.tasks.galaxy.uncertainty import calibrate
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
-# what loading the model imports, as import names: Keras on TensorFlow, and physml's task package (yaml);
-# pinned() logs the distribution installed for each (tensorflow-cpu or tensorflow)
+# what loading the model imports: MLflow's client (mlflow-skinny: the pyfunc loader, not the server),
+# Keras on TensorFlow, and physml's task package (yaml); as import or distribution names, pinned() logs
+# the distribution installed for each (tensorflow-cpu or tensorflow).
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
-REQUIREMENTS = ("mlflow", "keras", "tensorflow", "numpy", "pandas", "yaml")
+REQUIREMENTS = ("mlflow-skinny", "numpy", "pandas", "yaml", "keras", "tensorflow")
 
 
 def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
@@ -54,6 +57,11 @@ def log_inputs(config: GalaxyConfig, data: GalaxySet) -> None:
         "preset": config.preset or "none",
         "n_train": len(data.split["train"]),
         "n_val": len(data.split["val"]),
+        "n_calibration": len(data.split["calibration"]),
+        "calibration": config.evaluation.calibration,
+        "set_level": config.evaluation.set_level,
+        "set_score": config.evaluation.set_score,
+        "review_rule": config.evaluation.review_rule,
         "n_test": len(data.split["test"]),
         "classes": ",".join(data.class_names),
     }
@@ -158,9 +166,12 @@ def fit(
     return keras.models.load_model(checkpoint), history
 
 
-def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result: RunResult) -> None:
+def log_model(
+    config: GalaxyConfig, model: keras.Model, data: GalaxySet, result: RunResult, temperature: Temperature | None
+) -> None:
     """The trained net (saved as .keras) inside galaxy's pyfunc model, registered as `registry.name`. The
-    model takes a JPEG's pixels as they come (its example: one test galaxy's) and preprocesses them itself."""
+    model takes a JPEG's pixels as they come (its example: one test galaxy's), preprocesses them itself
+    and returns the probabilities scaled by the calibration part's temperature."""
     preprocessing = dict(
         raw_size=RAW_SIZE, crop=config.data.crop, size=config.data.size, input_size=config.data.input_size
     )
@@ -174,8 +185,10 @@ def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result:
     name = config.registry.name if config.registry.register else None
     with tempfile.TemporaryDirectory() as tmp:
         path, settings = Path(tmp) / "cnn.keras", Path(tmp) / "preprocessing.json"
+        calibration = Path(tmp) / "calibration.json"
         model.save(path)
         settings.write_text(json.dumps(preprocessing))
+        calibration.write_text(json.dumps(temperature.as_dict() if temperature else {"temperature": None}))
         log_task_model(
             SERVED,
             result,
@@ -183,7 +196,7 @@ def log_model(config: GalaxyConfig, model: keras.Model, data: GalaxySet, result:
             REQUIREMENTS,
             signature,
             input_example=example,
-            artifacts={"keras_model": str(path), "preprocessing": str(settings)},
+            artifacts={"keras_model": str(path), "preprocessing": str(settings), "calibration": str(calibration)},
         )
 
 
@@ -193,7 +206,8 @@ def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None, checkpoints=
     log_inputs(config, data)
     with tempfile.TemporaryDirectory() as tmp:
         model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end, checkpoints)
-    result.metrics = log_classification_report(config, model, data)
+    temperature = calibrate(config, model, data)
+    result.metrics = log_classification_report(config, model, data, temperature)
     if config.registry.log_model:
-        log_model(config, model, data, result)
+        log_model(config, model, data, result, temperature)
     return result

@@ -4,7 +4,8 @@ The fitted Pipeline is saved as its parts: the StandardScaler's mean and scale a
 the linear model's coefficients (JSON), XGBoost's own JSON model, or the dense net as a native
 `.keras` file plus its target scaling (JSON). MLflow logs the model "from code" (`served.py`, which
 only names this class), so loading it executes physml's source shipped with the model, never
-bytes from the artifact store.
+bytes from the artifact store. Loading imports only what the model's kind needs (numpy and pandas;
+xgboost's Booster, not its scikit-learn wrapper; Keras), which its requirements (train.py) name.
 
 Input: a DataFrame with the feature columns of the signature (`physml supercon predict` makes them
 from a formula). Output: a DataFrame, one row per input: `Tc` (predicted, kelvin) and, where the run
@@ -62,11 +63,12 @@ class SuperconModel(TaskModel):
         self.interval = parts.get("interval")
         if self.kind == "linear":
             self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
-        elif self.kind == "xgboost":
-            from xgboost import XGBRegressor
+        elif self.kind == "xgboost":  # the Booster, not XGBRegressor: that wrapper needs scikit-learn
+            from xgboost import Booster
 
-            self.regressor = XGBRegressor()
-            self.regressor.load_model(context.artifacts["regressor"])
+            self.booster = Booster(model_file=context.artifacts["regressor"])
+            best = self.booster.attr("best_iteration")  # early stopping: the best round, as the wrapper predicts
+            self.rounds = (0, int(best) + 1) if best is not None else (0, 0)
         else:
             import keras
 
@@ -89,6 +91,6 @@ class SuperconModel(TaskModel):
         if self.kind == "linear":
             return scaled @ self.coef + self.intercept
         if self.kind == "xgboost":
-            return np.asarray(self.regressor.predict(scaled), dtype="float64")
+            return np.asarray(self.booster.inplace_predict(scaled, iteration_range=self.rounds), dtype="float64")
         out = self.net.predict(scaled.astype("float32"), batch_size=4096, verbose=0).reshape(-1)
         return out.astype("float64") * self.y_scale + self.y_mean

@@ -36,9 +36,12 @@ from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
 # what loading each model imports (served.py -> model.py), as import names: its own list, so the linear
-# model does not pull in TensorFlow; yaml for physml's task package. pinned() logs the distribution
-# installed for each (tensorflow-cpu or tensorflow, xgboost-cpu or xgboost).
-LOADING = ("mlflow", "numpy", "pandas", "yaml")
+# model does not pull in TensorFlow; yaml for physml's task package; MLflow as mlflow-skinny (a
+# distribution's name: mlflow.pyfunc loads and serves from it; `mlflow` adds the tracking server's
+# packages, scikit-learn and scipy among them). pinned() logs the distribution installed for each
+# (tensorflow-cpu or tensorflow, xgboost-cpu or xgboost). tests/models/test_fresh_environments.py
+# loads each registered model in a fresh environment holding only these.
+LOADING = ("mlflow-skinny", "numpy", "pandas", "yaml")
 REQUIREMENTS = {"linear": LOADING, "gbm": (*LOADING, "xgboost"), "dnn": (*LOADING, "keras", "tensorflow")}
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
 EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}

@@ -1,0 +1,96 @@
+"""How far a galaxy CNN's probabilities can be trusted: temperature scaling fitted on the calibration
+part, split-conformal prediction sets, accuracy by volunteer agreement, and dihedral consistency.
+
+The calibration part is carved, stratified, out of the validation part (data.calibration_fraction);
+the checkpoint is chosen on the rest of it, so nothing here is fitted on data that chose the model.
+The temperature is fitted first (one number, by log loss), then the conformal quantile on the scaled
+probabilities of the same part; the coverage measured on the test part checks the promise."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+
+from physml.evaluation.calibration import Temperature, fit_temperature
+from physml.evaluation.conformal import conformal_sets, set_metrics
+from physml.tasks.galaxy.config import GalaxyConfig
+from physml.tasks.galaxy.data import GalaxySet
+from physml.tasks.galaxy.gz2_tree import GZ2
+from physml.tasks.galaxy.images import centre_crop
+
+AGREEMENT = (0.5, 0.8, 0.9)  # the decision tree's probability of a galaxy's top class, at least
+BATCH = 256
+
+
+def part_images(config: GalaxyConfig, data: GalaxySet, part: str) -> np.ndarray:
+    """A part's galaxies as the CNN evaluates them: the centre crop, float32."""
+    return centre_crop(data.images[data.split[part]], config.data.input_size).astype("float32")
+
+
+def class_probabilities(config: GalaxyConfig, outputs: np.ndarray) -> np.ndarray:
+    """Softmax outputs as they are; predicted vote fractions turned into the 5 tree-derived classes."""
+    if config.data.target != "regression":
+        return outputs
+    fractions = pd.DataFrame(np.clip(outputs, 0, 1), columns=GZ2.columns)
+    return GZ2.class_probabilities(fractions, include_other=True).to_numpy()
+
+
+def raw_probabilities(config: GalaxyConfig, model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return class_probabilities(config, np.asarray(model.predict(images, batch_size=BATCH, verbose=0)))
+
+
+def calibrate(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> Temperature | None:
+    """The temperature fitted on the calibration part, for a softmax target with
+    evaluation.calibration `temperature` (the regression target's vote fractions are not a softmax)."""
+    if config.data.target == "regression" or config.evaluation.calibration == "none":
+        return None
+    probs = raw_probabilities(config, model, part_images(config, data, "calibration"))
+    return fit_temperature(probs, data.labels[data.split["calibration"]])
+
+
+def calibrated(probs: np.ndarray, temperature: Temperature | None) -> np.ndarray:
+    return temperature.apply(probs) if temperature is not None else probs
+
+
+def prediction_sets(
+    config: GalaxyConfig,
+    model: keras.Model,
+    data: GalaxySet,
+    temperature: Temperature | None,
+    test_probs: np.ndarray,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The test part's conformal sets at evaluation.set_level, conformalized on the calibration part's
+    (scaled) probabilities, and their coverage, size, singletons and empties on val and test."""
+    level, score = config.evaluation.set_level, config.evaluation.set_score
+    calibration = calibrated(raw_probabilities(config, model, part_images(config, data, "calibration")), temperature)
+    val = calibrated(raw_probabilities(config, model, part_images(config, data, "val")), temperature)
+    labels = {part: data.labels[data.split[part]] for part in ("calibration", "val", "test")}
+    val_sets = conformal_sets(calibration, labels["calibration"], val, level, score)
+    test_sets = conformal_sets(calibration, labels["calibration"], test_probs, level, score)
+    return test_sets, {
+        **set_metrics(val_sets, labels["val"], "val_"),
+        **set_metrics(test_sets, labels["test"], "test_"),
+    }
+
+
+def agreement_accuracy(data: GalaxySet, probs: np.ndarray) -> dict[str, float]:
+    """Accuracy on the test galaxies whose top class has decision-tree probability (from the
+    volunteers' votes) at least 0.5, 0.8 and 0.9, with how many there are: as Dieleman 2015 reports."""
+    test = data.split["test"]
+    votes = data.catalogue.votes.loc[data.ids[test]]
+    agreement = GZ2.class_probabilities(votes, include_other=True).to_numpy().max(axis=1)
+    correct = probs.argmax(axis=1) == data.labels[test]
+    metrics: dict[str, float] = {}
+    for least in AGREEMENT:
+        kept = agreement >= least
+        name = f"test_by_agreement/at_least_{least}"
+        metrics[f"{name}/n"] = float(kept.sum())
+        metrics[f"{name}/accuracy"] = float(correct[kept].mean()) if kept.any() else float("nan")
+    return metrics
+
+
+def dihedral_consistency(view_probs: list[np.ndarray]) -> float:
+    """The share of galaxies given the same class in all 8 rotations and reflections."""
+    classes = np.stack([probs.argmax(axis=1) for probs in view_probs])
+    return float((classes == classes[0]).all(axis=0).mean())
