@@ -1,6 +1,7 @@
-"""Temperature scaling and conformal prediction sets on synthetic probabilities whose truth is known
-(fast): the fitted temperature finds the one that made them, the served formula equals
-scikit-learn's calibrated classifier, and sets keep their coverage on exchangeable rows."""
+"""Calibration and conformal prediction sets on synthetic probabilities whose truth is known (fast):
+the fitted temperature finds the one that made them, matrix scaling also undoes shifted class
+priors, the served formulas equal scikit-learn's fitted models, and sets keep their coverage on
+exchangeable rows."""
 
 from __future__ import annotations
 
@@ -8,42 +9,73 @@ import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
 
-from physml.evaluation.calibration import Temperature, ece_change, expected_calibration_error, fit_temperature
+from physml.evaluation.calibration import (
+    MATRIX_C,
+    Calibration,
+    ece_change,
+    expected_calibration_error,
+    fit_calibration,
+    log_probabilities,
+)
 from physml.evaluation.conformal import conformal_sets, set_metrics
 from physml.evaluation.given_probabilities import GivenProbabilities
 
 
-def sampled(n: int, temperature: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Labels drawn from softmax(z), reported as the probabilities softmax(z / temperature)."""
+def sampled(n: int, temperature: float, seed: int, prior_shift=(0, 0, 0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from softmax(z), reported as the probabilities softmax(z / temperature + shift)."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(n, 4)) * 2.5
     true = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     labels = np.array([rng.choice(4, p=p) for p in true])
-    shown = np.exp(logits / temperature)
+    shown = np.exp(logits / temperature + np.asarray(prior_shift))
     return shown / shown.sum(axis=1, keepdims=True), labels
 
 
 def test_temperature_finds_the_one_that_made_the_probabilities():
     probs, labels = sampled(4000, temperature=2.5, seed=0)  # under-confident, as focal loss leaves a CNN
-    temperature = fit_temperature(probs, labels)
-    assert temperature.temperature == pytest.approx(1 / 2.5, rel=0.1) and temperature.n_calibration == 4000
+    calibration = fit_calibration(probs, labels, "temperature")
+    assert calibration.temperature == pytest.approx(1 / 2.5, rel=0.1) and calibration.n_calibration == 4000
     before = expected_calibration_error(probs, labels)
-    after = expected_calibration_error(temperature.apply(probs), labels)
+    after = expected_calibration_error(calibration.apply(probs), labels)
     assert before > 0.1 and after < 0.03
-    change, low, high = ece_change(probs, temperature.apply(probs), labels, resamples=200)
+    change, low, high = ece_change(probs, calibration.apply(probs), labels, resamples=200)
     assert low <= change <= high < 0
 
 
-def test_served_formula_equals_scikit_learns_calibrated_classifier():
+def test_matrix_scaling_also_undoes_shifted_priors_which_one_temperature_cannot():
+    """A class-weighted loss shifts the classes' priors: one temperature leaves that, W log p + b not."""
+    shift = (0.0, 0.0, 1.5, 0.5)  # a rare class pushed up, as balanced class weights do
+    probs, labels = sampled(3000, temperature=2.0, seed=3, prior_shift=shift)
+    test_probs, test_labels = sampled(3000, temperature=2.0, seed=4, prior_shift=shift)
+    temperature = fit_calibration(probs, labels, "temperature")
+    matrix = fit_calibration(probs, labels, "matrix")
+    ece = {c.method: expected_calibration_error(c.apply(test_probs), test_labels) for c in (temperature, matrix)}
+    assert ece["matrix"] < 0.03 < ece["temperature"]
+    accuracy = (matrix.apply(test_probs).argmax(axis=1) == test_labels).mean()
+    assert accuracy > (test_probs.argmax(axis=1) == test_labels).mean()  # the priors put right, the top class too
+
+
+def test_served_formulas_equal_scikit_learns_fitted_models():
     probs, labels = sampled(500, temperature=0.6, seed=1)
     frozen = FrozenEstimator(GivenProbabilities(4).fit())
     calibrated = CalibratedClassifierCV(frozen, method="temperature").fit(probs, labels)
-    temperature = fit_temperature(probs, labels)
+    temperature = fit_calibration(probs, labels, "temperature")
     assert temperature.temperature > 1  # over-confident probabilities are softened
     np.testing.assert_allclose(temperature.apply(probs), calibrated.predict_proba(probs), rtol=0, atol=1e-8)
     assert (temperature.apply(probs).argmax(axis=1) == probs.argmax(axis=1)).all()  # the ranking stays
-    assert Temperature(**temperature.as_dict()) == temperature
+    matrix = fit_calibration(probs, labels, "matrix")
+    regression = LogisticRegression(C=MATRIX_C, max_iter=5000).fit(log_probabilities(probs), labels)
+    np.testing.assert_allclose(matrix.apply(probs), regression.predict_proba(log_probabilities(probs)), atol=1e-9)
+    for calibration in (temperature, matrix):  # what calibration.json holds gives the same model back
+        assert Calibration(**calibration.as_dict()) == calibration
+
+
+def test_a_calibration_part_without_a_class_is_refused():
+    probs, labels = sampled(50, temperature=1.0, seed=5)
+    with pytest.raises(ValueError, match=r"no row of class \[3\]"):
+        fit_calibration(probs, np.minimum(labels, 2), "matrix")
 
 
 def test_ece_by_hand():

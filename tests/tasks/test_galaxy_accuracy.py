@@ -19,8 +19,8 @@ def test_cnn_beats_the_majority_class(tracking, galaxy_dir):
     assert metrics["test_majority_rate"] < 0.6
     assert metrics["test_accuracy"] >= metrics["test_majority_rate"] + 0.12
     assert metrics["test_macro_f1"] > 0.5
-    # calibrated on the calibration part: the under-confident focal-loss net sharpened, sets that keep
-    # their 90% promise on the test part (one seed, ~420 galaxies: within 0.06)
-    assert metrics["temperature"] < 1 and metrics["test_ece"] < min(0.1, metrics["test_ece_before_scaling"])
+    # calibrated on the calibration part (matrix scaling): the under-confident focal-loss net's ECE
+    # falls, and sets keep their 90% promise on the test part (one seed, ~420 galaxies: within 0.06)
+    assert metrics["test_ece"] < min(0.08, metrics["test_ece_before_scaling"] - 0.05)
     assert abs(metrics["test_set_coverage"] - 0.9) <= 0.06
     assert metrics["test_set_singleton_accuracy"] > metrics["test_accuracy"]

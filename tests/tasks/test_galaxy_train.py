@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.cli import main
-from physml.evaluation.calibration import Temperature
+from physml.evaluation.calibration import Calibration
 from tests.helpers.processes import mlflow_run_project
 
 QUICK_EPOCHS = 2
@@ -102,7 +102,7 @@ def test_the_run_report_reads_the_logged_metrics(quick_run, tracking):
     assert "## Plots" in text and "(plots/confusion_normalised.png)" in text
     m = quick_run.data.metrics
     assert "## Uncertainty (set_level 0.9)" in text
-    for name in ("test_set_coverage", "test_set_size", "test_ece", "test_ece_before_scaling", "temperature"):
+    for name in ("test_set_coverage", "test_set_size", "test_ece", "test_ece_before_scaling", "test_review_fraction"):
         assert f"| {name} | {m[name]:.4g}" in text, name
     change = m["test_ece_change"], m["test_ece_change_ci_low"], m["test_ece_change_ci_high"]
     assert "| test_ece_change | {:.4g} [{:.4g}, {:.4g}] |".format(*change) in text
@@ -149,9 +149,9 @@ def test_review_list_holds_the_galaxies_whose_set_is_not_one_class(quick_run, tr
 
 def test_calibration_and_sets_are_logged(quick_run):
     m, params = quick_run.data.metrics, quick_run.data.params
-    assert params["calibration"] == "temperature" and params["set_level"] == "0.9" and params["set_score"] == "lac"
+    assert params["calibration"] == "matrix" and params["set_level"] == "0.9" and params["set_score"] == "lac"
     assert int(params["n_calibration"]) > 20 and int(params["n_val"]) > 20
-    assert 0 < m["temperature"] < 100 and 0 <= m["test_ece"] <= 1 and 0 <= m["test_ece_before_scaling"] <= 1
+    assert 0 <= m["test_ece"] <= 1 and 0 <= m["test_ece_before_scaling"] <= 1 and 0 <= m["test_raw_accuracy"] <= 1
     assert m["test_ece_change_ci_low"] <= m["test_ece_change"] <= m["test_ece_change_ci_high"]
     assert m["test_ece_change"] == pytest.approx(m["test_ece"] - m["test_ece_before_scaling"])
     for part in ("val", "test"):
@@ -177,13 +177,13 @@ def test_model_is_registered_and_predicts_calibrated_probabilities(quick_run, tr
         probs = np.asarray(model.predict(images))
         assert probs.shape == (3, 4)
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    # the probabilities are the net's, scaled by the run's temperature (calibrated, as the run logged)
+    # the probabilities are the net's, calibrated as the run calibrated them (matrix scaling)
     net = keras.models.load_model(next(folder.rglob("cnn.keras")))
-    temperature = Temperature(**json.loads(next(folder.rglob("calibration.json")).read_text()))
-    assert temperature.temperature == pytest.approx(quick_run.data.metrics["temperature"])
+    calibration = Calibration(**json.loads(next(folder.rglob("calibration.json")).read_text()))
+    assert calibration.method == "matrix" and calibration.n_calibration == int(quick_run.data.params["n_calibration"])
     raw = np.asarray(net.predict(images.astype("float32"), verbose=0))
-    np.testing.assert_allclose(probs, temperature.apply(raw), atol=1e-6)
-    assert temperature.temperature == 1 or np.abs(probs - raw).max() > 1e-3
+    np.testing.assert_allclose(probs, calibration.apply(raw), atol=1e-6)
+    assert np.abs(probs - raw).max() > 1e-3
     with pytest.raises(MlflowException, match=r"takes \(N, 424, 424, 3\) uint8 .* got shape \(1, 100, 100, 3\)"):
         model.predict(np.zeros((1, 100, 100, 3), np.uint8))
 
@@ -191,7 +191,7 @@ def test_model_is_registered_and_predicts_calibrated_probabilities(quick_run, tr
 def test_served_model_takes_a_kaggle_jpeg_as_it_comes(quick_run, tracking, galaxy_dir, tmp_path):
     """`mlflow models serve` on the registered CNN, started for real: a JPEG's pixels from the shared
     data, posted as PIL decodes them (424x424x3 uint8), get the probabilities of the training code's
-    evaluation path (decode, crop, resize and crop, the Keras net, the run's temperature) on the same file."""
+    evaluation path (decode, crop, resize and crop, the Keras net, the run's calibration) on the same file."""
     import keras
     import requests
     from PIL import Image
@@ -209,8 +209,8 @@ def test_served_model_takes_a_kaggle_jpeg_as_it_comes(quick_run, tracking, galax
     assert pixels.shape == (424, 424, 3) and pixels.dtype == np.uint8
     shrunk = decoded_images([jpeg], config.crop, config.size, cache_dir=tmp_path / "cache", progress=False)
     net = keras.models.load_model(next(folder.rglob("cnn.keras")))
-    temperature = Temperature(**json.loads(next(folder.rglob("calibration.json")).read_text()))
-    expected = temperature.apply(net.predict(centre_crop(shrunk, config.input_size).astype("float32"), verbose=0))
+    calibration = Calibration(**json.loads(next(folder.rglob("calibration.json")).read_text()))
+    expected = calibration.apply(net.predict(centre_crop(shrunk, config.input_size).astype("float32"), verbose=0))
     with served_model(f"models:/galaxy-cnn/{version}", tracking, tmp_path / "serve.log") as url:
         response = requests.post(f"{url}/invocations", json={"inputs": pixels[np.newaxis].tolist()}, timeout=120)
         assert response.status_code == 200, response.text[:2000]

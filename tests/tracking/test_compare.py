@@ -72,3 +72,39 @@ def test_compare_errors_name_what_is_missing(tracking, capsys):
     MlflowClient().create_experiment("empty-for-compare")
     assert main(["compare", "empty-for-compare", "--metric", "test_r2"]) == 2
     assert "no finished run in 'empty-for-compare' has the metric 'test_r2'" in capsys.readouterr().err
+
+
+def test_compare_over_seeds_groups_what_only_the_seed_tells_apart(tracking, capsys):
+    """Runs logged for the purpose (no training): two models x three seeds, each seed with its own
+    split digest. --over seed groups them by model (the digest goes with the seed), best mean first,
+    with the mean, the spread and the t-interval of the mean from the logged values."""
+    import mlflow
+    import numpy as np
+    from scipy import stats
+
+    rmse = {"gbm": [9.4, 9.7, 9.5], "linear": [17.8, 18.1, 17.9]}
+    for model, values in rmse.items():
+        for seed, value in enumerate(values):
+            mlflow.set_experiment("test-compare-seeds")
+            with mlflow.start_run(tags={"task": "supercon"}):
+                mlflow.log_params({"model": model, "seed": seed, "split_digest": f"d{seed}", "split": "random"})
+                mlflow.log_metrics({"test_rmse": value, "test_r2": 1 - value / 100})
+    capsys.readouterr()
+    assert main(["compare", "test-compare-seeds", "--metric", "test_rmse", "--over", "seed"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["model", "seeds"] and "split_digest" not in lines[0]
+    gbm, linear = lines[2], lines[3]  # lower RMSE first
+    assert gbm.startswith("gbm") and linear.startswith("linear") and "0,1,2" in gbm
+    values = np.array(rmse["gbm"])
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
+    assert (
+        f"{values.mean():.4g} ± {values.std(ddof=1):.2g} [{values.mean() - half:.4g}, {values.mean() + half:.4g}]"
+        in gbm
+    )
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("test-compare-seeds").experiment_id
+    (comparison,) = client.search_runs([experiment], filter_string="tags.`physml.kind` = 'comparison'")
+    table = Path(client.download_artifacts(comparison.info.run_id, "comparison/seeds.md")).read_text()
+    assert (
+        table.startswith("# test-compare-seeds: test_rmse over seeds (lower is better)") and "| gbm | 0,1,2 |" in table
+    )

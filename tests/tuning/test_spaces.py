@@ -61,3 +61,15 @@ def test_pbt_specs_change_only_what_a_checkpoint_takes(tmp_path):
     )
     with pytest.raises(ConfigError, match="needs a model that checkpoints; supercon's 'linear' does not"):
         load_search_spec(get_task("supercon"), "pbt", linear)
+
+
+def test_galaxy_recipe_spec_covers_the_stronger_recipes_knobs():
+    """`physml tune galaxy --spec recipe`: every knob of the stronger recipe, each choice a valid config."""
+    task = get_task("galaxy")
+    recipe = load_search_spec(task, "bayes", "recipe")
+    knobs = {"model.batch_norm", "model.global_pooling", "train.optimizer", "train.schedule", "train.loss"}
+    assert knobs | {"train.label_smoothing", "train.soft_labels"} <= set(recipe.space)
+    assert recipe.model == "cnn" and recipe.metric == "val_accuracy" and recipe.asha
+    for key, space in recipe.space.items():
+        for value in space.get("choice", []):
+            task.load_config(overrides={key: value})  # a ConfigError if the value is not the key's

@@ -196,3 +196,84 @@ def log_comparison(comparison: Comparison) -> str:
         mlflow.log_text(comparison.markdown(), "comparison/table.md")
         log_figure(figure(comparison), "comparison/comparison.png")
     return run.info.run_id
+
+
+@dataclass
+class SeedGroup:
+    """Runs that differ only by their seed (and what the seed decides, such as the split's digest)."""
+
+    key: dict[str, str]  # the grouping params' values
+    runs: list[Run]
+
+    def values(self, metric: str) -> list[float]:
+        return [r.data.metrics[metric] for r in self.runs if metric in r.data.metrics]
+
+
+def seed_determined(runs: list[Run], param: str, seed_param: str) -> bool:
+    """`param` varies, but never between runs of one seed: the seed decides it (a split digest)."""
+    by_seed: dict[str, set[str | None]] = {}
+    for run in runs:
+        by_seed.setdefault(run.data.params.get(seed_param, ""), set()).add(run.data.params.get(param))
+    return all(len(values) == 1 for values in by_seed.values())
+
+
+def over_seeds(comparison: Comparison, by: list[str] | None = None, seed_param: str = "seed") -> list[SeedGroup]:
+    """The compared runs grouped by the params in `by` (default: those that vary between the runs,
+    other than the seed and what it decides), best group mean first."""
+    runs = comparison.runs
+    if by is None:
+        names = sorted({p for r in runs for p in r.data.params})
+        varying = [p for p in names if len({r.data.params.get(p) for r in runs}) > 1 and p != seed_param]
+        by = [p for p in varying if not seed_determined(runs, p, seed_param) and not p.startswith("search.")]
+    groups: dict[tuple, SeedGroup] = {}
+    for run in runs:
+        key = tuple(run.data.params.get(p, "-") for p in by)
+        groups.setdefault(key, SeedGroup(dict(zip(by, key)), [])).runs.append(run)
+    ordered = sorted(groups.values(), key=lambda g: mean_and_interval(g.values(comparison.metric))[0])
+    return ordered if comparison.mode == "min" else ordered[::-1]
+
+
+def mean_and_interval(values: list[float]) -> tuple[float, float, float, float]:
+    """Mean, sample standard deviation and the 95% t-interval of the mean (NaN spread for one value)."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values)))
+    return mean, sd, mean - half, mean + half
+
+
+def seed_table(comparison: Comparison, groups: list[SeedGroup]) -> tuple[list[str], list[list[str]]]:
+    """One row per group: its params, the seeds, and each metric as mean ± sd [95% CI of the mean]."""
+    params = list(groups[0].key) if groups else []
+    header = [*params, "seeds", *(f"{m} mean ± sd [95% CI]" for m in comparison.metrics)]
+    rows = []
+    for group in groups:
+        seeds = ",".join(sorted(r.data.params.get("seed", "?") for r in group.runs))
+        cells = []
+        for metric in comparison.metrics:
+            values = group.values(metric)
+            if not values:
+                cells.append("-")
+                continue
+            mean, sd, low, high = mean_and_interval(values)
+            cells.append(f"{mean:.4g}" if math.isnan(sd) else f"{mean:.4g} ± {sd:.2g} [{low:.4g}, {high:.4g}]")
+        rows.append([*group.key.values(), seeds, *cells])
+    return header, rows
+
+
+def log_seed_comparison(comparison: Comparison, header: list[str], rows: list[list[str]]) -> str:
+    """A comparison run holding the groups' table (comparison/seeds.md)."""
+    from physml.display import markdown_table
+
+    use_experiment(comparison.experiment)
+    tags = {KIND_TAG: "comparison", "physml.compared_runs": ",".join(r.info.run_id for r in comparison.runs)[:5000]}
+    with mlflow.start_run(run_name=f"compare-seeds-{comparison.metric}", tags=tags) as run:
+        mlflow.log_params({"metric": comparison.metric, "over": "seed", "runs": len(comparison.runs)})
+        title = f"# {comparison.experiment}: {comparison.metric} over seeds ({direction_words(comparison.mode)})"
+        mlflow.log_text(f"{title}\n\n{markdown_table(header, rows)}\n", "comparison/seeds.md")
+    return run.info.run_id

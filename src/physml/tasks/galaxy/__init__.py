@@ -1,8 +1,9 @@
 """galaxy: Galaxy Zoo morphology from images (Kaggle Galaxy Challenge).
 
 Labels from the GZ2 decision tree (elliptical / spiral / barred spiral / edge-on / other, or the 37
-vote fractions), a CNN with focal loss and albumentations, confusion matrices, activation maps,
-filter pictures, and a review list of the galaxies the model is unsure of.
+vote fractions), a CNN with focal loss and in-graph augmentation (albumentations for what TensorFlow
+lacks), temperature-scaled probabilities and conformal prediction sets, confusion matrices,
+activation maps, filter pictures, and a review list of the galaxies whose set is not one class.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 from physml.config.core import check, setting
 
 TARGETS = ("classes4", "classes5", "regression")
-CALIBRATIONS = ("temperature", "none")
+CALIBRATIONS = ("matrix", "temperature", "none")
 REVIEW_RULES = ("set", "margin")
 
 
@@ -33,6 +33,8 @@ class CNNParams:
     dense_layers: int = setting(1, ge=0)
     dense_units: int = setting(128, ge=1)
     dropout: float = setting(0.5, ge=0, lt=1)
+    batch_norm: bool = False  # batch normalisation after each convolution
+    global_pooling: bool = False  # global average pooling instead of flattening the last feature maps
 
 
 @dataclass
@@ -42,11 +44,19 @@ class GalaxyTraining:
     epochs: int = setting(30, ge=1)
     focal_gamma: float = setting(2.0, ge=0)
     class_weighted: bool = True
+    loss: str = setting("focal", choices=("focal", "crossentropy"))
+    label_smoothing: float = setting(0.0, ge=0, lt=1)
+    soft_labels: bool = False  # train on the decision tree's class probabilities instead of one-hot labels
+    optimizer: str = setting("adam", choices=("adam", "adamw"))
+    weight_decay: float = setting(1e-4, ge=0)  # AdamW's decoupled weight decay
+    schedule: str = setting("constant", choices=("constant", "cosine"))
+    # dihedral: random crop + the 8 rotations/reflections, in-graph; strong: + albumentations' affine and noise
+    augmentation: str = setting("dihedral", choices=("dihedral", "strong"))
 
 
 @dataclass
 class GalaxyEvaluation:
-    calibration: str = setting("temperature", choices=CALIBRATIONS)
+    calibration: str = setting("matrix", choices=CALIBRATIONS)  # evaluation/calibration.py
     set_level: float = setting(0.9, gt=0, lt=1)  # conformal prediction sets' promised coverage
     set_score: str = setting("lac", choices=("lac", "aps"))
     review_rule: str = setting("set", choices=REVIEW_RULES)  # set: not a single class; margin: below review_margin

@@ -198,6 +198,9 @@ def prepare(config: GalaxyConfig, catalogue: GalaxyCatalogue, progress: bool = T
     votes = catalogue.votes[keep]
     if config.data.target == "regression":
         targets = votes[GZ2.columns].to_numpy(dtype="float32")
+    elif config.train.soft_labels:  # the tree's probabilities of the kept classes, summing to 1 per galaxy
+        probs = GZ2.class_probabilities(votes, include_other=True)[names].to_numpy(dtype="float32")
+        targets = probs / probs.sum(axis=1, keepdims=True)
     else:
         targets = np.eye(len(names), dtype="float32")[labels]
     hashes = list(np.asarray(catalogue.image_hashes)[keep]) if catalogue.image_hashes else None

@@ -4,8 +4,8 @@ Input: (N, 424, 424, 3) uint8, the pixels of Kaggle JPEGs as they come (as PIL d
 model centre-crops 212, resizes to 70 and takes the centre 60 itself, with the functions the training
 pipeline uses (preprocess.py), and the CNN scales 0-255 itself. (N, 60, 60, 3) uint8 images, already
 cropped as in evaluation, are taken as they are; any other shape is refused, naming the two it takes.
-Output: class probabilities, scaled by the temperature fitted on the calibration part (the
-`calibration` artifact; see uncertainty.py), or the 37 vote fractions for the regression target.
+Output: class probabilities, calibrated as on the calibration part (matrix or temperature scaling,
+the `calibration` artifact; see uncertainty.py), or the 37 vote fractions for the regression target.
 """
 
 from __future__ import annotations
@@ -47,16 +47,16 @@ class GalaxyModel(TaskModel):
         self.net = keras.models.load_model(context.artifacts["keras_model"])
         with open(context.artifacts["preprocessing"]) as file:
             self.preprocessing = json.load(file)
-        self.temperature = None
+        self.calibration = None
         if "calibration" in context.artifacts:  # models logged before calibration have none
             with open(context.artifacts["calibration"]) as file:
                 settings = json.load(file)
-            if settings.get("temperature") is not None:
-                from physml.evaluation.calibration import Temperature
+            if settings.get("method", "none") != "none":
+                from physml.evaluation.calibration import Calibration
 
-                self.temperature = Temperature(**settings)
+                self.calibration = Calibration(**settings)
 
     def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
         images = network_input(model_input, self.preprocessing)
         outputs = np.asarray(self.net.predict(images, batch_size=BATCH, verbose=0))
-        return outputs if self.temperature is None else self.temperature.apply(outputs).astype(outputs.dtype)
+        return outputs if self.calibration is None else self.calibration.apply(outputs).astype(outputs.dtype)

@@ -10,7 +10,7 @@ import numpy as np
 
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
-from physml.evaluation.calibration import Temperature, ece_change
+from physml.evaluation.calibration import Calibration, ece_change
 from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names
 from physml.tasks.galaxy.config import GalaxyConfig
@@ -23,10 +23,10 @@ ITEMS = "galaxies"
 
 
 def log_classification_report(
-    config: GalaxyConfig, model: keras.Model, data: GalaxySet, temperature: Temperature | None = None
+    config: GalaxyConfig, model: keras.Model, data: GalaxySet, calibration: Calibration | None = None
 ) -> dict[str, float]:
-    """The test part's metrics and figures, from the probabilities scaled by `temperature` (the
-    served model's), beside the raw ones where calibration changes them."""
+    """The test part's metrics and figures, from the probabilities `calibration` gives (the served
+    model's), beside the raw ones where calibration changes them."""
     test = data.split["test"]
     images = unc.part_images(config, data, "test")
     y_true = data.labels[test]
@@ -36,7 +36,7 @@ def log_classification_report(
     if config.data.target == "regression":
         metrics["test_rmse"] = float(np.sqrt(((outputs - data.targets[test]) ** 2).mean()))  # the Kaggle metric
     raw = unc.class_probabilities(config, outputs)
-    probs = unc.calibrated(raw, temperature)
+    probs = unc.calibrated(raw, calibration)
     metrics.update(cls.classification_metrics(y_true, probs, names))
 
     views = [unc.raw_probabilities(config, model, v.copy()) for v in dihedral_views(images)]
@@ -46,9 +46,9 @@ def log_classification_report(
     predicted = probs.argmax(axis=1)
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=False), "plots/confusion_counts.png")
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=True), "plots/confusion_normalised.png")
-    metrics.update(log_calibration(raw, probs, y_true, temperature))
+    metrics.update(log_calibration(raw, probs, y_true, calibration))
 
-    sets, set_figures = unc.prediction_sets(config, model, data, temperature, probs)
+    sets, set_figures = unc.prediction_sets(config, model, data, calibration, probs)
     metrics.update(set_figures)
     metrics.update(unc.agreement_accuracy(data, probs))
     log_review(config, data, images, probs, y_true, sets, metrics)
@@ -59,26 +59,31 @@ def log_classification_report(
 
 
 def log_calibration(
-    raw: np.ndarray, probs: np.ndarray, y_true: np.ndarray, temperature: Temperature | None
+    raw: np.ndarray, probs: np.ndarray, y_true: np.ndarray, calibration: Calibration | None
 ) -> dict[str, float]:
-    """ECE (and, scaled, ECE before scaling, the change with its paired bootstrap CI, the temperature)
-    and the reliability diagram of both."""
-    if temperature is None:
+    """ECE (and, calibrated, ECE before scaling, the change with its paired bootstrap CI, the
+    temperature of temperature scaling) and the reliability diagram of both."""
+    if calibration is None:
         figure, eces = cls.reliability({"model": probs}, y_true, items=ITEMS)
         log_figure(figure, "plots/reliability.png")
         return {"test_ece": eces["model"]}
-    after = f"temperature scaled (T = {temperature.temperature:.2f})"
+    after = f"{calibration.method} scaled" + (
+        f" (T = {calibration.temperature:.2f})" if calibration.temperature is not None else ""
+    )
     figure, eces = cls.reliability({"before scaling": raw, after: probs}, y_true, items=ITEMS)
     log_figure(figure, "plots/reliability.png")
     change, low, high = ece_change(raw, probs, y_true)
-    return {
+    metrics = {
         "test_ece": eces[after],
         "test_ece_before_scaling": eces["before scaling"],
         "test_ece_change": change,
         "test_ece_change_ci_low": low,
         "test_ece_change_ci_high": high,
-        "temperature": temperature.temperature,
+        "test_raw_accuracy": float((raw.argmax(axis=1) == y_true).mean()),  # before: scaling may move the top class
     }
+    if calibration.temperature is not None:
+        metrics["temperature"] = calibration.temperature
+    return metrics
 
 
 def log_review(
@@ -166,8 +171,8 @@ def run_summary(result) -> str:
         (
             f"calibration        ECE {m['test_ece']:.3f}"
             + (
-                f" (before temperature scaling {m['test_ece_before_scaling']:.3f}, T = {m['temperature']:.2f})"
-                if "temperature" in m
+                f" (before scaling {m['test_ece_before_scaling']:.3f}; accuracy before {m['test_raw_accuracy']:.3f})"
+                if "test_ece_before_scaling" in m
                 else ""
             )
         ),

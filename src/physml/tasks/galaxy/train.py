@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import Schema, TensorSpec
 
 from physml.evaluation import plots
-from physml.evaluation.calibration import Temperature
+from physml.evaluation.calibration import Calibration
 from physml.models.callbacks import EpochReporter, as_hook_list, extra_state, restore_net
 from physml.models.checkpoints import Checkpoints
 from physml.tasks.base import RunResult
@@ -34,7 +35,7 @@ from physml.tasks.galaxy.cnn import (
 )
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet, training_input
-from physml.tasks.galaxy.images import evaluation_dataset, training_dataset
+from physml.tasks.galaxy.images import evaluation_dataset, stronger_augmentation, training_dataset
 from physml.tasks.galaxy.model import network_input
 from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg
 from physml.tasks.galaxy.report import log_classification_report
@@ -97,22 +98,32 @@ def fit(
     model = build_cnn(
         config.data.input_size, data.targets.shape[1], config.model, "sigmoid" if regression else "softmax"
     )
+    steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
     if regression:
-        compile_regressor(model, config.train.learning_rate)
+        compile_regressor(model, config.train, steps_per_epoch)
         monitor, mode = "val_rmse", "min"
     else:
         alpha = focal_alpha(data.labels[train_rows], len(data.class_names), config.train.class_weighted)
         mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
-        compile_classifier(model, config.train.learning_rate, alpha, config.train.focal_gamma)
+        compile_classifier(model, config.train, alpha, steps_per_epoch)
         monitor, mode = "val_accuracy", "max"
-    train_ds = training_dataset(
-        data.images[train_rows], data.targets[train_rows], config.train.batch_size, config.data.input_size, config.seed
+    extra = stronger_augmentation(config.seed) if config.train.augmentation == "strong" else None
+    train_ds = training_dataset(  # the rows picked inside the pipeline: the decoded images are not copied
+        data.images,
+        data.targets,
+        config.train.batch_size,
+        config.data.input_size,
+        config.seed,
+        rows=train_rows,
+        extra=extra,
     )
     val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
     best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode, save_best_only=True)
     resumed = checkpoints.resume() if checkpoints else None
     if resumed is not None:  # the net and its optimiser as saved, this config's learning rate; the best so far
-        model = restore_net(resumed, model, config.train.learning_rate)
+        # a PBT perturbation replaces a constant learning rate; a cosine schedule resumes as saved
+        constant = config.train.schedule == "constant"
+        model = restore_net(resumed, model, config.train.learning_rate if constant else None)
         kept = extra_state(resumed)
         if (resumed.folder / checkpoint.name).exists():
             shutil.copyfile(resumed.folder / checkpoint.name, checkpoint)
@@ -167,11 +178,11 @@ def fit(
 
 
 def log_model(
-    config: GalaxyConfig, model: keras.Model, data: GalaxySet, result: RunResult, temperature: Temperature | None
+    config: GalaxyConfig, model: keras.Model, data: GalaxySet, result: RunResult, calibration: Calibration | None
 ) -> None:
     """The trained net (saved as .keras) inside galaxy's pyfunc model, registered as `registry.name`. The
     model takes a JPEG's pixels as they come (its example: one test galaxy's), preprocesses them itself
-    and returns the probabilities scaled by the calibration part's temperature."""
+    and returns the probabilities calibrated on the calibration part."""
     preprocessing = dict(
         raw_size=RAW_SIZE, crop=config.data.crop, size=config.data.size, input_size=config.data.input_size
     )
@@ -185,10 +196,10 @@ def log_model(
     name = config.registry.name if config.registry.register else None
     with tempfile.TemporaryDirectory() as tmp:
         path, settings = Path(tmp) / "cnn.keras", Path(tmp) / "preprocessing.json"
-        calibration = Path(tmp) / "calibration.json"
+        calibrated = Path(tmp) / "calibration.json"
         model.save(path)
         settings.write_text(json.dumps(preprocessing))
-        calibration.write_text(json.dumps(temperature.as_dict() if temperature else {"temperature": None}))
+        calibrated.write_text(json.dumps(calibration.as_dict() if calibration else {"method": "none"}))
         log_task_model(
             SERVED,
             result,
@@ -196,7 +207,7 @@ def log_model(
             REQUIREMENTS,
             signature,
             input_example=example,
-            artifacts={"keras_model": str(path), "preprocessing": str(settings), "calibration": str(calibration)},
+            artifacts={"keras_model": str(path), "preprocessing": str(settings), "calibration": str(calibrated)},
         )
 
 
@@ -206,8 +217,8 @@ def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None, checkpoints=
     log_inputs(config, data)
     with tempfile.TemporaryDirectory() as tmp:
         model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end, checkpoints)
-    temperature = calibrate(config, model, data)
-    result.metrics = log_classification_report(config, model, data, temperature)
+    calibration = calibrate(config, model, data)
+    result.metrics = log_classification_report(config, model, data, calibration)
     if config.registry.log_model:
-        log_model(config, model, data, result, temperature)
+        log_model(config, model, data, result, calibration)
     return result

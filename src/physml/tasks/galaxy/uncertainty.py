@@ -1,9 +1,10 @@
-"""How far a galaxy CNN's probabilities can be trusted: temperature scaling fitted on the calibration
-part, split-conformal prediction sets, accuracy by volunteer agreement, and dihedral consistency.
+"""How far a galaxy CNN's probabilities can be trusted: their calibration (matrix or temperature
+scaling) fitted on the calibration part, split-conformal prediction sets, accuracy by volunteer
+agreement, and dihedral consistency.
 
 The calibration part is carved, stratified, out of the validation part (data.calibration_fraction);
 the checkpoint is chosen on the rest of it, so nothing here is fitted on data that chose the model.
-The temperature is fitted first (one number, by log loss), then the conformal quantile on the scaled
+The calibration is fitted first (by log loss), then the conformal quantile on the calibrated
 probabilities of the same part; the coverage measured on the test part checks the promise."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from physml.evaluation.calibration import Temperature, fit_temperature
+from physml.evaluation.calibration import Calibration, fit_calibration
 from physml.evaluation.conformal import conformal_sets, set_metrics
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
@@ -40,34 +41,34 @@ def raw_probabilities(config: GalaxyConfig, model: keras.Model, images: np.ndarr
     return class_probabilities(config, np.asarray(model.predict(images, batch_size=BATCH, verbose=0)))
 
 
-def calibrate(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> Temperature | None:
-    """The temperature fitted on the calibration part, for a softmax target with
-    evaluation.calibration `temperature` (the regression target's vote fractions are not a softmax)."""
+def calibrate(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> Calibration | None:
+    """evaluation.calibration (matrix or temperature scaling) fitted on the calibration part, for a
+    softmax target (the regression target's vote fractions are not a softmax); None for `none`."""
     if config.data.target == "regression" or config.evaluation.calibration == "none":
         return None
     probs = raw_probabilities(config, model, part_images(config, data, "calibration"))
-    return fit_temperature(probs, data.labels[data.split["calibration"]])
+    return fit_calibration(probs, data.labels[data.split["calibration"]], config.evaluation.calibration)
 
 
-def calibrated(probs: np.ndarray, temperature: Temperature | None) -> np.ndarray:
-    return temperature.apply(probs) if temperature is not None else probs
+def calibrated(probs: np.ndarray, calibration: Calibration | None) -> np.ndarray:
+    return calibration.apply(probs) if calibration is not None else probs
 
 
 def prediction_sets(
     config: GalaxyConfig,
     model: keras.Model,
     data: GalaxySet,
-    temperature: Temperature | None,
+    calibration: Calibration | None,
     test_probs: np.ndarray,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The test part's conformal sets at evaluation.set_level, conformalized on the calibration part's
-    (scaled) probabilities, and their coverage, size, singletons and empties on val and test."""
+    (calibrated) probabilities, and their coverage, size, singletons and empties on val and test."""
     level, score = config.evaluation.set_level, config.evaluation.set_score
-    calibration = calibrated(raw_probabilities(config, model, part_images(config, data, "calibration")), temperature)
-    val = calibrated(raw_probabilities(config, model, part_images(config, data, "val")), temperature)
+    fitted = calibrated(raw_probabilities(config, model, part_images(config, data, "calibration")), calibration)
+    val = calibrated(raw_probabilities(config, model, part_images(config, data, "val")), calibration)
     labels = {part: data.labels[data.split[part]] for part in ("calibration", "val", "test")}
-    val_sets = conformal_sets(calibration, labels["calibration"], val, level, score)
-    test_sets = conformal_sets(calibration, labels["calibration"], test_probs, level, score)
+    val_sets = conformal_sets(fitted, labels["calibration"], val, level, score, config.seed)
+    test_sets = conformal_sets(fitted, labels["calibration"], test_probs, level, score, config.seed)
     return test_sets, {
         **set_metrics(val_sets, labels["val"], "val_"),
         **set_metrics(test_sets, labels["test"], "test_"),
