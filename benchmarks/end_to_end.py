@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from physml.bench.child import wait_measured
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
@@ -50,26 +51,11 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path, log: Path, 
         out.write(f"\n$ {' '.join(command)}\n".encode())
         out.flush()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{' '.join(command)} ran past {timeout:.0f} s; log {log}")
-                time.sleep(0.1)
-        except BaseException:  # a time limit, or the suite stopping this script: the command goes too
-            process.kill()
-            os.wait4(process.pid, 0)
-            raise
-    process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command)} exited {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
-        )
-    return seconds, usage.ru_maxrss / 1024  # Linux: KiB
+            usage = wait_measured(process, timeout, " ".join(command))
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; log {log}:\n{log.read_text(errors='replace')[-3000:]}") from None
+    return time.perf_counter() - started, usage.ru_maxrss / 1024  # Linux: KiB
 
 
 def process_tree_peak_mib(root_pid: int) -> float:

@@ -8,12 +8,12 @@ its peak RSS is its own) with a private cache folder (PHYSML_CACHE_DIR: the JPEG
 decoded-image cache), and measures:
 
   1. validation: `load_galaxy_zoo` cold (labels checked, every JPEG hashed and fully decoded once, the
-     manifest written) and warm (the manifest read back)
+     manifest written) and warm (the manifest read back; the cold catalogue dropped first, one at a time)
   2. `decoded_images` cold (decode + crop + resize every JPEG, write the .npy cache; after a 64-image
      warm-up, so TensorFlow's one-time start is not counted per galaxy) and warm (read it)
   3. one training epoch of the default CNN over the classes4 rows: `training_dataset` (rows picked
      without copying the images) + `build_cnn` + Keras fit, after a 2-batch warm-up (tracing)
-  4. peak RSS (the worker's VmHWM after each stage, and wait4's ru_maxrss)
+  4. peak RSS (the worker's VmHWM after each stage, and wait4's ru_maxrss), and the RSS each stage left
 
 Targets: each stage's cost per galaxy at 61,578 within +-20% of the 4,064 set's (the path is linear);
 the extra peak RSS at 61,578 over 4,064 at most 1.2x the extra decoded bytes (57,514 x 70x70x3 uint8,
@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from physml.bench.child import wait_measured
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
 BENCHMARK = "galaxy_kaggle_scale"
@@ -96,16 +98,18 @@ def worker(folder: Path, out: Path, seed: int) -> None:
 
     config = get_task("galaxy").load_config()
     data, batch = config.data, config.train.batch_size
-    report: dict = {"rss_after_imports_kib": vm_kib("VmRSS"), "seconds": {}, "peak_kib": {}}
+    report: dict = {"rss_after_imports_kib": vm_kib("VmRSS"), "seconds": {}, "peak_kib": {}, "rss_kib": {}}
 
     def stage(name: str, action):
         started = time.perf_counter()
         value = action()
         report["seconds"][name] = time.perf_counter() - started
         report["peak_kib"][name] = vm_kib("VmHWM")
+        report["rss_kib"][name] = vm_kib("VmRSS")  # what the stage left resident (the value still held)
         return value
 
     catalogue = stage("validate_cold", lambda: load_galaxy_zoo(folder, progress=False))
+    del catalogue  # the warm load below replaces it: one catalogue at a time, as in a run
     catalogue = stage("validate_warm", lambda: load_galaxy_zoo(folder, progress=False))
     paths, hashes = list(catalogue.image_paths), catalogue.image_hashes
     with tempfile.TemporaryDirectory() as warm_up:  # TensorFlow's one-time start (threads, kernels): not per galaxy
@@ -138,22 +142,7 @@ def run_worker(folder: Path, cache: Path, out: Path, seed: int, timeout: float) 
     env = {**os.environ, "PHYSML_CACHE_DIR": str(cache), "PHYSML_PROGRESS": "0"}
     command = [sys.executable, __file__, "--worker", str(folder), "--out", str(out), "--seed", str(seed)]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker for {folder} ran past {timeout:.0f} s")
-            time.sleep(0.2)
-    except BaseException:
-        process.kill()
-        os.wait4(process.pid, 0)
-        raise
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the worker for {folder} exited {os.waitstatus_to_exitcode(status)}")
+    usage = wait_measured(subprocess.Popen(command, env=env), timeout, f"the worker for {folder}", poll=0.2)
     return json.loads(out.read_text()), time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
@@ -255,6 +244,8 @@ def measure(args, result) -> None:
         f"the {large:,}-galaxy set: the {subset:,} JPEGs {linked[large]} in turn under new GalaxyIDs, label rows copied",
         f"peak RSS after each stage, MiB (small / large): {stage_peaks}; RSS after imports "
         f"{a['rss_after_imports_kib'] / 1024:,.0f} / {b['rss_after_imports_kib'] / 1024:,.0f}",
+        "RSS after each stage (what it left resident), MiB (small / large): "
+        + ", ".join(f"{name} {a['rss_kib'][name] / 1024:,.0f} / {b['rss_kib'][name] / 1024:,.0f}" for name in STAGES),
         f"worker wall time {walls[small]:.0f} s / {walls[large]:.0f} s; epoch over the classes4 rows "
         f"({a['epoch_images']:,} / {b['epoch_images']:,} images), batch 64, after a 2-batch trace",
         "the linked files repeat the subset, so the OS file cache holds them all: no disk reads are measured",

@@ -165,3 +165,73 @@ def test_dataset_digest_covers_the_pixels(small_copy):
     images = sorted((small_copy / IMAGES_DIR).glob("*.jpg"))
     shutil.copyfile(images[1], images[0])
     assert digest() != before
+
+
+def manifest_of(folder):
+    from physml.tasks.galaxy import manifest
+
+    return manifest.manifest_path(folder / IMAGES_DIR)
+
+
+def no_image_reads(monkeypatch):
+    from physml.tasks.galaxy import manifest
+
+    def fail(path):
+        raise AssertionError(f"{path} was read again")
+
+    monkeypatch.setattr(manifest, "inspect", fail)
+
+
+def test_manifest_is_compact_and_spares_unchanged_files(small_copy, monkeypatch):
+    import json
+
+    first = load_galaxy_zoo(small_copy, progress=False)
+    stored = json.loads(manifest_of(small_copy).read_text())
+    assert stored["format"] == 2 and len(stored["images"]) == 30
+    _, sha256, width, height, problem = stored["images"][first.image_paths.iloc[0].name]
+    assert (sha256, width, height, problem) == (first.image_hashes[0], 424, 424, None)
+    no_image_reads(monkeypatch)
+    assert load_galaxy_zoo(small_copy, progress=False).image_hashes == first.image_hashes
+
+
+def test_manifest_of_the_old_format_is_still_read(small_copy, monkeypatch):
+    """Format 1 (a dict of dicts per file, before 2026-12-02) is read as it is: no file is read again."""
+    import json
+
+    first = load_galaxy_zoo(small_copy, progress=False)
+    store = manifest_of(small_copy)
+    rows = json.loads(store.read_text())["images"]
+    old = {
+        name: {"stamp": stamp, "facts": {"sha256": sha, "width": w, "height": h, "problem": problem}}
+        for name, (stamp, sha, w, h, problem) in rows.items()
+    }
+    store.write_text(json.dumps(old))
+    no_image_reads(monkeypatch)
+    assert load_galaxy_zoo(small_copy, progress=False).image_hashes == first.image_hashes
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"format": 2, "images": {"x.jpg": [1]}}', '{"a": 3}'])
+def test_unreadable_manifest_means_files_are_read_again(small_copy, content):
+    import json
+
+    first = load_galaxy_zoo(small_copy, progress=False)
+    store = manifest_of(small_copy)
+    store.write_text(content)
+    assert load_galaxy_zoo(small_copy, progress=False).image_hashes == first.image_hashes
+    assert json.loads(store.read_text())["format"] == 2
+
+
+def test_manifest_writer_leaves_no_temporary_and_keeps_the_old_one_on_failure(tmp_path):
+    from physml.tasks.galaxy.manifest import write_manifest
+
+    store = tmp_path / "manifest-x.json"
+    write_manifest(store, iter([("1.jpg", ["s", "h", 1, 1, None])]))
+
+    def broken():
+        yield "2.jpg", ["s", "h", 1, 1, None]
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_manifest(store, broken())
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest-x.json"]
+    assert '"1.jpg"' in store.read_text() and '"2.jpg"' not in store.read_text()

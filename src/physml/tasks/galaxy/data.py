@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from physml.data.memory import release_freed_memory
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
@@ -145,6 +146,8 @@ def load_galaxy_zoo(
     if votes.empty:
         raise DataValidationError(f"every image in {folder / IMAGES_DIR} was skipped as bad ({skipped[0]}, ...)")
     hashes = [facts[path].sha256 for path in paths]
+    del facts
+    release_freed_memory()  # the checks' temporaries, given back before decoding
     return GalaxyCatalogue(
         votes=votes, image_paths=paths, labels_path=labels_path, skipped_images=skipped, image_hashes=hashes
     )
