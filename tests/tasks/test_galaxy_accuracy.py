@@ -12,7 +12,13 @@ from physml.tasks import get_task
 @pytest.mark.slow
 def test_cnn_beats_the_majority_class(tracking, galaxy_dir):
     config = get_task("galaxy").load_config(
-        overrides={"experiment": "test-galaxy-accuracy", "registry.register": False, "train.epochs": 15}
+        overrides={
+            "experiment": "test-galaxy-accuracy",
+            "registry.log_model": False,
+            "registry.register": False,
+            "evaluation.network_views": False,
+            "train.epochs": 15,
+        }
     )
     (result,) = get_task("galaxy").run(config, ["cnn"], galaxy_dir)
     metrics = result.metrics

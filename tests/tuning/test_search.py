@@ -30,6 +30,8 @@ def test_grid_search_runs_every_point_records_divergence_and_registers_the_best(
         "grid",
         "--spec",
         spec,
+        "--preset",
+        "quick",  # the retrained best's evaluation on the quick preset (SHAP on 40 rows)
         "--set",
         "experiment=test-tune-grid",
         "--storage",
@@ -121,6 +123,8 @@ def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(
             "-P",
             f"spec={spec}",
             "-P",
+            "preset=quick",
+            "-P",
             f"storage={tmp_path / 'ray'}",
             "-P",
             f"data_dir={supercon_dir}",
@@ -152,8 +156,8 @@ def test_galaxy_bayesian_search_retrains_and_registers_the_best(mlflow_server, t
         "3",
         "--epochs",
         "2",
-        "--set",
-        "data.limit=600",
+        "--preset",
+        "quick",  # 600 galaxies; the retrained best's network pictures on few filters and steps
         "--set",
         "experiment=test-tune-galaxy",
         "--storage",

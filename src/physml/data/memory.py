@@ -8,11 +8,11 @@ import sys
 
 
 def release_freed_memory() -> None:
-    """Checking a Kaggle-size set frees its temporaries (61,578 rows: the CSV's text cells in pyarrow's
-    allocator, pandas' numeric copies, the manifest rows), which pyarrow's mimalloc and glibc keep for
-    reuse rather than return; decoding and training allocate elsewhere, so the process stayed that much
-    larger for the whole run (measured 1.0 KB per galaxy after a cold load, 1.6 after a warm one:
-    53 / 92 MiB at 61,578). Best effort: pyarrow's pool if loaded, malloc_trim on glibc only
+    """Checking a large data set frees its temporaries (a 61,578-row label table with an image per row:
+    the CSV's text cells in pyarrow's allocator, pandas' numeric copies, the manifest rows), which
+    pyarrow's mimalloc and glibc keep for reuse rather than return; decoding and training allocate
+    elsewhere, so the process stayed that much larger for the whole run (measured 1.0 KB per row after
+    a cold load, 1.6 after a warm one: 53 / 92 MiB at 61,578 rows). Best effort: pyarrow's pool if loaded, malloc_trim on glibc only
     (os.confstr raises or returns None elsewhere); errors are ignored."""
     try:
         if "pyarrow" in sys.modules:

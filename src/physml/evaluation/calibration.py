@@ -7,9 +7,9 @@ does), plus the expected calibration error and a paired bootstrap of its change.
   softmax(logits / T): T < 1 sharpens an under-confident model; the class ranking stays.
 - **matrix** (multinomial LogisticRegression on log p, L2 with C = 1): softmax(W log p + b), the
   matrix scaling of Guo et al. 2017. It also moves the classes' priors, which a class-weighted loss
-  shifts and one temperature cannot undo (galaxy's focal loss: on seeds 0-2, even the temperature
-  fitted on the test part itself left ECE 0.06-0.08; matrix scaling fitted on the calibration part
-  gave 0.02-0.03), so the top class can change."""
+  shifts and one temperature cannot undo (a CNN trained with class-weighted focal loss, on seeds
+  0-2: even the temperature fitted on the test part itself left ECE 0.06-0.08; matrix scaling fitted
+  on the calibration part gave 0.02-0.03), so the top class can change."""
 
 from __future__ import annotations
 
