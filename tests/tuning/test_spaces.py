@@ -55,6 +55,10 @@ def test_pbt_specs_change_only_what_a_checkpoint_takes(tmp_path):
         load_search_spec(
             get_task("supercon"), "pbt", spec({"dnn.learning_rate": {"choice": [1e-3]}}, perturbation_interval=0)
         )
+    rate = {"dnn.learning_rate": {"choice": [1e-3]}}
+    assert load_search_spec(get_task("supercon"), "pbt", spec(rate, synch=True)).synch and not supercon.synch
+    with pytest.raises(ConfigError, match=r"pbt\.synch must be true or false, got 'yes please'"):
+        load_search_spec(get_task("supercon"), "pbt", spec(rate, synch="yes please"))
     linear = tmp_path / "linear.yaml"  # a one-shot fit keeps no checkpoint to clone
     linear.write_text(
         yaml.safe_dump({"model": "linear", "metric": "val_rmse", "pbt": {"space": {"seed": {"choice": [1, 2]}}}})

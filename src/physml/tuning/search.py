@@ -78,7 +78,7 @@ def build_tuner(
             time_attr=TIME_ATTR,
             perturbation_interval=spec.perturbation_interval,
             hyperparam_mutations=spec.tune_space(),
-            synch=False,
+            synch=spec.synch,  # Ray's default (false): a trial exploits whoever has reported by then
         )
     else:
         search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)

@@ -35,6 +35,7 @@ class SearchSpec:
     asha: dict[str, Any] | None = None
     model: str | None = None
     perturbation_interval: int = 2  # pbt: epochs between exploit/explore steps
+    synch: bool = False  # pbt: every trial waits at each interval (perturbations at each one, for sure)
 
     def tune_space(self) -> dict[str, Any]:
         return {key: to_tune(key, spec) for key, spec in self.space.items()}
@@ -51,7 +52,7 @@ def to_tune(key: str, spec: dict[str, Any]):
 
 
 TOP_KEYS = ("model", "metric", "mode", *SEARCHES)
-SECTION_KEYS = ("space", "fixed", "num_samples", "asha", "perturbation_interval")
+SECTION_KEYS = ("space", "fixed", "num_samples", "asha", "perturbation_interval", "synch")
 PBT_KINDS = ("choice", "uniform", "loguniform", "randint", "qrandint")  # what PBT can resample
 ASHA_KEYS = ("grace_period", "reduction_factor")
 
@@ -114,6 +115,9 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     interval = section.get("perturbation_interval", 2)
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise ConfigError(f"{path}: {kind}.perturbation_interval must be a whole number >= 1, got {interval!r}")
+    synch = section.get("synch", False)
+    if not isinstance(synch, bool):
+        raise ConfigError(f"{path}: {kind}.synch must be true or false, got {synch!r}")
     if kind == "pbt":
         check_pbt(path, task, model, section["space"])
     spec = SearchSpec(
@@ -127,6 +131,7 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
         asha=section.get("asha"),
         model=model,
         perturbation_interval=interval,
+        synch=synch,
     )
     spec.tune_space()  # fail early on a malformed space
     return spec
