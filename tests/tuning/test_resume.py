@@ -10,6 +10,8 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
+from physml.tracking.epochs import FLUSH_VARIABLE
+
 from tests.helpers.isolated import isolated_in_background, require_isolation
 from tests.helpers.processes import subprocess_env
 from tests.helpers.tuning import physml_tune, search_runs
@@ -34,7 +36,7 @@ def running_trial_epochs(client: MlflowClient, experiment: str) -> int:
 
 
 def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, supercon_dir, small_grid, tmp_path):
-    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=16)
+    spec = small_grid(units=(16, 32, 64), learning_rates=(1e-3, 3e-3), epochs=20)
     args = [
         "tune",
         "supercon",
@@ -56,6 +58,9 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
     ]
     require_isolation()
     env = subprocess_env(mlflow_server.url)
+    # every epoch reaches the server as it ends: with the default 2 s batching a 3 s trial shows its
+    # epochs only at its first and last (a CI run saw the whole search end between two polls)
+    env[FLUSH_VARIABLE] = "0"
     client = MlflowClient(mlflow_server.url)
     # the first search and its local Ray in a namespace of their own: ending it takes the driver, Ray
     # and the trial's worker at once (as a lost machine), and no `ray stop` is needed after
@@ -67,7 +72,7 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
             and running_trial_epochs(client, "test-tune-resume") >= 4
         ):
             assert search.poll() is None, (tmp_path / "first-search.log").read_text()[-3000:]
-            time.sleep(1)
+            time.sleep(0.3)
         before_kill = {
             r.info.run_id: (r.data.params["units"], r.data.params["learning_rate"])
             for r in finished_trials(client, "test-tune-resume")
