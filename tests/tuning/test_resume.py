@@ -11,7 +11,6 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from physml.tracking.epochs import FLUSH_VARIABLE
-
 from tests.helpers.isolated import isolated_in_background, require_isolation
 from tests.helpers.processes import subprocess_env
 from tests.helpers.tuning import physml_tune, search_runs
