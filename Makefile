@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install lock browser demo team-demo team-down test test-fast lint format bench server-start server-stop clean
 
-# Installs pin what the tests run on: requirements.lock (physml's `cpu`, `team` and `test` extras, with
+# Installs pin what the tests run on: requirements.lock (physml's `cpu`, `team`, `bench` and `test` extras, with
 # hashes), then physml itself without dependencies. `make lock` after changing pyproject.toml's dependencies.
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -24,12 +24,12 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 install: $(BIN)/.installed
 
-## lock: resolve .[cpu,team,test] for CPython 3.11 on x86_64 Linux (manylinux_2_28, glibc >= 2.28) into
+## lock: resolve .[cpu,team,bench,test] for CPython 3.11 on x86_64 Linux (manylinux_2_28, glibc >= 2.28) into
 ## requirements.lock with hashes, keeping its current pins where they still fit (uv: the venv's, else on PATH);
 ## LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves to newer releases
 UV ?= $(if $(wildcard $(BIN)/uv),$(BIN)/uv,uv)
 lock:
-	$(UV) pip compile pyproject.toml --extra cpu --extra team --extra test --python-version 3.11 \
+	$(UV) pip compile pyproject.toml --extra cpu --extra team --extra bench --extra test --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet $(LOCK_ARGS) -o requirements.lock
 
 ## demo: install, start the embedded MLflow server, train linear + GBM + DNN on supercon and the
@@ -81,11 +81,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: every script in benchmarks/ (under 25 min on 2 cores): prints a summary table and logs each
+## bench: every script in benchmarks/ (under 32 min on 2 cores): prints a summary table and logs each
 ## benchmark as an MLflow run in the `benchmarks` experiment (the embedded server unless MLFLOW_TRACKING_URI
 ## is set). BENCH_ARGS="--only galaxy_pipeline", "--quick", ... (see `physml bench --help`)
 bench: install
-	$(BIN)/physml bench --budget-minutes 25 --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
+	$(BIN)/physml bench --budget-minutes 32 --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
 
 server-start: install
 	$(BIN)/physml server start --port $(PORT)

@@ -21,9 +21,10 @@ import tensorflow as tf
 from sklearn.preprocessing import StandardScaler
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
+from physml.models.optimizers import make_optimizer
 from physml.tasks import get_task
 from physml.tasks.supercon.data import load_supercon
-from physml.tasks.supercon.dense import DEFAULT_VALIDATION_SPLIT, DenseRegressor, build_dense_net, make_optimizer
+from physml.tasks.supercon.dense import DEFAULT_VALIDATION_SPLIT, DenseRegressor, build_dense_net
 from physml.tasks.supercon.train import make_split
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:

@@ -26,10 +26,10 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-import yaml
 
 from physml.bench.machine import usable_cpus
 from physml.bench.record import BenchResult, run_benchmark, task_dir
+from physml.bench.specs import seed_net_bayes_spec
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
 BENCHMARK = "tune_scaling"
@@ -37,27 +37,6 @@ BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard l
 SUMMARY = "Ray Tune trials/hour 1 vs 2 workers, ASHA vs none"
 
 EXPERIMENT = "benchmark-tune-scaling"
-
-
-def write_spec(folder: Path, name: str, epochs: int, samples: int, grace_period: int, batch_size: int) -> str:
-    spec = {
-        "model": "dnn",
-        "metric": "val_rmse",
-        "mode": "min",
-        "bayes": {
-            "fixed": {"dnn.epochs": epochs, "dnn.batch_size": batch_size, "dnn.optimizer": "sgd"},
-            "num_samples": samples,
-            "space": {
-                "dnn.units": {"randint": [10, 201]},
-                "dnn.learning_rate": {"loguniform": [1.0e-4, 3.0e-2]},
-                "dnn.layers": {"randint": [2, 4]},
-            },
-            "asha": {"grace_period": grace_period, "reduction_factor": 3},
-        },
-    }
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
 
 
 @contextmanager
@@ -114,7 +93,7 @@ def measure(args, result: BenchResult) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for scheduler, workers, first_rung in searches:
                 name = f"{scheduler.replace('+', '-')}-{workers}w"
-                spec = write_spec(Path(tmp), name, epochs, samples, first_rung, args.batch_size)
+                spec = seed_net_bayes_spec(Path(tmp) / f"{name}.yaml", epochs, samples, args.batch_size, first_rung)
                 options = SearchOptions(
                     task="supercon",
                     kind="bayes",

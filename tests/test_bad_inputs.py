@@ -48,7 +48,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
         (["supercon", "train", "--set", "gbm.subsample=2"], "config key 'gbm.subsample' must be <= 1, got 2.0"),
         (
             ["supercon", "train", "--model", "xgb"],
-            "--model must be one of linear, gbm, dnn, all for supercon, got 'xgb'",
+            "--model must be one of linear, gbm, dnn, ensemble, all for supercon, got 'xgb'",
         ),
         (
             ["supercon", "train", "--experiment", "x" * 501],
@@ -140,7 +140,7 @@ def test_bad_search_spec_stops_before_ray_and_before_any_run(change, message, ca
     "args, message",
     [
         (["--spec", "nosuch"], "supercon has no search spec named 'nosuch'"),
-        (["--spec", "nosuch"], "named specs: gbm"),
+        (["--spec", "nosuch"], "named specs: dnn, gbm"),
         (
             ["--search", "pbt", "--checkpoint-every", "3"],
             "--checkpoint-every 3 must divide the pbt perturbation_interval (4)",

@@ -97,7 +97,7 @@ def environments() -> dict[str, tuple[list[str], list[str]]]:
     return {
         "base": ([root], []),
         "cpu": ([f"{root}[cpu]"], []),
-        "make-install": ([f"{root}[cpu,team,test]"], [lock]),  # requirements.lock, then physml --no-deps
+        "make-install": ([f"{root}[cpu,team,bench,test]"], [lock]),  # requirements.lock, then physml --no-deps
         "gpu": ([f"{root}[gpu]"], []),
         "conda": ([root if line == "-e ." else line for line in pip_section["pip"]], []),
         "cluster": cluster_install(),

@@ -28,7 +28,7 @@ TENSORFLOW = {
     "tf-nightly-cpu",
 }
 XGBOOST = {"xgboost", "xgboost-cpu", "xgboost-gpu"}
-LOCKED_EXTRAS = ("cpu", "team", "test")  # what requirements.lock pins and `make install` installs
+LOCKED_EXTRAS = ("cpu", "team", "bench", "test")  # what requirements.lock pins and `make install` installs
 
 
 def canonical(name: str) -> str:

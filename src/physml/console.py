@@ -22,6 +22,9 @@ QUIET = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one bar update per file of a model download
     "MLFLOW_LOGGING_LEVEL": "WARNING",  # "Created version ...", "Waiting up to 300 seconds ..."
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # "View run ... at" per run: physml prints one UI link
+    # Tune's "Experiment state snapshotting has been triggered multiple times ..." (3 lines, every few
+    # seconds): a trial checkpoints with each report on purpose (tuning/search.py), so it is no news
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 }
 VERBOSE = {
     "TF_CPP_MIN_LOG_LEVEL": "0",

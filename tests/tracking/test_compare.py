@@ -108,3 +108,15 @@ def test_compare_over_seeds_groups_what_only_the_seed_tells_apart(tracking, caps
     assert (
         table.startswith("# test-compare-seeds: test_rmse over seeds (lower is better)") and "| gbm | 0,1,2 |" in table
     )
+
+    # --anchors: the task's published figures (projects/supercon/anchors.yaml) beside the best group
+    capsys.readouterr()
+    assert (
+        main(["compare", "test-compare-seeds", "--metric", "test_rmse", "--over", "seed", "--anchors", "--no-log"]) == 0
+    )
+    out = capsys.readouterr().out
+    hamidieh = [line for line in out.splitlines() if line.startswith("Hamidieh 2018") and "test_rmse" in line]
+    assert len(hamidieh) == 1 and " 9.5 " in hamidieh[0] and f"{values.mean():.4g} [" in hamidieh[0]
+    assert "model=gbm" in hamidieh[0]  # the anchor is XGBoost's: matched to the gbm group, not the best overall
+    r2_anchor = next(line for line in out.splitlines() if line.startswith("Stanev") and "test_r2" in line)
+    assert "model=gbm" in r2_anchor  # any model: the best group by R² (higher is better)

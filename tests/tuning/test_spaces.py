@@ -77,3 +77,20 @@ def test_galaxy_recipe_spec_covers_the_stronger_recipes_knobs():
     for key, space in recipe.space.items():
         for value in space.get("choice", []):
             task.load_config(overrides={key: value})  # a ConfigError if the value is not the key's
+
+
+def test_bayes_startup_trials_set_tpe_random_draws(tmp_path):
+    from physml.tuning.search import optuna_search
+
+    path = tmp_path / "search.yaml"
+
+    def spec(**section):
+        space = {"dnn.units": {"randint": [10, 201]}}
+        path.write_text(yaml.safe_dump({"model": "dnn", "metric": "val_rmse", "bayes": {"space": space, **section}}))
+        return load_search_spec(get_task("supercon"), "bayes", path)
+
+    short = spec(startup_trials=4)
+    assert short.startup_trials == 4 and spec().startup_trials is None
+    assert optuna_search(short, seed=0)._sampler._n_startup_trials == 4  # what Optuna's TPE is given
+    with pytest.raises(ConfigError, match=r"bayes\.startup_trials must be a whole number >= 1, got 0"):
+        spec(startup_trials=0)

@@ -12,7 +12,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
     from physml.display import text_table
-    from physml.tracking.compare import MAX_RUNS, log_comparison, log_seed_comparison, over_seeds, seed_table, select
+    from physml.tracking.compare import (
+        MAX_RUNS,
+        anchor_table,
+        log_comparison,
+        log_seed_comparison,
+        over_seeds,
+        seed_table,
+        select,
+    )
     from physml.tracking.report import ui_link
     from physml.tracking.server import resolve_tracking_uri
 
@@ -24,9 +32,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         groups = over_seeds(comparison, params, args.over)
         header, rows = seed_table(comparison, groups[: args.top])
         print(text_table(header, rows))
+        anchors = anchor_table(comparison, groups) if args.anchors else None
+        if anchors:
+            print("\npublished figures beside physml's best group on the same model and split:")
+            print(text_table(*anchors))
         if args.no_log:
             return 0
-        run_id = log_seed_comparison(comparison, header, rows)
+        run_id = log_seed_comparison(comparison, header, rows, anchors)
     else:
         comparison = select(MlflowClient(uri), args.experiment, args.metric, args.top, params, args.mode)
         print(comparison.text())
@@ -55,6 +67,12 @@ def add_commands(sub) -> None:
         metavar="PARAM",
         help="group the runs that differ only by PARAM (seed) and what it decides; print each group's "
         "mean ± sd and the 95%% interval of the mean (groups by --params, else by the params that vary)",
+    )
+    compare.add_argument(
+        "--anchors",
+        action="store_true",
+        help="with --over: also the published figures of the runs' task (projects/<task>/anchors.yaml), each "
+        "beside physml's best group on the same model and split",
     )
     compare.add_argument("--no-log", action="store_true", help="print the table only; log no comparison run")
     add_tracking_args(compare)

@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = none_if_empty(args.model) or choices[-1]
     if model not in choices:
         raise ConfigError(f"--model must be one of {', '.join(choices)} for {task.name}, got {model!r}")
-    models = list(task.models) if model == "all" else [model]
+    models = list(task.all_models or task.models) if model == "all" else [model]
     config = task.load_config(args.config, none_if_empty(args.preset), overrides)  # bad settings stop here
     uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
     mlflow.set_tracking_uri(uri)

@@ -72,6 +72,8 @@ class Task:
     config_class: ClassVar[type]  # a dataclass tree, the typed form of projects/<name>/config.yaml
     data_folder: ClassVar[str]  # this task's folder under the data root ($PHYSML_DATA_DIR)
     models: ClassVar[tuple[str, ...]]  # model names, in the order `--model all` trains them
+    # what `--model all` trains when not every model (say, one that refits others): None is all of them
+    all_models: ClassVar[tuple[str, ...] | None] = None
     epochs_key: ClassVar[dict[str, str]]  # model -> dotted config key of its epochs (or rounds)
     # every metric the task reports, by base name ("rmse" covers test_rmse, val_rmse, ...) -> min | max;
     # a name ending in "*" covers a family ("recall_*": recall_spiral, recall_edge_on, ...)

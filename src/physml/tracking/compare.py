@@ -266,8 +266,45 @@ def seed_table(comparison: Comparison, groups: list[SeedGroup]) -> tuple[list[st
     return header, rows
 
 
-def log_seed_comparison(comparison: Comparison, header: list[str], rows: list[list[str]]) -> str:
-    """A comparison run holding the groups' table (comparison/seeds.md)."""
+def anchor_table(comparison: Comparison, groups: list[SeedGroup]) -> tuple[list[str], list[list[str]]]:
+    """The published figures of the runs' tasks (their anchors data) on the compared metrics, each beside
+    physml's best group on the same model and split (where the groups are told apart by them): the
+    group's mean and 95% interval of the mean, and the group."""
+    tasks = {r.data.tags.get("task") for r in comparison.runs}
+    anchors = [a for name, task in registered().items() if name in tasks for a in task.anchors()]
+    header = ["published", "model", "split", "metric", "value", "physml mean [95% CI]", "physml group", "seeds"]
+    rows = []
+    for anchor in anchors:
+        if anchor.metric not in comparison.metrics:
+            continue
+        matching = [
+            g
+            for g in groups
+            if g.values(anchor.metric)
+            and all(
+                g.key.get(key, value) == value
+                for key, value in (("model", anchor.model), ("split", anchor.split))
+                if value
+            )
+        ]
+        mode = comparison.mode if anchor.metric == comparison.metric else metric_mode(anchor.metric, tasks)
+        best = sorted(matching, key=lambda g: mean_and_interval(g.values(anchor.metric))[0], reverse=mode == "max")
+        cells = ["-", "-", "-"]
+        if best:
+            mean, sd, low, high = mean_and_interval(best[0].values(anchor.metric))
+            interval = "" if math.isnan(sd) else f" [{low:.4g}, {high:.4g}]"
+            described = ", ".join(f"{k}={v}" for k, v in best[0].key.items())
+            cells = [f"{mean:.4g}{interval}", described, str(len(best[0].values(anchor.metric)))]
+        rows.append(
+            [anchor.source, anchor.model or "any", anchor.split or "any", anchor.metric, f"{anchor.value:g}", *cells]
+        )
+    return header, rows
+
+
+def log_seed_comparison(
+    comparison: Comparison, header: list[str], rows: list[list[str]], anchors: tuple | None = None
+) -> str:
+    """A comparison run holding the groups' table (comparison/seeds.md), and the anchors beside them."""
     from physml.display import markdown_table
 
     use_experiment(comparison.experiment)
@@ -275,5 +312,8 @@ def log_seed_comparison(comparison: Comparison, header: list[str], rows: list[li
     with mlflow.start_run(run_name=f"compare-seeds-{comparison.metric}", tags=tags) as run:
         mlflow.log_params({"metric": comparison.metric, "over": "seed", "runs": len(comparison.runs)})
         title = f"# {comparison.experiment}: {comparison.metric} over seeds ({direction_words(comparison.mode)})"
-        mlflow.log_text(f"{title}\n\n{markdown_table(header, rows)}\n", "comparison/seeds.md")
+        text = f"{title}\n\n{markdown_table(header, rows)}\n"
+        if anchors:
+            text += f"\n## Published figures beside physml's best group\n\n{markdown_table(*anchors)}\n"
+        mlflow.log_text(text, "comparison/seeds.md")
     return run.info.run_id

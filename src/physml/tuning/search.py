@@ -81,7 +81,7 @@ def build_tuner(
             synch=spec.synch,  # Ray's default (false): a trial exploits whoever has reported by then
         )
     else:
-        search_alg = ConcurrencyLimiter(OptunaSearch(seed=options.seed), max_concurrent=options.max_concurrent)
+        search_alg = ConcurrencyLimiter(optuna_search(spec, options.seed), max_concurrent=options.max_concurrent)
         asha = spec.asha or {}
         scheduler = ASHAScheduler(
             time_attr=TIME_ATTR,
@@ -151,6 +151,15 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
     experiment_id = use_experiment(experiment)
     parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
     return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
+
+
+def optuna_search(spec: SearchSpec, seed: int) -> OptunaSearch:
+    """Optuna's TPE, seeded; with the spec's `startup_trials`, that many random draws before it models."""
+    if spec.startup_trials is None:
+        return OptunaSearch(seed=seed)
+    import optuna
+
+    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=spec.startup_trials))
 
 
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:

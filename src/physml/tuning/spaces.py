@@ -36,6 +36,9 @@ class SearchSpec:
     model: str | None = None
     perturbation_interval: int = 2  # pbt: epochs between exploit/explore steps
     synch: bool = False  # pbt: every trial waits at each interval (perturbations at each one, for sure)
+    # bayes: trials TPE draws at random before it models the space (None: Optuna's default, 10); a
+    # short budget wants fewer
+    startup_trials: int | None = None
 
     def tune_space(self) -> dict[str, Any]:
         return {key: to_tune(key, spec) for key, spec in self.space.items()}
@@ -52,7 +55,7 @@ def to_tune(key: str, spec: dict[str, Any]):
 
 
 TOP_KEYS = ("model", "metric", "mode", *SEARCHES)
-SECTION_KEYS = ("space", "fixed", "num_samples", "asha", "perturbation_interval", "synch")
+SECTION_KEYS = ("space", "fixed", "num_samples", "asha", "perturbation_interval", "synch", "startup_trials")
 PBT_KINDS = ("choice", "uniform", "loguniform", "randint", "qrandint")  # what PBT can resample
 ASHA_KEYS = ("grace_period", "reduction_factor")
 
@@ -118,6 +121,9 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     synch = section.get("synch", False)
     if not isinstance(synch, bool):
         raise ConfigError(f"{path}: {kind}.synch must be true or false, got {synch!r}")
+    startup = section.get("startup_trials")
+    if startup is not None and (isinstance(startup, bool) or not isinstance(startup, int) or startup < 1):
+        raise ConfigError(f"{path}: {kind}.startup_trials must be a whole number >= 1, got {startup!r}")
     if kind == "pbt":
         check_pbt(path, task, model, section["space"])
     spec = SearchSpec(
@@ -132,6 +138,7 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
         model=model,
         perturbation_interval=interval,
         synch=synch,
+        startup_trials=startup,
     )
     spec.tune_space()  # fail early on a malformed space
     return spec

@@ -32,7 +32,10 @@ def results_table(result_grid, spec: SearchSpec, epochs: int) -> pd.DataFrame:
                 "finished_at": metrics.get("timestamp", 0),
             }
         )
-        row["early_stopped"] = int(not row["diverged"] and not row["error"] and 0 < row["epochs_run"] < epochs)
+        # stopped by the scheduler: fewer epochs than asked and no final report (a boosted model that its
+        # own early stopping ended reports `completed`)
+        stopped = not metrics.get("completed") and 0 < row["epochs_run"] < epochs
+        row["early_stopped"] = int(not row["diverged"] and not row["error"] and stopped)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("finished_at").reset_index(drop=True)
 

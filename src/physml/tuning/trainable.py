@@ -216,7 +216,9 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
         raise
     else:
         mlflow.end_run(status="FINISHED")
-        report_epoch({**last_epoch, **result.metrics}, final_checkpoint[0] if final_checkpoint else None, checkpoints)
+        # `completed`: the model's own fit ended it (all epochs, or its early stopping), not the scheduler
+        final = {**last_epoch, **result.metrics, "completed": 1}
+        report_epoch(final, final_checkpoint[0] if final_checkpoint else None, checkpoints)
     finally:
         if checkpoints is not None:  # a folder never reported, and the local copy of Tune's checkpoint
             checkpoints.discard()

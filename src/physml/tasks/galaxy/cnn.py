@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
+from physml.models.optimizers import make_optimizer as optimizer_named
 from physml.tasks.galaxy.config import CNNParams, GalaxyTraining
 
 
@@ -56,12 +57,13 @@ def focal_alpha(labels: np.ndarray, n_classes: int, class_weighted: bool) -> lis
 
 def make_optimizer(training: GalaxyTraining, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """Adam or AdamW at train.learning_rate, constant or cosine-decayed to 0 over the whole schedule."""
-    rate = training.learning_rate
-    if training.schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, training.epochs * steps_per_epoch))
-    if training.optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=training.weight_decay)
-    return keras.optimizers.Adam(rate)
+    return optimizer_named(
+        training.optimizer,
+        training.learning_rate,
+        training.schedule,
+        training.epochs * steps_per_epoch,
+        training.weight_decay if training.optimizer == "adamw" else 0.0,
+    )
 
 
 def compile_classifier(model: keras.Model, training: GalaxyTraining, alpha: list[float], steps_per_epoch: int) -> None:

@@ -11,8 +11,9 @@ from physml.config.core import check, setting
 FEATURE_SETS = ("all81", "seed17", "all167")
 SPLITS = ("random", "grouped", "family")
 FAMILY_NAMES = ("cuprate", "iron-based", "other")  # data.families() labels
-MODELS = ("linear", "gbm", "dnn")
-OPTIMIZERS = ("adam", "sgd")
+SINGLE_MODELS = ("linear", "gbm", "dnn")
+MODELS = (*SINGLE_MODELS, "ensemble")  # the ensemble stacks single models (tasks/supercon/ensemble.py)
+OPTIMIZERS = ("adam", "sgd", "adamw")
 
 
 @dataclass
@@ -58,6 +59,17 @@ class DNNParams:
     epochs: int = setting(40, ge=1)
     batch_size: int = setting(64, ge=1)
     scale_target: bool = True
+    normalization: str = setting("none", choices=("none", "batch", "layer"))  # between each layer and its ReLU
+    dropout: float = setting(0.0, ge=0, lt=1)  # after each hidden layer
+    weight_decay: float = setting(0.0, ge=0)  # AdamW's decoupled weight decay (optimizer: adamw)
+    schedule: str = setting("constant", choices=("constant", "cosine"))  # cosine: decays to 0 over the epochs
+
+
+@dataclass
+class EnsembleParams:
+    # single models, each fitted as it is alone (its own section), then stacked: a non-negative linear
+    # blend of their predictions fitted on the validation part
+    members: list[str] = field(default_factory=lambda: ["gbm", "dnn"])
 
 
 @dataclass
@@ -87,6 +99,7 @@ class SuperconConfig:
     linear: LinearParams = field(default_factory=LinearParams)
     gbm: GBMParams = field(default_factory=GBMParams)
     dnn: DNNParams = field(default_factory=DNNParams)
+    ensemble: EnsembleParams = field(default_factory=EnsembleParams)
     evaluation: EvaluationParams = field(default_factory=EvaluationParams)
     registry: RegistryParams = field(default_factory=RegistryParams)
     preset: str | None = None
@@ -99,4 +112,14 @@ class SuperconConfig:
 
 def validate_supercon_config(config: SuperconConfig) -> None:
     """Rules across keys (each key's own range is on its field)."""
-    check([(set(config.registry.names) <= set(MODELS), "registry.names", f"a mapping from {MODELS} to model names")])
+    members = config.ensemble.members
+    check(
+        [
+            (set(config.registry.names) <= set(MODELS), "registry.names", f"a mapping from {MODELS} to model names"),
+            (
+                len(members) >= 2 and len(set(members)) == len(members) and set(members) <= set(SINGLE_MODELS),
+                "ensemble.members",
+                f"two or more different models of {', '.join(SINGLE_MODELS)}",
+            ),
+        ]
+    )

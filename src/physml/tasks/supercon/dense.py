@@ -1,8 +1,10 @@
-"""The dense Keras net of the seed study as a scikit-learn regressor.
+"""The dense Keras net of the seed study as a scikit-learn regressor, and the knobs of a stronger one.
 
 m hidden ReLU layers of n units, a linear output, MSE loss, SGD or Adam with learning rate eta,
 a validation split, epochs and batch size. It pickles (Keras 3 models do), so it sits in a
 scikit-learn Pipeline behind the StandardScaler and is logged as one MLflow model.
+A stronger tabular net adds batch or layer normalisation between each dense layer and its ReLU,
+dropout after it, AdamW (decoupled weight decay) and a cosine-decayed learning rate.
 """
 
 from __future__ import annotations
@@ -15,27 +17,35 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from physml.models.callbacks import EpochHook, EpochReporter, as_hook_list, restore_net
 from physml.models.checkpoints import Checkpoints
+from physml.models.optimizers import make_optimizer
 
 STEPS_PER_EXECUTION = 32
 PREDICT_CHUNK = 65536  # rows per direct call of the net in predict()
 DEFAULT_VALIDATION_SPLIT = 0.2  # the last, shuffled fraction validates when no validation part is given
 
 
-def build_dense_net(n_features: int, layers: int, units: int) -> keras.Model:
+NORMALIZATIONS = ("none", "batch", "layer")
+
+
+def build_dense_net(
+    n_features: int, layers: int, units: int, normalization: str = "none", dropout: float = 0.0
+) -> keras.Model:
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r}; choose {', '.join(NORMALIZATIONS)}")
     inputs = keras.Input(shape=(n_features,), name="features")
     x = inputs
-    for index in range(layers):
-        x = keras.layers.Dense(units, activation="relu", name=f"hidden_{index + 1}")(x)
+    for index in range(1, layers + 1):
+        if normalization == "none":
+            x = keras.layers.Dense(units, activation="relu", name=f"hidden_{index}")(x)
+        else:
+            x = keras.layers.Dense(units, use_bias=False, name=f"hidden_{index}")(x)
+            norm = keras.layers.BatchNormalization if normalization == "batch" else keras.layers.LayerNormalization
+            x = norm(name=f"{normalization}_norm_{index}")(x)
+            x = keras.layers.Activation("relu", name=f"relu_{index}")(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
     outputs = keras.layers.Dense(1, name="tc")(x)
     return keras.Model(inputs, outputs, name=f"dense_{layers}x{units}")
-
-
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
-    raise ValueError(f"unknown optimizer {name!r}; choose adam or sgd")
 
 
 class DenseRegressor(RegressorMixin, BaseEstimator):
@@ -55,11 +65,19 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         scale_target: bool = True,
         seed: int = 42,
         progress: bool = True,
+        normalization: str = "none",
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
+        schedule: str = "constant",
     ):
         self.layers = layers
         self.units = units
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.normalization = normalization
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.schedule = schedule
         self.epochs = epochs
         self.batch_size = batch_size
         self.validation_split = validation_split
@@ -93,15 +111,23 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
             X, y_fit = X[order], y_fit[order]
             validation["validation_split"] = self.validation_split
 
-        self.model_ = build_dense_net(X.shape[1], self.layers, self.units)
+        self.model_ = build_dense_net(X.shape[1], self.layers, self.units, self.normalization, self.dropout)
         resumed = checkpoints.resume() if checkpoints else None
         if resumed is not None:  # weights and optimiser state as saved; this config's learning rate
-            self.model_ = restore_net(resumed, self.model_, self.learning_rate)
+            # (a cosine schedule's rate follows the saved step count instead)
+            rate = None if self.schedule == "cosine" else self.learning_rate
+            self.model_ = restore_net(resumed, self.model_, rate)
         else:
             # Several steps per call to the compiled train function: the study's tiny net at batch 16
             # spends most of a step in Python dispatch otherwise (benchmarks/supercon_dnn_throughput.py: 6x).
             self.model_.compile(
-                optimizer=make_optimizer(self.optimizer, self.learning_rate),
+                optimizer=make_optimizer(
+                    self.optimizer,
+                    self.learning_rate,
+                    self.schedule,
+                    self.epochs * math.ceil(len(X) / self.batch_size),
+                    self.weight_decay if self.optimizer == "adamw" else 0.0,
+                ),
                 loss="mse",
                 steps_per_execution=STEPS_PER_EXECUTION,
             )

@@ -1,10 +1,10 @@
 """supercon's pyfunc model, kept in formats that do not run code when loaded (no pickle).
 
 The fitted Pipeline is saved as its parts: the StandardScaler's mean and scale and, per regressor,
-the linear model's coefficients (JSON), XGBoost's own JSON model, or the dense net as a native
-`.keras` file plus its target scaling (JSON). MLflow logs the model "from code" (`served.py`, which
-only names this class), so loading it executes physml's source shipped with the model, never
-bytes from the artifact store. Loading imports only what the model's kind needs (numpy and pandas;
+the linear model's coefficients (JSON), XGBoost's own JSON model, the dense net as a native
+`.keras` file plus its target scaling (JSON), or an ensemble's members, each so, and their blend
+weights. MLflow logs the model "from code" (`served.py`, which only names this class), so loading it
+executes physml's source shipped with the model, never bytes from the artifact store. Loading imports only what the model's kind needs (numpy and pandas;
 xgboost's Booster, not its scikit-learn wrapper; Keras), which its requirements (train.py) name.
 
 Input: a DataFrame with the feature columns of the signature (`physml supercon predict` makes them
@@ -29,9 +29,6 @@ PARTS = "parts.json"
 def save_parts(pipeline, folder: Path, interval: dict | None = None) -> dict[str, str]:
     """The fitted scaler + regressor (and the calibrated conformal interval, if any) as files in
     `folder`; returns MLflow's `artifacts` mapping."""
-    from sklearn.linear_model import LinearRegression
-    from xgboost import XGBRegressor
-
     scaler, regressor = pipeline.named_steps["scaler"], pipeline.named_steps["regressor"]
     parts = {
         "columns": [str(c) for c in scaler.feature_names_in_],
@@ -40,18 +37,74 @@ def save_parts(pipeline, folder: Path, interval: dict | None = None) -> dict[str
         "interval": interval,
     }
     artifacts = {"parts": str(folder / PARTS)}
+    regressor_parts, files = save_regressor(regressor, folder, "regressor")
+    (folder / PARTS).write_text(json.dumps(parts | regressor_parts))
+    return artifacts | files
+
+
+def save_regressor(regressor, folder: Path, stem: str) -> tuple[dict, dict[str, str]]:
+    """One fitted regressor as (its parts, the files they name as MLflow artifacts, keyed `stem`):
+    linear coefficients, XGBoost's JSON model, the dense net's .keras file, or an ensemble's members
+    (each under `stem`_name) and their blend."""
+    from sklearn.ensemble import StackingRegressor
+    from sklearn.linear_model import LinearRegression
+    from xgboost import XGBRegressor
+
     if isinstance(regressor, LinearRegression):
-        parts |= {"kind": "linear", "coef": regressor.coef_.tolist(), "intercept": float(regressor.intercept_)}
-    elif isinstance(regressor, XGBRegressor):
-        parts["kind"] = "xgboost"
-        regressor.save_model(folder / "regressor.json")
-        artifacts["regressor"] = str(folder / "regressor.json")
-    else:  # the dense net: the Keras model and how Tc was scaled for training
-        parts |= {"kind": "keras", "y_mean": regressor.y_mean_, "y_scale": regressor.y_scale_}
-        regressor.model_.save(folder / "regressor.keras")
-        artifacts["regressor"] = str(folder / "regressor.keras")
-    (folder / PARTS).write_text(json.dumps(parts))
-    return artifacts
+        return {"kind": "linear", "coef": regressor.coef_.tolist(), "intercept": float(regressor.intercept_)}, {}
+    if isinstance(regressor, XGBRegressor):
+        regressor.save_model(folder / f"{stem}.json")
+        return {"kind": "xgboost"}, {stem: str(folder / f"{stem}.json")}
+    if isinstance(regressor, StackingRegressor):
+        from physml.tasks.supercon.ensemble import members_of
+
+        members, files = [], {}
+        for name, member in members_of(regressor):
+            member_parts, member_files = save_regressor(member, folder, f"{stem}_{name}")
+            members.append({"name": name, "stem": f"{stem}_{name}", **member_parts})
+            files |= member_files
+        final = regressor.final_estimator_
+        blend = {"weights": final.coef_.tolist(), "intercept": float(final.intercept_)}
+        return {"kind": "ensemble", "members": members, **blend}, files
+    # the dense net: the Keras model and how Tc was scaled for training
+    regressor.model_.save(folder / f"{stem}.keras")
+    return {"kind": "keras", "y_mean": regressor.y_mean_, "y_scale": regressor.y_scale_}, {
+        stem: str(folder / f"{stem}.keras")
+    }
+
+
+class SavedRegressor:
+    """A regressor loaded from its parts: `predict(scaled features) -> Tc` (K), importing only what its
+    kind needs."""
+
+    def __init__(self, parts: dict, artifacts: dict[str, str], stem: str = "regressor"):
+        self.kind = parts["kind"]
+        if self.kind == "linear":
+            self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
+        elif self.kind == "xgboost":  # the Booster, not XGBRegressor: that wrapper needs scikit-learn
+            from xgboost import Booster
+
+            self.booster = Booster(model_file=artifacts[stem])
+            best = self.booster.attr("best_iteration")  # early stopping: the best round, as the wrapper predicts
+            self.rounds = (0, int(best) + 1) if best is not None else (0, 0)
+        elif self.kind == "ensemble":
+            self.members = [SavedRegressor(member, artifacts, member["stem"]) for member in parts["members"]]
+            self.weights, self.intercept = np.asarray(parts["weights"]), parts["intercept"]
+        else:
+            import keras
+
+            self.net = keras.models.load_model(artifacts[stem])
+            self.y_mean, self.y_scale = parts["y_mean"], parts["y_scale"]
+
+    def predict(self, scaled: np.ndarray) -> np.ndarray:
+        if self.kind == "linear":
+            return scaled @ self.coef + self.intercept
+        if self.kind == "xgboost":
+            return np.asarray(self.booster.inplace_predict(scaled, iteration_range=self.rounds), dtype="float64")
+        if self.kind == "ensemble":
+            return np.column_stack([member.predict(scaled) for member in self.members]) @ self.weights + self.intercept
+        out = self.net.predict(scaled.astype("float32"), batch_size=4096, verbose=0).reshape(-1)
+        return out.astype("float64") * self.y_scale + self.y_mean
 
 
 class SuperconModel(TaskModel):
@@ -61,19 +114,7 @@ class SuperconModel(TaskModel):
         self.mean, self.scale = np.asarray(parts["mean"]), np.asarray(parts["scale"])
         self.kind = parts["kind"]
         self.interval = parts.get("interval")
-        if self.kind == "linear":
-            self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
-        elif self.kind == "xgboost":  # the Booster, not XGBRegressor: that wrapper needs scikit-learn
-            from xgboost import Booster
-
-            self.booster = Booster(model_file=context.artifacts["regressor"])
-            best = self.booster.attr("best_iteration")  # early stopping: the best round, as the wrapper predicts
-            self.rounds = (0, int(best) + 1) if best is not None else (0, 0)
-        else:
-            import keras
-
-            self.net = keras.models.load_model(context.artifacts["regressor"])
-            self.y_mean, self.y_scale = parts["y_mean"], parts["y_scale"]
+        self.regressor = SavedRegressor(parts, context.artifacts)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         tc = self.predict_tc(model_input)
@@ -88,9 +129,4 @@ class SuperconModel(TaskModel):
 
     def predict_tc(self, model_input: pd.DataFrame) -> np.ndarray:
         scaled = (np.asarray(model_input[self.columns], dtype="float64") - self.mean) / self.scale
-        if self.kind == "linear":
-            return scaled @ self.coef + self.intercept
-        if self.kind == "xgboost":
-            return np.asarray(self.booster.inplace_predict(scaled, iteration_range=self.rounds), dtype="float64")
-        out = self.net.predict(scaled.astype("float32"), batch_size=4096, verbose=0).reshape(-1)
-        return out.astype("float64") * self.y_scale + self.y_mean
+        return self.regressor.predict(scaled)

@@ -43,8 +43,14 @@ from physml.tracking.runs import log_dataset_input, log_figure
 # loads each registered model in a fresh environment holding only these.
 LOADING = ("mlflow-skinny", "numpy", "pandas", "yaml")
 REQUIREMENTS = {"linear": LOADING, "gbm": (*LOADING, "xgboost"), "dnn": (*LOADING, "keras", "tensorflow")}
+# (an ensemble's list is the union of its members', in this order)
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
-EXPLAINERS = {"linear": "LinearExplainer", "gbm": "TreeExplainer", "dnn": "PermutationExplainer"}
+EXPLAINERS = {
+    "linear": "LinearExplainer",
+    "gbm": "TreeExplainer",
+    "dnn": "PermutationExplainer",
+    "ensemble": "PermutationExplainer",
+}
 TC = {"label": "Tc", "unit": "K"}
 
 
@@ -102,23 +108,37 @@ def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
     )
 
 
-def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
-    """Scaler (fitted on the training part only) + regressor: one object, saved as one model."""
+def build_regressor(config: SuperconConfig, model: str):
+    """One unfitted regressor: a single model, or the ensemble's stack of its members."""
     if model == "linear":
         from physml.tasks.supercon.models import make_linear
 
-        regressor = make_linear()
-    elif model == "gbm":
+        return make_linear()
+    if model == "gbm":
         from physml.tasks.supercon.models import make_gbm
 
-        regressor = make_gbm(config.gbm, config.seed)
-    elif model == "dnn":
+        return make_gbm(config.gbm, config.seed)
+    if model == "dnn":
         from physml.tasks.supercon.dense import DenseRegressor
 
-        regressor = DenseRegressor(**config.model_params("dnn"), seed=config.seed)
-    else:
-        raise ValueError(f"unknown model {model!r}; choose linear, gbm or dnn")
-    return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
+        return DenseRegressor(**config.model_params("dnn"), seed=config.seed)
+    if model == "ensemble":
+        from physml.tasks.supercon.ensemble import make_stack
+
+        return make_stack([(member, build_regressor(config, member)) for member in config.ensemble.members])
+    raise ValueError(f"unknown model {model!r}; choose linear, gbm, dnn or ensemble")
+
+
+def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
+    """Scaler (fitted on the training part only) + regressor: one object, saved as one model."""
+    return Pipeline([("scaler", StandardScaler()), ("regressor", build_regressor(config, model))])
+
+
+def requirements_of(config: SuperconConfig, model: str) -> tuple[str, ...]:
+    """What loading `model` imports: its own list, or the union of an ensemble's members' lists."""
+    if model != "ensemble":
+        return REQUIREMENTS[model]
+    return tuple(dict.fromkeys(name for member in config.ensemble.members for name in REQUIREMENTS[member]))
 
 
 def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split: SplitData) -> None:
@@ -142,6 +162,10 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
         "split_digest": split.split_digest,
     }
     params.update(config.model_params(model))
+    if model == "ensemble":  # each member's settings, under its name
+        params["members"] = ",".join(params.pop("members"))
+        for member in config.ensemble.members:
+            params.update({f"{member}.{key}": value for key, value in config.model_params(member).items()})
     mlflow.log_params(params)
     log_dataset_input(training_dataset(data), "training")
 
@@ -269,25 +293,43 @@ def log_model(
     config: SuperconConfig,
     result: RunResult,
     interval: ConformalInterval | None = None,
+    register: bool = True,
 ) -> None:
     """The fitted Pipeline as supercon's pyfunc model (its parts in code-free formats, model.py),
     with its conformal interval, registered as `registry.names[model]`."""
     example = split.X_test.head(5)
-    registered = config.registry.names.get(model) if config.registry.register else None
+    registered = config.registry.names.get(model) if config.registry.register and register else None
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = save_parts(pipeline, Path(tmp), interval.as_dict() if interval else None)
         # the signature is the served model's own output on the example (Tc and its interval)
         signature = infer_signature(example, SuperconModel.loaded(artifacts).predict(None, example))
-        requirements = REQUIREMENTS[model]
+        requirements = requirements_of(config, model)
         log_task_model(SERVED, result, registered, requirements, signature, input_example=example, artifacts=artifacts)
 
 
 def fit_pipeline(config: SuperconConfig, model: str, pipeline: Pipeline, split: SplitData, hooks, checkpoints) -> None:
     """The scaler on the training part, then the regressor on the scaled part: the net and the boosted
-    model validate on the validation part (scaled the same way), report to `hooks` and checkpoint."""
+    model validate on the validation part (scaled the same way), report to `hooks` and checkpoint.
+    An ensemble fits each member so (its per-epoch metrics named `member/...`), then its blend on the
+    validation part."""
     scaler, regressor = pipeline.named_steps["scaler"], pipeline.named_steps["regressor"]
     X, y = scaler.fit(split.X_train).transform(split.X_train), split.y_train.to_numpy()
     validation = (scaler.transform(split.X_val), split.y_val.to_numpy())
+    if model != "ensemble":
+        fit_regressor(config, model, regressor, X, y, validation, hooks, checkpoints)
+        return
+    from physml.tasks.supercon.ensemble import blend_metrics, fit_stack
+
+    for member, estimator in regressor.estimators:
+        fit_regressor(config, member, estimator, X, y, validation, [prefixed(hook, member) for hook in hooks], None)
+    fit_stack(regressor, *validation)
+    metrics, beats = blend_metrics(regressor, *validation)
+    mlflow.log_metrics(metrics)
+    mlflow.set_tag("ensemble.beats_best_member", str(beats).lower())
+    regressor.beats_best_member_ = beats
+
+
+def fit_regressor(config: SuperconConfig, model: str, regressor, X, y, validation, hooks, checkpoints) -> None:
     if model == "dnn":
         regressor.fit(X, y, on_epoch_end=hooks, checkpoints=checkpoints, validation_data=validation)
     elif model == "gbm":
@@ -299,16 +341,26 @@ def fit_pipeline(config: SuperconConfig, model: str, pipeline: Pipeline, split: 
         regressor.fit(X, y)
 
 
-def log_training_curves(config: SuperconConfig, model: str, regressor) -> None:
+def prefixed(hook, name: str):
+    """The per-epoch hook with each metric named `name/metric` (an ensemble's members share a run)."""
+    return lambda epoch, metrics: hook(epoch, {f"{name}/{key}": value for key, value in metrics.items()})
+
+
+def log_training_curves(config: SuperconConfig, model: str, regressor, artifact: str = "plots/training_curves.png"):
     if model == "dnn":
         title = f"dnn {config.dnn.layers}x{config.dnn.units}"
-        log_figure(plots.training_curves(regressor.history_, title, unit=TC["unit"]), "plots/training_curves.png")
+        log_figure(plots.training_curves(regressor.history_, title, unit=TC["unit"]), artifact)
     elif model == "gbm":
         title = f"gbm: validation RMSE every {config.gbm.report_every} rounds"
         figure = plots.training_curves(
             regressor.rounds_history_, title, TC["unit"], config.gbm.report_every, "boosting round"
         )
-        log_figure(figure, "plots/training_curves.png")
+        log_figure(figure, artifact)
+    elif model == "ensemble":
+        from physml.tasks.supercon.ensemble import members_of
+
+        for member, estimator in members_of(regressor):
+            log_training_curves(config, member, estimator, f"plots/training_curves_{member}.png")
 
 
 def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None, checkpoints=None) -> RunResult:
@@ -328,9 +380,37 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
         log_training_curves(config, model, pipeline.named_steps["regressor"])
 
     result.metrics = log_evaluation(model, pipeline, split, config)
+    if model == "ensemble":
+        log_member_tests(pipeline, split)
     interval = log_intervals(model, pipeline, split, config, result.metrics)
     if config.evaluation.explain:
         log_shap(model, pipeline, split, config)
     if config.registry.log_model:
-        log_model(model, pipeline, split, config, result, interval)
+        register = config.registry.register and kept(model, pipeline.named_steps["regressor"])
+        log_model(model, pipeline, split, config, result, interval, register)
     return result
+
+
+def log_member_tests(pipeline: Pipeline, split: SplitData) -> None:
+    """Each member's test RMSE and R² beside the ensemble's (reported only: the blend never sees them)."""
+    from sklearn.metrics import r2_score, root_mean_squared_error
+
+    from physml.tasks.supercon.ensemble import members_of
+
+    X = pipeline.named_steps["scaler"].transform(split.X_test)
+    for name, member in members_of(pipeline.named_steps["regressor"]):
+        predicted = member.predict(X)
+        mlflow.log_metrics(
+            {
+                f"member_test_rmse/{name}": float(root_mean_squared_error(split.y_test, predicted)),
+                f"member_test_r2/{name}": float(r2_score(split.y_test, predicted)),
+            }
+        )
+
+
+def kept(model: str, regressor) -> bool:
+    """An ensemble is registered only where it beat its best member on the validation part."""
+    beats = getattr(regressor, "beats_best_member_", True)
+    if not beats:
+        print("ensemble: not registered, as it does not beat its best member on the validation part")
+    return beats

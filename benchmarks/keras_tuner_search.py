@@ -1,0 +1,233 @@
+"""physml's Bayesian search against KerasTuner's BayesianOptimization (the seed study's tool), on the
+seed study's search space for the supercon dense net, with the same trial budget, in one run.
+
+Both searches fit the same net (physml's `build_dense_net`, SGD, MSE on the standard-scaled Tc) on the
+same training part and score it on the same validation part (physml's split, seed 42), for the same
+epochs and batch size, over the same ranges: units 10-200, layers 2-3, learning rate 1e-5 to 1e-2
+(log). Each trial is scored as physml scores it: the validation RMSE (K) at its last epoch.
+
+- physml: `run_search` as `physml tune supercon --search bayes` runs it: Optuna TPE (seeded), ASHA,
+  Ray with 2 trials at a time on 2 CPUs, one MLflow run per trial (each also evaluates on the test part
+  and logs its run). Its wall time counts from before Ray starts.
+- KerasTuner: `BayesianOptimization` (Gaussian process, seeded), one trial after another in this
+  process, as the seed study ran it; nothing logged.
+
+Reported: each side's best validation RMSE, and the wall time each took to reach KerasTuner's best
+(physml: the first of its trials to end at or below it). Ratios: best RMSE physml / KerasTuner (<= 1:
+at least as good) and time to KerasTuner's best physml / KerasTuner (< 1: physml sooner).
+
+    python benchmarks/keras_tuner_search.py [--data-dir ../shared/data] [--samples 12] [--epochs 20] [--quick]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from physml.bench.record import BenchResult, run_benchmark, task_dir
+from physml.bench.specs import seed_net_bayes_spec
+
+# Read by `physml bench` (physml/bench/runner.py) without importing this script:
+BENCHMARK = "keras_tuner_search"
+BUDGET_S = 420  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+SUMMARY = "physml Bayesian search vs KerasTuner BayesianOptimization: best val RMSE, time to KerasTuner's best"
+
+EXPERIMENT = "benchmark-keras-tuner"
+UNITS = (10, 200)
+LAYERS = (2, 3)
+LEARNING_RATE = (1.0e-5, 1.0e-2)
+
+
+def scaled_parts(data_dir: Path):
+    """physml's training and validation parts, scaled as its dense net sees them (features by the
+    training part's StandardScaler, Tc standardised by the training part's mean and spread)."""
+    from sklearn.preprocessing import StandardScaler
+
+    from physml.tasks import get_task
+    from physml.tasks.supercon.train import make_split
+
+    task = get_task("supercon")
+    config = task.load_config()
+    split = make_split(config, task.load_data(config, str(data_dir)))
+    scaler = StandardScaler().fit(split.X_train)
+    y = split.y_train.to_numpy("float32")
+    mean, spread = float(y.mean()), float(y.std())
+    train = (scaler.transform(split.X_train).astype("float32"), (y - mean) / spread)
+    val = (scaler.transform(split.X_val).astype("float32"), (split.y_val.to_numpy("float32") - mean) / spread)
+    return train, val, spread, config.seed
+
+
+def run_keras_tuner(train, val, spread: float, samples: int, epochs: int, batch_size: int, folder: Path):
+    """KerasTuner's BayesianOptimization over the same space; [(seconds since start, last-epoch val RMSE K)]."""
+    import keras
+    import keras_tuner
+
+    from physml.models.optimizers import make_optimizer
+    from physml.tasks.supercon.dense import STEPS_PER_EXECUTION, build_dense_net
+
+    n_features = train[0].shape[1]
+
+    def build(hp) -> keras.Model:
+        model = build_dense_net(n_features, hp.Int("layers", *LAYERS), hp.Int("units", *UNITS))
+        rate = hp.Float("learning_rate", *LEARNING_RATE, sampling="log")
+        model.compile(optimizer=make_optimizer("sgd", rate), loss="mse", steps_per_execution=STEPS_PER_EXECUTION)
+        return model
+
+    started = time.perf_counter()
+    finished: list[tuple[float, float]] = []
+
+    class LastEpoch(keras.callbacks.Callback):  # KerasTuner deep-copies callbacks: results go to `finished`
+        def on_train_end(self, logs=None):
+            history = self.model.history.history.get("val_loss", [math.nan])
+            value = history[-1] if history else math.nan
+            rmse = math.sqrt(value) * spread if math.isfinite(value) and value >= 0 else math.nan
+            finished.append((time.perf_counter() - started, rmse))
+
+    tuner = keras_tuner.BayesianOptimization(
+        build,
+        objective=keras_tuner.Objective("val_loss", "min"),
+        max_trials=samples,
+        seed=0,
+        directory=str(folder),
+        project_name="seed-space",
+        overwrite=True,
+    )
+    tuner.search(
+        *train,
+        validation_data=val,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[LastEpoch()],
+    )
+    return finished, time.perf_counter() - started
+
+
+def run_physml(args, samples: int, epochs: int, batch_size: int, grace: int, startup: int, folder: Path):
+    """physml's search as `physml tune` runs it; (trial table, seconds, wall-clock start)."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+
+    from physml.tuning.search import SearchOptions, run_search
+
+    options = SearchOptions(
+        task="supercon",
+        kind="bayes",
+        max_concurrent=2,
+        retrain_best=False,
+        seed=0,
+        data_dir=str(task_dir(args, "supercon")),
+        spec_path=seed_net_bayes_spec(
+            folder / "seed-space.yaml", epochs, samples, batch_size, grace, LEARNING_RATE, startup
+        ),
+        storage=str(folder / "ray"),
+        name="seed-space",
+        overrides={"experiment": EXPERIMENT},
+    )
+    wall_start, started = time.time(), time.perf_counter()
+    try:
+        outcome = run_search(options, args.resolved_tracking_uri)  # starts Ray: counted
+    finally:
+        ray.shutdown()
+    return outcome.results, time.perf_counter() - started, wall_start
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--samples", type=int, default=12, help="trials per search")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per trial (the seed study's 20)")
+    parser.add_argument("--batch-size", type=int, default=32, help="the seed study's 32")
+    parser.add_argument("--grace-period", type=int, default=3, help="ASHA's first rung (epochs)")
+    parser.add_argument(
+        "--startup-trials",
+        type=int,
+        default=4,
+        help="physml's TPE: random draws before it models (spec's startup_trials)",
+    )
+
+
+def measure(args, result: BenchResult) -> None:
+    os.environ["PHYSML_PROGRESS"] = "0"
+    samples, epochs = (3, 2) if args.quick else (args.samples, args.epochs)
+    grace = 1 if args.quick else args.grace_period
+    train, val, spread, split_seed = scaled_parts(task_dir(args, "supercon"))
+    with tempfile.TemporaryDirectory() as tmp:
+        kt_trials, kt_seconds = run_keras_tuner(train, val, spread, samples, epochs, args.batch_size, Path(tmp))
+        print(f"KerasTuner: {len(kt_trials)} trials in {kt_seconds:.1f} s", flush=True)
+        startup = min(args.startup_trials, samples)
+        table, physml_seconds, wall_start = run_physml(
+            args, samples, epochs, args.batch_size, grace, startup, Path(tmp)
+        )
+        print(f"physml: {len(table)} trials in {physml_seconds:.1f} s", flush=True)
+
+    kt_scores = np.array([rmse for _, rmse in kt_trials])
+    kt_best = float(np.nanmin(kt_scores))
+    kt_reach = min(seconds for seconds, rmse in kt_trials if rmse <= kt_best)
+    scores = table["val_rmse"].to_numpy(dtype=float)
+    physml_best = float(np.nanmin(scores))
+    reached = table[np.isfinite(scores) & (scores <= kt_best + 1e-9)]
+    physml_reach = float(reached["finished_at"].min() - wall_start) if len(reached) else math.nan
+    quality, speed = physml_best / kt_best, physml_reach / kt_reach
+
+    result.params.update(
+        {
+            "task": "supercon dnn (SGD), the seed study's space",
+            "space": f"units {UNITS[0]}-{UNITS[1]}, layers {LAYERS[0]}-{LAYERS[1]}, lr {LEARNING_RATE[0]:g}-{LEARNING_RATE[1]:g} log",
+            "samples": samples,
+            "epochs_per_trial": epochs,
+            "batch_size": args.batch_size,
+            "split_seed": split_seed,
+            "physml_searcher": f"OptunaSearch (TPE, seed 0, {startup} random start-up trials) + ASHA, 2 trials at a time",
+            "physml_asha_grace_period": grace,
+            "keras_tuner_searcher": "BayesianOptimization (seed 0, its default 9 random initial points), one trial at a time",
+            "tracking_uri": args.resolved_tracking_uri,
+        }
+    )
+    result.columns = ["search", "trials", "seconds", "best val RMSE (K)", "s to KerasTuner's best"]
+    result.add_row("KerasTuner BayesianOptimization", len(kt_trials), kt_seconds, kt_best, kt_reach)
+    result.add_row("physml bayes (TPE + ASHA, Ray)", len(table), physml_seconds, physml_best, physml_reach)
+    result.metrics.update(
+        {
+            "keras_tuner_best_val_rmse": kt_best,
+            "keras_tuner_seconds": kt_seconds,
+            "keras_tuner_seconds_to_its_best": kt_reach,
+            "physml_best_val_rmse": physml_best,
+            "physml_seconds": physml_seconds,
+            "physml_seconds_to_keras_tuner_best": physml_reach,
+            "physml_early_stopped": int(table["early_stopped"].sum()),
+            "best_val_rmse_physml_over_keras_tuner": quality,
+            "time_to_keras_tuner_best_physml_over_keras_tuner": speed,
+        }
+    )
+    result.check("best val RMSE, physml / KerasTuner", quality, "<= 1 (at least as good)", quality <= 1 + 1e-9)
+    result.check(
+        "time to KerasTuner's best, physml / KerasTuner",
+        speed,
+        "< 1 (physml sooner)",
+        bool(speed < 1) if math.isfinite(speed) else False,
+    )
+    reach_text = f"{speed:.2f}x KerasTuner's time" if math.isfinite(speed) else "never"
+    result.headline = (
+        f"best val RMSE {physml_best:.2f} K vs KerasTuner's {kt_best:.2f} K ({quality:.3f}x); "
+        f"physml reached KerasTuner's best in {reach_text}"
+    )
+    result.notes += [
+        (
+            f"{samples} trials each, {epochs} epochs at batch {args.batch_size}, on physml's training and validation "
+            "parts; a trial's score is its last epoch's validation RMSE for both (KerasTuner's own objective, the best "
+            "epoch's val_loss, steers its search)"
+        ),
+        (
+            "physml's seconds include starting Ray, loading the data into its object store, and every trial's "
+            "test evaluation, figures and MLflow run; KerasTuner's include only its fits"
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    run_benchmark(BENCHMARK, "physml's Bayesian search vs KerasTuner's", measure, add_arguments)
