@@ -6,15 +6,18 @@ same training part and score it on the same validation part (physml's split, see
 epochs and batch size, over the same ranges: units 10-200, layers 2-3, learning rate 1e-5 to 1e-2
 (log). Each trial is scored as physml scores it: the validation RMSE (K) at its last epoch.
 
-- physml: `run_search` as `physml tune supercon --search bayes` runs it: Optuna TPE (seeded), ASHA,
+- physml: `run_search` as `physml tune supercon --search bayes` runs it: Optuna TPE, ASHA,
   Ray with 2 trials at a time on 2 CPUs, one MLflow run per trial (each also evaluates on the test part
   and logs its run). Its wall time counts from before Ray starts.
-- KerasTuner: `BayesianOptimization` (Gaussian process, seeded), one trial after another in this
+- KerasTuner: `BayesianOptimization` (Gaussian process), one trial after another in this
   process, as the seed study ran it; nothing logged.
 
-Reported: each side's best validation RMSE, and the wall time each took to reach KerasTuner's best
-(physml: the first of its trials to end at or below it). Ratios: best RMSE physml / KerasTuner (<= 1:
-at least as good) and time to KerasTuner's best physml / KerasTuner (< 1: physml sooner).
+Each pair of searches runs with searcher seed 0, 1, ... (`--seeds`, 3 by default: one 12-trial search
+is mostly random draws). Reported per seed: each side's best validation RMSE, and the wall time each
+took to reach KerasTuner's best (physml: the first of its trials to end at or below it). Ratios: mean
+best RMSE physml / KerasTuner (<= 1: at least as good) and the median over seeds of the time to
+KerasTuner's best, physml / KerasTuner (< 1: physml sooner; a search that never reached it counts as
+infinite).
 
     python benchmarks/keras_tuner_search.py [--data-dir ../shared/data] [--samples 12] [--epochs 20] [--quick]
 """
@@ -34,7 +37,7 @@ from physml.bench.specs import seed_net_bayes_spec
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
 BENCHMARK = "keras_tuner_search"
-BUDGET_S = 420  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
+BUDGET_S = 420  # 3 pairs of searches; what it should take on 2 CPU cores (full settings); the hard limit is twice this
 SUMMARY = "physml Bayesian search vs KerasTuner BayesianOptimization: best val RMSE, time to KerasTuner's best"
 
 EXPERIMENT = "benchmark-keras-tuner"
@@ -62,7 +65,7 @@ def scaled_parts(data_dir: Path):
     return train, val, spread, config.seed
 
 
-def run_keras_tuner(train, val, spread: float, samples: int, epochs: int, batch_size: int, folder: Path):
+def run_keras_tuner(train, val, spread: float, samples: int, epochs: int, batch_size: int, folder: Path, seed: int):
     """KerasTuner's BayesianOptimization over the same space; [(seconds since start, last-epoch val RMSE K)]."""
     import keras
     import keras_tuner
@@ -92,9 +95,9 @@ def run_keras_tuner(train, val, spread: float, samples: int, epochs: int, batch_
         build,
         objective=keras_tuner.Objective("val_loss", "min"),
         max_trials=samples,
-        seed=0,
+        seed=seed,
         directory=str(folder),
-        project_name="seed-space",
+        project_name=f"seed-space-{seed}",
         overwrite=True,
     )
     tuner.search(
@@ -109,7 +112,7 @@ def run_keras_tuner(train, val, spread: float, samples: int, epochs: int, batch_
     return finished, time.perf_counter() - started
 
 
-def run_physml(args, samples: int, epochs: int, batch_size: int, grace: int, startup: int, folder: Path):
+def run_physml(args, samples: int, epochs: int, batch_size: int, grace: int, startup: int, folder: Path, seed: int):
     """physml's search as `physml tune` runs it; (trial table, seconds, wall-clock start)."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
@@ -121,13 +124,13 @@ def run_physml(args, samples: int, epochs: int, batch_size: int, grace: int, sta
         kind="bayes",
         max_concurrent=2,
         retrain_best=False,
-        seed=0,
+        seed=seed,
         data_dir=str(task_dir(args, "supercon")),
         spec_path=seed_net_bayes_spec(
-            folder / "seed-space.yaml", epochs, samples, batch_size, grace, LEARNING_RATE, startup
+            folder / f"seed-space-{seed}.yaml", epochs, samples, batch_size, grace, LEARNING_RATE, startup
         ),
         storage=str(folder / "ray"),
-        name="seed-space",
+        name=f"seed-space-{seed}",
         overrides={"experiment": EXPERIMENT},
     )
     wall_start, started = time.time(), time.perf_counter()
@@ -149,30 +152,49 @@ def add_arguments(parser) -> None:
         default=4,
         help="physml's TPE: random draws before it models (spec's startup_trials)",
     )
+    parser.add_argument("--seeds", type=int, default=3, help="searcher seeds 0..N-1 for each tool")
+
+
+def one_pair(args, parts, samples: int, epochs: int, grace: int, startup: int, seed: int) -> dict[str, float]:
+    """One KerasTuner search and one physml search with searcher seed `seed`: their figures."""
+    train, val, spread, _ = parts
+    with tempfile.TemporaryDirectory() as tmp:
+        kt_trials, kt_seconds = run_keras_tuner(train, val, spread, samples, epochs, args.batch_size, Path(tmp), seed)
+        table, seconds, wall_start = run_physml(args, samples, epochs, args.batch_size, grace, startup, Path(tmp), seed)
+    kt_best = float(np.nanmin([rmse for _, rmse in kt_trials]))
+    scores = table["val_rmse"].to_numpy(dtype=float)
+    reached = table[np.isfinite(scores) & (scores <= kt_best + 1e-9)]
+    figures = {
+        "keras_tuner_best": kt_best,
+        "keras_tuner_seconds": kt_seconds,
+        "keras_tuner_to_best": min(t for t, rmse in kt_trials if rmse <= kt_best),
+        "physml_best": float(np.nanmin(scores)),
+        "physml_seconds": seconds,
+        "physml_to_keras_tuner_best": float(reached["finished_at"].min() - wall_start) if len(reached) else math.inf,
+        "physml_early_stopped": int(table["early_stopped"].sum()),
+        "trials": len(table),
+    }
+    print(
+        f"seed {seed}: KerasTuner {kt_best:.2f} K in {kt_seconds:.0f} s; physml {figures['physml_best']:.2f} K in {seconds:.0f} s",
+        flush=True,
+    )
+    return figures
 
 
 def measure(args, result: BenchResult) -> None:
     os.environ["PHYSML_PROGRESS"] = "0"
     samples, epochs = (3, 2) if args.quick else (args.samples, args.epochs)
     grace = 1 if args.quick else args.grace_period
-    train, val, spread, split_seed = scaled_parts(task_dir(args, "supercon"))
-    with tempfile.TemporaryDirectory() as tmp:
-        kt_trials, kt_seconds = run_keras_tuner(train, val, spread, samples, epochs, args.batch_size, Path(tmp))
-        print(f"KerasTuner: {len(kt_trials)} trials in {kt_seconds:.1f} s", flush=True)
-        startup = min(args.startup_trials, samples)
-        table, physml_seconds, wall_start = run_physml(
-            args, samples, epochs, args.batch_size, grace, startup, Path(tmp)
-        )
-        print(f"physml: {len(table)} trials in {physml_seconds:.1f} s", flush=True)
+    seeds = 1 if args.quick else args.seeds
+    startup = min(args.startup_trials, samples)
+    parts = scaled_parts(task_dir(args, "supercon"))
+    pairs = [one_pair(args, parts, samples, epochs, grace, startup, seed) for seed in range(seeds)]
 
-    kt_scores = np.array([rmse for _, rmse in kt_trials])
-    kt_best = float(np.nanmin(kt_scores))
-    kt_reach = min(seconds for seconds, rmse in kt_trials if rmse <= kt_best)
-    scores = table["val_rmse"].to_numpy(dtype=float)
-    physml_best = float(np.nanmin(scores))
-    reached = table[np.isfinite(scores) & (scores <= kt_best + 1e-9)]
-    physml_reach = float(reached["finished_at"].min() - wall_start) if len(reached) else math.nan
-    quality, speed = physml_best / kt_best, physml_reach / kt_reach
+    kt_mean = float(np.mean([p["keras_tuner_best"] for p in pairs]))
+    physml_mean = float(np.mean([p["physml_best"] for p in pairs]))
+    speeds = [p["physml_to_keras_tuner_best"] / p["keras_tuner_to_best"] for p in pairs]
+    quality, speed = physml_mean / kt_mean, float(np.median(speeds))  # never reached: inf
+    reached = sum(math.isfinite(x) for x in speeds)
 
     result.params.update(
         {
@@ -181,40 +203,48 @@ def measure(args, result: BenchResult) -> None:
             "samples": samples,
             "epochs_per_trial": epochs,
             "batch_size": args.batch_size,
-            "split_seed": split_seed,
-            "physml_searcher": f"OptunaSearch (TPE, seed 0, {startup} random start-up trials) + ASHA, 2 trials at a time",
+            "split_seed": parts[3],
+            "searcher_seeds": seeds,
+            "physml_searcher": f"OptunaSearch (TPE, {startup} random start-up trials) + ASHA, 2 trials at a time",
             "physml_asha_grace_period": grace,
-            "keras_tuner_searcher": "BayesianOptimization (seed 0, its default 9 random initial points), one trial at a time",
+            "keras_tuner_searcher": "BayesianOptimization (its default 9 random initial points), one trial at a time",
             "tracking_uri": args.resolved_tracking_uri,
         }
     )
-    result.columns = ["search", "trials", "seconds", "best val RMSE (K)", "s to KerasTuner's best"]
-    result.add_row("KerasTuner BayesianOptimization", len(kt_trials), kt_seconds, kt_best, kt_reach)
-    result.add_row("physml bayes (TPE + ASHA, Ray)", len(table), physml_seconds, physml_best, physml_reach)
+    result.columns = ["seed", "search", "trials", "seconds", "best val RMSE (K)", "s to KerasTuner's best"]
+    for seed, p in enumerate(pairs):
+        result.add_row(
+            seed, "KerasTuner", samples, p["keras_tuner_seconds"], p["keras_tuner_best"], p["keras_tuner_to_best"]
+        )
+        reach = p["physml_to_keras_tuner_best"]
+        result.add_row(
+            seed, "physml", p["trials"], p["physml_seconds"], p["physml_best"], reach if math.isfinite(reach) else None
+        )
+        result.metrics.update({f"seed{seed}_{key}": value for key, value in p.items() if math.isfinite(value)})
     result.metrics.update(
         {
-            "keras_tuner_best_val_rmse": kt_best,
-            "keras_tuner_seconds": kt_seconds,
-            "keras_tuner_seconds_to_its_best": kt_reach,
-            "physml_best_val_rmse": physml_best,
-            "physml_seconds": physml_seconds,
-            "physml_seconds_to_keras_tuner_best": physml_reach,
-            "physml_early_stopped": int(table["early_stopped"].sum()),
+            "keras_tuner_mean_best_val_rmse": kt_mean,
+            "physml_mean_best_val_rmse": physml_mean,
             "best_val_rmse_physml_over_keras_tuner": quality,
-            "time_to_keras_tuner_best_physml_over_keras_tuner": speed,
+            "searches_reaching_keras_tuner_best": reached,
+            "search_seconds_physml_over_keras_tuner": float(
+                np.mean([p["physml_seconds"] / p["keras_tuner_seconds"] for p in pairs])
+            ),
         }
     )
-    result.check("best val RMSE, physml / KerasTuner", quality, "<= 1 (at least as good)", quality <= 1 + 1e-9)
+    if math.isfinite(speed):
+        result.metrics["time_to_keras_tuner_best_physml_over_keras_tuner"] = speed
+    result.check("mean best val RMSE, physml / KerasTuner", quality, "<= 1 (at least as good)", quality <= 1 + 1e-9)
     result.check(
-        "time to KerasTuner's best, physml / KerasTuner",
+        "time to KerasTuner's best, physml / KerasTuner (median over seeds; never = inf)",
         speed,
         "< 1 (physml sooner)",
-        bool(speed < 1) if math.isfinite(speed) else False,
+        bool(speed < 1),
     )
-    reach_text = f"{speed:.2f}x KerasTuner's time" if math.isfinite(speed) else "never"
+    reach_text = f"{speed:.2f}x KerasTuner's time (median)" if math.isfinite(speed) else "never (median)"
     result.headline = (
-        f"best val RMSE {physml_best:.2f} K vs KerasTuner's {kt_best:.2f} K ({quality:.3f}x); "
-        f"physml reached KerasTuner's best in {reach_text}"
+        f"mean best val RMSE {physml_mean:.2f} K vs KerasTuner's {kt_mean:.2f} K ({quality:.3f}x) over {seeds} "
+        f"searcher seeds; physml reached KerasTuner's best in {reached} of {seeds}, {reach_text}"
     )
     result.notes += [
         (
