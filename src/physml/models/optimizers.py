@@ -17,7 +17,7 @@ def make_optimizer(
     weight_decay: float = 0.0,
 ) -> keras.optimizers.Optimizer:
     """`name` at `learning_rate`, held constant or decayed to 0 along a cosine over `total_steps`
-    optimiser steps; `weight_decay` is AdamW's decoupled decay (the others take none)."""
+    optimiser steps; `weight_decay` is AdamW's decoupled decay (SGD and Adam ignore it)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose {' or '.join(SCHEDULES)}")
     rate = learning_rate

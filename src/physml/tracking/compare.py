@@ -288,13 +288,14 @@ def anchor_table(comparison: Comparison, groups: list[SeedGroup]) -> tuple[list[
             )
         ]
         mode = comparison.mode if anchor.metric == comparison.metric else metric_mode(anchor.metric, tasks)
-        best = sorted(matching, key=lambda g: mean_and_interval(g.values(anchor.metric))[0], reverse=mode == "max")
+        pick = max if mode == "max" else min
         cells = ["-", "-", "-"]
-        if best:
-            mean, sd, low, high = mean_and_interval(best[0].values(anchor.metric))
+        if matching:
+            best = pick(matching, key=lambda g: mean_and_interval(g.values(anchor.metric))[0])
+            mean, sd, low, high = mean_and_interval(best.values(anchor.metric))
             interval = "" if math.isnan(sd) else f" [{low:.4g}, {high:.4g}]"
-            described = ", ".join(f"{k}={v}" for k, v in best[0].key.items())
-            cells = [f"{mean:.4g}{interval}", described, str(len(best[0].values(anchor.metric)))]
+            described = ", ".join(f"{k}={v}" for k, v in best.key.items())
+            cells = [f"{mean:.4g}{interval}", described, str(len(best.values(anchor.metric)))]
         rows.append(
             [anchor.source, anchor.model or "any", anchor.split or "any", anchor.metric, f"{anchor.value:g}", *cells]
         )

@@ -62,7 +62,7 @@ def make_optimizer(training: GalaxyTraining, steps_per_epoch: int) -> keras.opti
         training.learning_rate,
         training.schedule,
         training.epochs * steps_per_epoch,
-        training.weight_decay if training.optimizer == "adamw" else 0.0,
+        training.weight_decay,
     )
 
 

@@ -126,7 +126,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
                     self.learning_rate,
                     self.schedule,
                     self.epochs * math.ceil(len(X) / self.batch_size),
-                    self.weight_decay if self.optimizer == "adamw" else 0.0,
+                    self.weight_decay,
                 ),
                 loss="mse",
                 steps_per_execution=STEPS_PER_EXECUTION,

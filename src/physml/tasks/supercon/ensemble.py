@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.ensemble import StackingRegressor
 from sklearn.linear_model import LinearRegression
 
+from physml.evaluation.metrics import regression_metrics
+
 
 def make_stack(members: list[tuple[str, object]]) -> StackingRegressor:
     """The stacking regressor over (name, unfitted single regressor) pairs; `fit_stack` fits it."""
@@ -43,10 +45,10 @@ def blend_metrics(stack: StackingRegressor, X_val, y_val) -> tuple[dict[str, flo
     metrics: dict[str, float] = {"ensemble_intercept": float(final.intercept_)}
     best = np.inf
     for (name, member), weight in zip(members_of(stack), final.coef_):
-        rmse = float(np.sqrt(np.mean((member.predict(X) - y) ** 2)))
+        rmse = regression_metrics(y, member.predict(X), "", 0)["rmse"]
         metrics[f"member_val_rmse/{name}"] = rmse
         metrics[f"ensemble_weight/{name}"] = float(weight)
         best = min(best, rmse)
-    own = float(np.sqrt(np.mean((stack.predict(X) - y) ** 2)))
+    own = regression_metrics(y, stack.predict(X), "", 0)["rmse"]
     metrics["ensemble_val_gain"] = best - own
     return metrics, own < best

@@ -4,8 +4,9 @@ The fitted Pipeline is saved as its parts: the StandardScaler's mean and scale a
 the linear model's coefficients (JSON), XGBoost's own JSON model, the dense net as a native
 `.keras` file plus its target scaling (JSON), or an ensemble's members, each so, and their blend
 weights. MLflow logs the model "from code" (`served.py`, which only names this class), so loading it
-executes physml's source shipped with the model, never bytes from the artifact store. Loading imports only what the model's kind needs (numpy and pandas;
-xgboost's Booster, not its scikit-learn wrapper; Keras), which its requirements (train.py) name.
+executes physml's source shipped with the model, never bytes from the artifact store. Loading
+imports only what the model's kind needs (numpy and pandas; xgboost's Booster, not its scikit-learn
+wrapper; Keras), which its requirements (train.py) name.
 
 Input: a DataFrame with the feature columns of the signature (`physml supercon predict` makes them
 from a formula). Output: a DataFrame, one row per input: `Tc` (predicted, kelvin) and, where the run
@@ -112,7 +113,6 @@ class SuperconModel(TaskModel):
         parts = json.loads(Path(context.artifacts["parts"]).read_text())
         self.columns = parts["columns"]
         self.mean, self.scale = np.asarray(parts["mean"]), np.asarray(parts["scale"])
-        self.kind = parts["kind"]
         self.interval = parts.get("interval")
         self.regressor = SavedRegressor(parts, context.artifacts)
 

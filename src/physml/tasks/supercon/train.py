@@ -393,19 +393,12 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
 
 def log_member_tests(pipeline: Pipeline, split: SplitData) -> None:
     """Each member's test RMSE and R² beside the ensemble's (reported only: the blend never sees them)."""
-    from sklearn.metrics import r2_score, root_mean_squared_error
-
     from physml.tasks.supercon.ensemble import members_of
 
     X = pipeline.named_steps["scaler"].transform(split.X_test)
     for name, member in members_of(pipeline.named_steps["regressor"]):
-        predicted = member.predict(X)
-        mlflow.log_metrics(
-            {
-                f"member_test_rmse/{name}": float(root_mean_squared_error(split.y_test, predicted)),
-                f"member_test_r2/{name}": float(r2_score(split.y_test, predicted)),
-            }
-        )
+        metrics = regression_metrics(split.y_test, member.predict(X), "", 0)
+        mlflow.log_metrics({f"member_test_{key}/{name}": metrics[key] for key in ("rmse", "r2")})
 
 
 def kept(model: str, regressor) -> bool:
