@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from physml.data.splits import split_indices, split_three
+from physml.data.splits import fold_indices, split_indices, split_three
 from physml.errors import DataValidationError
 from physml.tasks.supercon.data import load_supercon
 
@@ -41,6 +41,20 @@ def test_validation_part_is_carved_under_the_same_policy(supercon_data, kind):
     assert np.array_equal(np.sort(test), rest_test)  # the test part is the two-way split's: comparable with it
     shared = set(groups[train]) & set(groups[val])
     assert not shared if kind == "grouped" else shared  # grouped: no composition both fits and validates
+
+
+@pytest.mark.parametrize("kind", ["random", "grouped"])
+def test_cross_fitting_folds_hold_each_row_out_once_under_the_policy(supercon_data, kind):
+    groups = supercon_data.composition_groups()
+    folds = fold_indices(len(groups), kind, 5, 42, groups if kind == "grouped" else None)
+    held = np.concatenate([held_rows for _, held_rows in folds])
+    assert len(folds) == 5 and np.array_equal(np.sort(held), np.arange(len(groups)))
+    for fit_rows, held_rows in folds:
+        assert len(fit_rows) + len(held_rows) == len(groups) and 0.17 < len(held_rows) / len(groups) < 0.23
+        shared = set(groups[fit_rows]) & set(groups[held_rows])
+        assert not shared if kind == "grouped" else shared
+    again = fold_indices(len(groups), kind, 5, 43, groups if kind == "grouped" else None)
+    assert not np.array_equal(folds[0][1], again[0][1])  # the seed draws the folds
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold, train_test_split
 
 from physml.errors import ConfigError
 
@@ -48,3 +48,18 @@ def split_three(
     rest, test = split_indices(n_rows, kind, test_fraction, seed, groups)
     train, val = carve(rest, kind, val_fraction, seed, groups)
     return train, val, test
+
+
+def fold_indices(
+    n_rows: int, kind: str, folds: int, seed: int, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`folds` (fit rows, held-out rows) pairs over `n_rows` rows under the split's policy: each row is
+    held out once; `grouped` holds each group (composition) out whole, with its fold drawn by `seed`."""
+    rows = np.arange(n_rows)
+    if kind == "random":
+        return list(KFold(folds, shuffle=True, random_state=seed).split(rows))
+    if kind == "grouped":
+        if groups is None:
+            raise ConfigError("split 'grouped' needs a group id per row")
+        return list(GroupKFold(folds, shuffle=True, random_state=seed).split(rows, groups=groups))
+    raise ConfigError(f"unknown split {kind!r}; choose random or grouped")

@@ -34,6 +34,18 @@ def shap_values(explainer_name: str, regressor, background: pd.DataFrame, sample
     return explainer(sample)
 
 
+def mean_explanation(explanations: list):
+    """The explanation of the mean of several models' predictions (bagged or cross-fitted members):
+    SHAP values are linear in the model, so they are the mean of each model's."""
+    first = explanations[0]
+    return shap.Explanation(
+        values=np.mean([e.values for e in explanations], axis=0),
+        base_values=np.mean([e.base_values for e in explanations], axis=0),
+        data=first.data,
+        feature_names=first.feature_names,
+    )
+
+
 def _shap_figure(plot, explanation, max_display: int, title: str) -> Figure:
     plt.figure(figsize=(8, 7))
     plot(explanation, max_display=max_display, show=False)

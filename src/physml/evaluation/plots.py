@@ -97,11 +97,17 @@ def residual_vs_true(y_true, y_pred, title: str = "", label: str = "target", uni
 
 
 def training_curves(
-    history: dict[str, list[float]], title: str = "", unit: str = "", every: int = 1, xlabel: str = "epoch"
+    history: dict[str, list[float]],
+    title: str = "",
+    unit: str = "",
+    every: int = 1,
+    xlabel: str = "epoch",
+    keys: tuple[str, ...] = ("train_rmse", "val_rmse"),
 ) -> Figure:
-    """RMSE per epoch (or per `every` boosting rounds, `xlabel` "boosting round") of the training and validation parts."""
+    """RMSE per epoch (or per `every` boosting rounds, `xlabel` "boosting round") of the training and
+    validation parts, or of the curves `keys` names."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
-    for key in ("train_rmse", "val_rmse"):
+    for key in keys:
         if history.get(key):
             ax.plot(every * np.arange(1, len(history[key]) + 1), history[key], label=key)
     ax.set(xlabel=xlabel, ylabel="RMSE" + (f" ({unit})" if unit else ""), title=title)

@@ -48,6 +48,10 @@ class GBMParams:  # XGBoost's own ranges
     reg_alpha: float = setting(0.0, ge=0)  # L1 on leaf weights
     early_stopping_rounds: int = setting(50, ge=0)  # on the validation part's RMSE; 0: boost every round
     report_every: int = setting(10, ge=1)  # rounds between reports (per-round metrics, Tune, checkpoints)
+    # 0: one model fitted on the training part. K >= 2: K models cross-fitted over the training and
+    # validation parts (folds under the split's policy), each early-stopping on its held-out fold;
+    # they predict their mean, and the validation part is scored out of fold (tasks/supercon/crossfit.py)
+    folds: int = setting(0, ge=0, le=20)
 
 
 @dataclass
@@ -121,5 +125,6 @@ def validate_supercon_config(config: SuperconConfig) -> None:
                 "ensemble.members",
                 f"two or more different models of {', '.join(SINGLE_MODELS)}",
             ),
+            (config.gbm.folds != 1, "gbm.folds", "0 (one model) or the number of cross-fitted models (2 or more)"),
         ]
     )

@@ -19,6 +19,7 @@ from sklearn.ensemble import StackingRegressor
 from sklearn.linear_model import LinearRegression
 
 from physml.evaluation.metrics import regression_metrics
+from physml.tasks.supercon.crossfit import validation_predictions
 
 
 def make_stack(members: list[tuple[str, object]]) -> StackingRegressor:
@@ -27,8 +28,13 @@ def make_stack(members: list[tuple[str, object]]) -> StackingRegressor:
 
 
 def fit_stack(stack: StackingRegressor, X_val, y_val) -> StackingRegressor:
-    """The blend on the validation part, its members already fitted (they are not refitted)."""
-    return stack.fit(np.asarray(X_val), np.asarray(y_val))
+    """The blend on the validation part, its members already fitted (they are not refitted). A
+    cross-fitted member saw the validation rows, so the blend learns from its out-of-fold predictions
+    there (scikit-learn's prefit stacking would ask the member itself)."""
+    stack.fit(np.asarray(X_val), np.asarray(y_val))
+    members = np.column_stack([validation_predictions(member, X_val) for _, member in members_of(stack)])
+    stack.final_estimator_.fit(members, np.asarray(y_val))
+    return stack
 
 
 def members_of(stack: StackingRegressor) -> list[tuple[str, object]]:
@@ -40,15 +46,14 @@ def blend_metrics(stack: StackingRegressor, X_val, y_val) -> tuple[dict[str, flo
     """Each member's validation RMSE and blend weight, the blend's intercept, and the ensemble's
     validation RMSE gain over its best member (K, > 0: better); and whether it beats that member."""
     y = np.asarray(y_val, dtype="float64")
-    X = np.asarray(X_val)
     final = stack.final_estimator_
     metrics: dict[str, float] = {"ensemble_intercept": float(final.intercept_)}
     best = np.inf
     for (name, member), weight in zip(members_of(stack), final.coef_):
-        rmse = regression_metrics(y, member.predict(X), "", 0)["rmse"]
+        rmse = regression_metrics(y, validation_predictions(member, X_val), "", 0)["rmse"]
         metrics[f"member_val_rmse/{name}"] = rmse
         metrics[f"ensemble_weight/{name}"] = float(weight)
         best = min(best, rmse)
-    own = regression_metrics(y, stack.predict(X), "", 0)["rmse"]
+    own = regression_metrics(y, validation_predictions(stack, X_val), "", 0)["rmse"]
     metrics["ensemble_val_gain"] = best - own
     return metrics, own < best

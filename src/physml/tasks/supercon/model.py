@@ -56,22 +56,33 @@ def save_regressor(regressor, folder: Path, stem: str) -> tuple[dict, dict[str, 
     if isinstance(regressor, XGBRegressor):
         regressor.save_model(folder / f"{stem}.json")
         return {"kind": "xgboost"}, {stem: str(folder / f"{stem}.json")}
+    from physml.tasks.supercon.crossfit import CrossFitted
+
+    if isinstance(regressor, CrossFitted):  # the members' mean: an ensemble with equal weights
+        named = [(f"fold{index + 1}", member) for index, member in enumerate(regressor.members_)]
+        blend = {"weights": [1.0 / len(named)] * len(named), "intercept": 0.0}
+        return save_members(named, blend, folder, stem)
     if isinstance(regressor, StackingRegressor):
         from physml.tasks.supercon.ensemble import members_of
 
-        members, files = [], {}
-        for name, member in members_of(regressor):
-            member_parts, member_files = save_regressor(member, folder, f"{stem}_{name}")
-            members.append({"name": name, "stem": f"{stem}_{name}", **member_parts})
-            files |= member_files
         final = regressor.final_estimator_
         blend = {"weights": final.coef_.tolist(), "intercept": float(final.intercept_)}
-        return {"kind": "ensemble", "members": members, **blend}, files
+        return save_members(members_of(regressor), blend, folder, stem)
     # the dense net: the Keras model and how Tc was scaled for training
     regressor.model_.save(folder / f"{stem}.keras")
     return {"kind": "keras", "y_mean": regressor.y_mean_, "y_scale": regressor.y_scale_}, {
         stem: str(folder / f"{stem}.keras")
     }
+
+
+def save_members(named: list[tuple[str, object]], blend: dict, folder: Path, stem: str) -> tuple[dict, dict[str, str]]:
+    """An ensemble's fitted (name, member) pairs, each under `stem`_name, and the weights that blend them."""
+    members, files = [], {}
+    for name, member in named:
+        member_parts, member_files = save_regressor(member, folder, f"{stem}_{name}")
+        members.append({"name": name, "stem": f"{stem}_{name}", **member_parts})
+        files |= member_files
+    return {"kind": "ensemble", "members": members, **blend}, files
 
 
 class SavedRegressor:

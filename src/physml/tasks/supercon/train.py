@@ -70,6 +70,17 @@ class SplitData:
     y_test: pd.Series
     test_compositions: pd.DataFrame  # element amounts of the test rows (their family)
     split_digest: str  # of the validation and test rows: runs with the same digest were judged on the same rows
+    policy: str  # random | grouped: how the parts were cut (and cross-fitting's folds are)
+    fit_groups: np.ndarray | None  # grouped: the composition id of each training row, then each validation row
+
+    @property
+    def validation_rows(self) -> slice:
+        """Where the validation part's rows sit when the training and validation parts are stacked."""
+        return slice(len(self.X_train), len(self.X_train) + len(self.X_val))
+
+
+_DOC_END = None  # (split_digest's comment moved above)
+# of the validation and test rows: runs with the same digest were judged on the same rows
 
 
 def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
@@ -105,6 +116,8 @@ def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
         y_test=rows(data.tc, test_idx),
         test_compositions=rows(data.compositions, test_idx),
         split_digest=digest.hexdigest()[:16],
+        policy=kind,
+        fit_groups=None if groups is None else np.concatenate([groups[train_idx], groups[val_idx]]),
     )
 
 
@@ -117,6 +130,10 @@ def build_regressor(config: SuperconConfig, model: str):
     if model == "gbm":
         from physml.tasks.supercon.models import make_gbm
 
+        if config.gbm.folds >= 2:
+            from physml.tasks.supercon.crossfit import CrossFitted
+
+            return CrossFitted(make_gbm(config.gbm, config.seed), config.gbm.folds, config.seed)
         return make_gbm(config.gbm, config.seed)
     if model == "dnn":
         from physml.tasks.supercon.dense import DenseRegressor
@@ -194,8 +211,8 @@ def training_dataset(data: SuperconData):
 
 
 def last_step(model: str, regressor) -> int:
-    """The step of the fit's last boosting round (gbm); 0 for a one-shot fit."""
-    return int(regressor.get_booster().num_boosted_rounds()) if model == "gbm" else 0
+    """The step of the fit's last boosting round (one gbm); 0 for a one-shot or cross-fitted fit."""
+    return int(regressor.get_booster().num_boosted_rounds()) if hasattr(regressor, "get_booster") else 0
 
 
 def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig) -> dict[str, float]:
@@ -203,7 +220,7 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: Sup
     metrics = regression_metrics(split.y_test, predictions, "test_", config.evaluation.bootstrap_resamples, config.seed)
     train_predictions = pipeline.predict(split.X_train)
     metrics.update(regression_metrics(split.y_train, train_predictions, "train_", 0))
-    validation = regression_metrics(split.y_val, pipeline.predict(split.X_val), "val_", 0)
+    validation = regression_metrics(split.y_val, predict_validation(pipeline, split), "val_", 0)
     mlflow.log_metrics(metrics)
     # The latest val_rmse must be the final model's. The net's last epoch logged it (the same part and
     # weights); the boosted model predicts with its best round when early stopping ended it, so its
@@ -225,6 +242,14 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: Sup
     return metrics
 
 
+def predict_validation(pipeline: Pipeline, split: SplitData) -> np.ndarray:
+    """Tc on the validation part, each row from a model that did not fit it (crossfit.py)."""
+    from physml.tasks.supercon.crossfit import validation_predictions
+
+    scaled = pipeline.named_steps["scaler"].transform(split.X_val)
+    return validation_predictions(pipeline.named_steps["regressor"], scaled)
+
+
 def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconConfig) -> pd.Series:
     scaler = pipeline.named_steps["scaler"]
     names = list(split.X_train.columns)
@@ -236,8 +261,14 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
 
     background = scaled_sample(split.X_train, config.evaluation.shap_background)
     sample = scaled_sample(split.X_test, config.evaluation.shap_samples)
-    explanation = explain.shap_values(
-        EXPLAINERS[model], pipeline.named_steps["regressor"], background, sample, config.seed
+    regressor = pipeline.named_steps["regressor"]
+    members = getattr(regressor, "members_", None)  # cross-fitted: the mean of its members' explanations
+    explanation = (
+        explain.mean_explanation(
+            [explain.shap_values(EXPLAINERS[model], member, background, sample, config.seed) for member in members]
+        )
+        if members
+        else explain.shap_values(EXPLAINERS[model], regressor, background, sample, config.seed)
     )
     title = f"{model}: SHAP ({EXPLAINERS[model]}, standard-scaled features)"
     log_figure(explain.beeswarm(explanation, title=title), "shap/beeswarm.png")
@@ -260,7 +291,7 @@ def log_intervals(
     test_predictions = pipeline.predict(split.X_test)
     low, high = interval.bounds(test_predictions)
     values = {"interval_half_width": interval.half_width, **interval_metrics(split.y_test, low, high, "test_")}
-    values.update(interval_metrics(split.y_val, *interval.bounds(pipeline.predict(split.X_val)), "val_"))
+    values.update(interval_metrics(split.y_val, *interval.bounds(predict_validation(pipeline, split)), "val_"))
     mlflow.log_metrics(values)
     metrics.update(values)
     level = f"{interval.level:.0%}"
@@ -316,12 +347,13 @@ def fit_pipeline(config: SuperconConfig, model: str, pipeline: Pipeline, split: 
     X, y = scaler.fit(split.X_train).transform(split.X_train), split.y_train.to_numpy()
     validation = (scaler.transform(split.X_val), split.y_val.to_numpy())
     if model != "ensemble":
-        fit_regressor(config, model, regressor, X, y, validation, hooks, checkpoints)
+        fit_regressor(config, model, regressor, X, y, validation, hooks, checkpoints, split)
         return
     from physml.tasks.supercon.ensemble import blend_metrics, fit_stack
 
     for member, estimator in regressor.estimators:
-        fit_regressor(config, member, estimator, X, y, validation, [prefixed(hook, member) for hook in hooks], None)
+        member_hooks = [prefixed(hook, member) for hook in hooks]
+        fit_regressor(config, member, estimator, X, y, validation, member_hooks, None, split)
     fit_stack(regressor, *validation)
     metrics, beats = blend_metrics(regressor, *validation)
     mlflow.log_metrics(metrics)
@@ -329,8 +361,12 @@ def fit_pipeline(config: SuperconConfig, model: str, pipeline: Pipeline, split: 
     regressor.beats_best_member_ = beats
 
 
-def fit_regressor(config: SuperconConfig, model: str, regressor, X, y, validation, hooks, checkpoints) -> None:
-    if model == "dnn":
+def fit_regressor(config: SuperconConfig, model: str, regressor, X, y, validation, hooks, checkpoints, split) -> None:
+    from physml.tasks.supercon.crossfit import CrossFitted
+
+    if isinstance(regressor, CrossFitted):
+        cross_fit(config, regressor, X, y, validation, hooks, split)
+    elif model == "dnn":
         regressor.fit(X, y, on_epoch_end=hooks, checkpoints=checkpoints, validation_data=validation)
     elif model == "gbm":
         from physml.tasks.supercon.models import booster_rounds, fit_gbm
@@ -339,6 +375,24 @@ def fit_regressor(config: SuperconConfig, model: str, regressor, X, y, validatio
         mlflow.log_metrics(booster_rounds(regressor))
     else:
         regressor.fit(X, y)
+
+
+def cross_fit(config: SuperconConfig, regressor, X, y, validation, hooks, split: SplitData) -> None:
+    """A cross-fitted XGBoost over the training and validation parts (crossfit.py): each member fits as
+    the single model does, early-stopping on its held-out fold, its curve logged as `fold<k>/...`.
+    Not checkpointed: a restarted trial fits its members again."""
+    from physml.data.splits import fold_indices
+    from physml.tasks.supercon.models import booster_rounds, fit_gbm
+
+    X_all, y_all = np.vstack([X, validation[0]]), np.concatenate([y, validation[1]])
+    folds = fold_indices(len(y_all), split.policy, regressor.folds, config.seed, split.fit_groups)
+
+    def fit_member(index, member, X_fit, y_fit, held):
+        name = f"fold{index + 1}"
+        fit_gbm(member, X_fit, y_fit, held, [prefixed(hook, name) for hook in hooks], config.gbm.report_every)
+        mlflow.log_metrics({f"{name}/{key}": value for key, value in booster_rounds(member).items()})
+
+    regressor.fit(X_all, y_all, folds, fit_member, split.validation_rows)
 
 
 def prefixed(hook, name: str):
@@ -352,9 +406,14 @@ def log_training_curves(config: SuperconConfig, model: str, regressor, artifact:
         log_figure(plots.training_curves(regressor.history_, title, unit=TC["unit"]), artifact)
     elif model == "gbm":
         title = f"gbm: validation RMSE every {config.gbm.report_every} rounds"
-        figure = plots.training_curves(
-            regressor.rounds_history_, title, TC["unit"], config.gbm.report_every, "boosting round"
-        )
+        every, unit = config.gbm.report_every, TC["unit"]
+        members = getattr(regressor, "members_", None)
+        if members is None:
+            figure = plots.training_curves(regressor.rounds_history_, title, unit, every, "boosting round")
+        else:  # cross-fitted: each member's curve on its held-out fold
+            history = {f"fold{k + 1}/val_rmse": m.rounds_history_.get("val_rmse", []) for k, m in enumerate(members)}
+            title = f"gbm, {len(members)} cross-fitted: held-out fold RMSE every {every} rounds"
+            figure = plots.training_curves(history, title, unit, every, "boosting round", tuple(history))
         log_figure(figure, artifact)
     elif model == "ensemble":
         from physml.tasks.supercon.ensemble import members_of

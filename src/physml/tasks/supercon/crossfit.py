@@ -1,0 +1,65 @@
+"""Cross-fitting (`gbm.folds: K`): K models over the training and validation parts together.
+
+One XGBoost fitted on the training part leaves the validation part (15% of it) out of the fit for
+early stopping and model choice. Cross-fitting uses those rows too without scoring a model on rows it
+saw: the training and validation parts are cut into K folds under the split's policy (grouped keeps a
+composition in one fold), and member k fits on every fold but k, early-stopping on fold k. The model
+predicts the members' mean (bagging, which also lowers the variance of one model).
+
+Each row of the two parts is predicted once by the member that never saw it (out of fold): the
+validation part's metrics are those predictions, so `val_rmse` stays an honest score on the same rows
+as a single model's, and an ensemble blends its members on them. The calibration and test parts are
+outside every fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+
+# fit_member(index, unfitted member, X_fit, y_fit, (X_held, y_held)) fits the member in place
+FitMember = Callable[[int, object, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]], object]
+
+
+class CrossFitted(RegressorMixin, BaseEstimator):
+    """K copies of `template`, each fitted on all folds but one; `predict` is their mean."""
+
+    def __init__(self, template, folds: int, seed: int):
+        self.template, self.folds, self.seed = template, folds, seed
+
+    def fit(self, X, y, folds: list[tuple[np.ndarray, np.ndarray]], fit_member: FitMember, validation_rows=None):
+        """Fit one member per (fit rows, held-out rows) pair; keep every row's out-of-fold prediction
+        (`oof_`) and those of `validation_rows` (`validation_oof_`)."""
+        X, y = np.asarray(X), np.asarray(y)
+        self.n_features_in_ = X.shape[1]  # what scikit-learn (and MAPIE) read as fitted
+        self.members_, self.oof_ = [], np.full(len(y), np.nan)
+        for index, (fit_rows, held_rows) in enumerate(folds):
+            member = clone(self.template)
+            if "random_state" in member.get_params():
+                member.set_params(random_state=self.seed + index)
+            fit_member(index, member, X[fit_rows], y[fit_rows], (X[held_rows], y[held_rows]))
+            self.oof_[held_rows] = member.predict(X[held_rows])
+            self.members_.append(member)
+        self.validation_oof_ = self.oof_[validation_rows] if validation_rows is not None else None
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return np.mean([member.predict(np.asarray(X)) for member in self.members_], axis=0)
+
+
+def validation_predictions(regressor, X_val) -> np.ndarray:
+    """The fitted regressor's predictions on the (scaled) validation part, each from a model that did
+    not fit that row: a cross-fitted model's out-of-fold ones, an ensemble's blend of its members' such
+    predictions, any other model's own."""
+    if isinstance(regressor, CrossFitted):
+        return regressor.validation_oof_
+    from sklearn.ensemble import StackingRegressor
+
+    if isinstance(regressor, StackingRegressor):
+        from physml.tasks.supercon.ensemble import members_of
+
+        members = np.column_stack([validation_predictions(member, X_val) for _, member in members_of(regressor)])
+        return regressor.final_estimator_.predict(members)
+    return regressor.predict(np.asarray(X_val))
