@@ -132,3 +132,21 @@ def test_dihedral_views_are_eight_distinct_transforms():
     views = dihedral_views(image)
     assert len(views) == 8
     assert len({v.tobytes() for v in views}) == 8
+
+
+def test_test_time_augmentation_makes_the_output_orientation_free():
+    from physml.tasks.galaxy.cnn import build_cnn
+    from physml.tasks.galaxy.config import CNNParams
+    from physml.tasks.galaxy.preprocess import net_outputs
+
+    net = build_cnn(12, 4, CNNParams(filters=[4, 4, 4], dense_units=8, dropout=0.0))
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 12, 12, 3)).astype("float32")
+    turned = np.rot90(images, k=1, axes=(1, 2))
+    mirrored = images[:, :, ::-1, :]
+    plain = net_outputs(net, images, tta=False)
+    assert plain.shape == (5, 4) and not np.allclose(plain, net_outputs(net, turned, tta=False), atol=1e-6)
+    averaged = net_outputs(net, images, tta=True)
+    np.testing.assert_allclose(averaged, net_outputs(net, turned, tta=True), atol=1e-6)
+    np.testing.assert_allclose(averaged, net_outputs(net, mirrored, tta=True), atol=1e-6)
+    views = [net_outputs(net, view, tta=False) for view in dihedral_views(images)]
+    np.testing.assert_allclose(averaged, np.mean(views, axis=0), atol=1e-6)

@@ -153,13 +153,27 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
     return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
 
 
+TPE_STARTUP_TRIALS = 10  # Optuna's default number of random draws before TPE models
+
+
 def optuna_search(spec: SearchSpec, seed: int) -> OptunaSearch:
-    """Optuna's TPE, seeded; with the spec's `startup_trials`, that many random draws before it models."""
-    if spec.startup_trials is None:
-        return OptunaSearch(seed=seed)
+    """Optuna's TPE, seeded, after the spec's `startup_trials` random draws (Optuna's 10 by default).
+    Multivariate: one density over all the knobs, so it learns how they go together (a learning rate
+    that suits a width) instead of each alone. Constant liar: a trial still running counts as a poor
+    result, so trials that run at once are not drawn from the same spot."""
+    import warnings
+
     import optuna
 
-    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=spec.startup_trials))
+    with warnings.catch_warnings():  # both options are marked experimental since Optuna 2.x/3.x
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed,
+            n_startup_trials=spec.startup_trials or TPE_STARTUP_TRIALS,
+            multivariate=True,
+            constant_liar=True,
+        )
+    return OptunaSearch(sampler=sampler)
 
 
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:

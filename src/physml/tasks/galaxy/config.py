@@ -65,6 +65,7 @@ class GalaxyEvaluation:
     visualised_filters: int = setting(16, ge=1)
     filter_steps: int = setting(40, ge=1)
     network_views: bool = True  # activation maps and filter pictures (tuning trials switch them off)
+    tta: bool = False  # the model's output is its mean over the 8 dihedral views (evaluation and serving)
 
 
 @dataclass

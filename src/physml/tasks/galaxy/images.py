@@ -40,7 +40,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from physml.data.paths import cache_base
-from physml.tasks.galaxy.preprocess import centre_crop, decode_jpeg, shrink
+from physml.tasks.galaxy.preprocess import centre_crop, decode_jpeg, dihedral_views, shrink
 
 if TYPE_CHECKING:
     import albumentations as A
@@ -285,12 +285,3 @@ def stronger_augmentation(seed: int = 0) -> A.Compose:
 
 def evaluation_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, crop: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices((centre_crop(images, crop), targets)).batch(batch_size).prefetch(AUTOTUNE)
-
-
-def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
-    """The 8 rotations/reflections of a batch of square images (for test-time augmentation)."""
-    views = []
-    for flipped in (images, images[:, :, ::-1, :]):
-        for k in range(4):
-            views.append(np.rot90(flipped, k=k, axes=(1, 2)))
-    return views

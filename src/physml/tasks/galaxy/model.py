@@ -16,7 +16,7 @@ import numpy as np
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
 from physml.models.pyfunc import TaskModel
-from physml.tasks.galaxy.preprocess import centre_crop, shrink
+from physml.tasks.galaxy.preprocess import centre_crop, net_outputs, shrink
 
 BATCH = 256
 # the settings the net was trained with (GalaxyData), logged beside it as the `preprocessing` artifact
@@ -58,5 +58,5 @@ class GalaxyModel(TaskModel):
 
     def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
         images = network_input(model_input, self.preprocessing)
-        outputs = np.asarray(self.net.predict(images, batch_size=BATCH, verbose=0))
+        outputs = net_outputs(self.net, images, self.preprocessing.get("tta", False), BATCH)
         return outputs if self.calibration is None else self.calibration.apply(outputs).astype(outputs.dtype)

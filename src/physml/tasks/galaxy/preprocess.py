@@ -28,6 +28,24 @@ def shrink(images, crop: int, size: int) -> tf.Tensor:
     return tf.cast(tf.round(images), tf.uint8)
 
 
+def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
+    """The 8 rotations/reflections of a batch of square images (for test-time augmentation)."""
+    views = []
+    for flipped in (images, images[:, :, ::-1, :]):
+        for k in range(4):
+            views.append(np.rot90(flipped, k=k, axes=(1, 2)))
+    return views
+
+
+def net_outputs(net, images: np.ndarray, tta: bool, batch_size: int = 256) -> np.ndarray:
+    """The net's outputs on `images` (its input: (N, input, input, 3)); with `tta`, their mean over the
+    8 dihedral views (test-time augmentation: a galaxy on the sky has no preferred orientation).
+    Evaluation, calibration and the served model all predict through this."""
+    views = dihedral_views(images) if tta else [images]
+    outputs = [np.asarray(net.predict(np.ascontiguousarray(view), batch_size=batch_size, verbose=0)) for view in views]
+    return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0, dtype=outputs[0].dtype)
+
+
 def centre_crop(images: np.ndarray, crop: int) -> np.ndarray:
     offset = (images.shape[1] - crop) // 2
     return images[:, offset : offset + crop, offset : offset + crop, :]

@@ -15,7 +15,7 @@ from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
-from physml.tasks.galaxy.images import dihedral_views
+from physml.tasks.galaxy.preprocess import dihedral_views, net_outputs
 from physml.tracking.runs import log_figure
 
 ID_COLUMN = "GalaxyID"
@@ -31,7 +31,7 @@ def log_classification_report(
     images = unc.part_images(config, data, "test")
     y_true = data.labels[test]
     names = data.class_names
-    outputs = np.asarray(model.predict(images, batch_size=256, verbose=0))
+    outputs = net_outputs(model, images, config.evaluation.tta)
     metrics: dict[str, float] = {}
     if config.data.target == "regression":
         metrics["test_rmse"] = float(np.sqrt(((outputs - data.targets[test]) ** 2).mean()))  # the Kaggle metric
@@ -39,7 +39,7 @@ def log_classification_report(
     probs = unc.calibrated(raw, calibration)
     metrics.update(cls.classification_metrics(y_true, probs, names))
 
-    views = [unc.raw_probabilities(config, model, v.copy()) for v in dihedral_views(images)]
+    views = [unc.class_probabilities(config, net_outputs(model, view, tta=False)) for view in dihedral_views(images)]
     metrics["test_tta_accuracy"] = float((np.mean(views, axis=0).argmax(axis=1) == y_true).mean())
     metrics["test_dihedral_consistency"] = unc.dihedral_consistency(views)
 

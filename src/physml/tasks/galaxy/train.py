@@ -37,7 +37,7 @@ from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet, training_input
 from physml.tasks.galaxy.images import evaluation_dataset, stronger_augmentation, training_dataset
 from physml.tasks.galaxy.model import network_input
-from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg
+from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg, net_outputs
 from physml.tasks.galaxy.report import log_classification_report
 from physml.tasks.galaxy.uncertainty import calibrate
 from physml.tracking.epochs import EpochMetricLog
@@ -184,11 +184,15 @@ def log_model(
     model takes a JPEG's pixels as they come (its example: one test galaxy's), preprocesses them itself
     and returns the probabilities calibrated on the calibration part."""
     preprocessing = dict(
-        raw_size=RAW_SIZE, crop=config.data.crop, size=config.data.size, input_size=config.data.input_size
+        raw_size=RAW_SIZE,
+        crop=config.data.crop,
+        size=config.data.size,
+        input_size=config.data.input_size,
+        tta=config.evaluation.tta,
     )
     galaxy = data.ids[data.split["test"][0]]
     example = decode_jpeg(tf.io.read_file(str(data.catalogue.image_paths[galaxy]))).numpy()[np.newaxis]
-    outputs = np.asarray(model.predict(network_input(example, preprocessing), verbose=0))
+    outputs = net_outputs(model, network_input(example, preprocessing), config.evaluation.tta)
     # any height and width: the raw size or the evaluation crop (the model names both when refusing another)
     signature = ModelSignature(
         Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3))]), infer_signature(None, outputs).outputs

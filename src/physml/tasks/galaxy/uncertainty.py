@@ -19,6 +19,7 @@ from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
 from physml.tasks.galaxy.gz2_tree import GZ2
 from physml.tasks.galaxy.images import centre_crop
+from physml.tasks.galaxy.preprocess import net_outputs
 
 AGREEMENT = (0.5, 0.8, 0.9)  # the decision tree's probability of a galaxy's top class, at least
 BATCH = 256
@@ -38,7 +39,7 @@ def class_probabilities(config: GalaxyConfig, outputs: np.ndarray) -> np.ndarray
 
 
 def raw_probabilities(config: GalaxyConfig, model: keras.Model, images: np.ndarray) -> np.ndarray:
-    return class_probabilities(config, np.asarray(model.predict(images, batch_size=BATCH, verbose=0)))
+    return class_probabilities(config, net_outputs(model, images, config.evaluation.tta, BATCH))
 
 
 def calibrate(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> Calibration | None:
