@@ -113,7 +113,10 @@ def log_review(
     log_figure(figure, "review/accuracy_vs_review_fraction.png")
 
     everyone = np.ones(len(ids), dtype=bool)
-    least = cls.review_table(ids, probs, y_true, names, everyone, sets, ID_COLUMN).head(25)
+    every_galaxy = cls.review_table(ids, probs, y_true, names, everyone, sets, ID_COLUMN)
+    # every test galaxy's prediction: runs on the same split compare galaxy by galaxy (paired)
+    mlflow.log_text(every_galaxy.sort_values(ID_COLUMN).to_csv(index=False), "predictions/test_predictions.csv")
+    least = every_galaxy.head(25)
     position = {galaxy: row for row, galaxy in enumerate(ids)}
     sheet = images[[position[g] for g in least[ID_COLUMN]]].astype("uint8")
     titles = [
