@@ -240,7 +240,19 @@ def training_dataset(
         batch = tf.gather(pixels, flat), tf.gather(target_table, galaxy)
         return (*batch, key) if extra is not None else batch
 
-    order = tf.data.Dataset.range(n).shuffle(n, seed=shuffle_seed, reshuffle_each_iteration=True).batch(batch_size)
+    # each epoch: one key, one permutation of the n positions, sliced into batches (a tensor op per
+    # epoch and a slice per batch; shuffling and batching element by element was the serial part of
+    # the pipeline, which capped what parallel calls of make_batch could gain)
+    n_batches = -(-n // batch_size)
+
+    def epoch_batches(key):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), tf.stack([key, shuffle_seed]))
+        return tf.data.Dataset.range(n_batches).map(
+            lambda b: order[b * batch_size : tf.minimum((b + 1) * batch_size, n)]
+        )
+
+    epoch_key = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
+    order = epoch_key.flat_map(epoch_batches)
     keys = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True)
     dataset = tf.data.Dataset.zip(order, keys).map(make_batch, num_parallel_calls=num_parallel_calls)
     if extra is not None:
