@@ -41,6 +41,9 @@ class SuperconTask(Task):
         "evaluation.plots": False,
         "registry.log_model": False,
         "registry.register": False,
+        # a trial fits one XGBoost, reporting its rounds to the scheduler; the retrained best is
+        # cross-fitted as its config says (K members would restart the round count K times)
+        "gbm.folds": 0,
     }
     train_flags = (
         Flag(

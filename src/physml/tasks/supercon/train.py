@@ -380,7 +380,7 @@ def fit_regressor(config: SuperconConfig, model: str, regressor, X, y, validatio
 def cross_fit(config: SuperconConfig, regressor, X, y, validation, hooks, split: SplitData) -> None:
     """A cross-fitted XGBoost over the training and validation parts (crossfit.py): each member fits as
     the single model does, early-stopping on its held-out fold, its curve logged as `fold<k>/...`.
-    Not checkpointed: a restarted trial fits its members again."""
+    Not checkpointed: tuning trials fit one model instead (the task's trial_overrides)."""
     from physml.data.splits import fold_indices
     from physml.tasks.supercon.models import booster_rounds, fit_gbm
 
