@@ -29,13 +29,13 @@ class CrossFitted(RegressorMixin, BaseEstimator):
     def __init__(self, template, folds: int, seed: int):
         self.template, self.folds, self.seed = template, folds, seed
 
-    def fit(self, X, y, folds: list[tuple[np.ndarray, np.ndarray]], fit_member: FitMember, validation_rows=None):
+    def fit(self, X, y, fold_rows: list[tuple[np.ndarray, np.ndarray]], fit_member: FitMember, validation_rows=None):
         """Fit one member per (fit rows, held-out rows) pair; keep every row's out-of-fold prediction
         (`oof_`) and those of `validation_rows` (`validation_oof_`)."""
         X, y = np.asarray(X), np.asarray(y)
         self.n_features_in_ = X.shape[1]  # what scikit-learn (and MAPIE) read as fitted
         self.members_, self.oof_ = [], np.full(len(y), np.nan)
-        for index, (fit_rows, held_rows) in enumerate(folds):
+        for index, (fit_rows, held_rows) in enumerate(fold_rows):
             member = clone(self.template)
             if "random_state" in member.get_params():
                 member.set_params(random_state=self.seed + index)

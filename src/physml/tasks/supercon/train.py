@@ -79,10 +79,6 @@ class SplitData:
         return slice(len(self.X_train), len(self.X_train) + len(self.X_val))
 
 
-_DOC_END = None  # (split_digest's comment moved above)
-# of the validation and test rows: runs with the same digest were judged on the same rows
-
-
 def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
     features = data.select(config.data.feature_set)
     settings = config.data
