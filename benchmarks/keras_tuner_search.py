@@ -24,8 +24,10 @@ infinite).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -133,12 +135,33 @@ def run_physml(args, samples: int, epochs: int, batch_size: int, grace: int, sta
         name=f"seed-space-{seed}",
         overrides={"experiment": EXPERIMENT},
     )
-    wall_start, started = time.time(), time.perf_counter()
-    try:
-        outcome = run_search(options, args.resolved_tracking_uri)  # starts Ray: counted
-    finally:
-        ray.shutdown()
+    with trial_server(args, folder) as tracking_uri:
+        wall_start, started = time.time(), time.perf_counter()
+        try:
+            outcome = run_search(options, tracking_uri)  # starts Ray: counted
+        finally:
+            ray.shutdown()
     return outcome.results, time.perf_counter() - started, wall_start
+
+
+@contextlib.contextmanager
+def trial_server(args, folder: Path):
+    """Where physml's trials log: the benchmark's server, or with --no-log a throwaway embedded one in
+    `folder` (the trials run in Ray workers and need a server every process reaches; with no URI each
+    resolved its own default, and every trial failed with "Run with id=... not found")."""
+    if args.resolved_tracking_uri:
+        yield args.resolved_tracking_uri
+        return
+    from physml.tracking import server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    info = server.start(home=folder / "trials-server", port=port)
+    try:
+        yield info.url
+    finally:
+        server.stop(home=folder / "trials-server")
 
 
 def add_arguments(parser) -> None:

@@ -241,22 +241,42 @@ def test_corrupt_images_are_skipped_and_counted(mlflow_server, galaxy_dir, tmp_p
     assert skipped.startswith(f"{bad.name}: is truncated")
 
 
-def test_regression_target_reports_the_kaggle_rmse(mlflow_server, galaxy_dir):
-    args = [
-        "--preset",
-        "quick",
-        "--target",
-        "regression",
-        "--experiment",
-        "test-galaxy-regression",
-        "--data-dir",
-        str(galaxy_dir),
-        "--no-register",
-    ]
+def test_regression_seed_ensemble_reports_the_kaggle_rmse(mlflow_server, galaxy_dir):
+    """The 37 vote fractions from a 2-member seed ensemble: each member logs its own curves and test
+    RMSE, the model is their mean (so its squared error is at most the members' mean, by convexity),
+    and the logged model loads as one .keras file whose output is that mean."""
+    import keras
+
+    from physml.tasks.galaxy.cnn import member_nets
+
+    args = ["--preset", "quick", "--target", "regression", "--set", "train.members=2"]
+    args += ["--experiment", "test-galaxy-regression", "--data-dir", str(galaxy_dir), "--no-register"]
     assert run_cli(mlflow_server.url, *args) == 0
-    metrics = only_run(mlflow_server.url, "test-galaxy-regression").data.metrics
+    run = only_run(mlflow_server.url, "test-galaxy-regression")
+    metrics = run.data.metrics
     assert 0.05 < metrics["test_rmse"] < 0.4
     assert 0 <= metrics["test_accuracy"] <= 1 and "test_recall_other" in metrics
+    members = [metrics[f"member{k}/test_rmse"] for k in (1, 2)]
+    assert members[0] != members[1]  # different seeds, different nets
+    assert metrics["test_rmse"] ** 2 <= np.mean(np.square(members)) + 1e-9
+    assert {"member1/val_rmse", "member2/val_rmse", "best_val_rmse", "fit_seconds"} <= set(metrics)
+    client = MlflowClient(mlflow_server.url)
+    assert len(client.get_metric_history(run.info.run_id, "member2/val_rmse")) == QUICK_EPOCHS
+    assert run.data.params["train.members"] == "2"
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_server.url)
+    try:
+        folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
+        served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    net = keras.models.load_model(next(folder.rglob("cnn.keras")))
+    nets = member_nets(net)
+    assert [n.name for n in nets] == ["galaxy_cnn_member1", "galaxy_cnn_member2"]
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 60, 60, 3), dtype=np.uint8)
+    mean = np.mean([n.predict(images.astype("float32"), verbose=0) for n in nets], axis=0)
+    np.testing.assert_allclose(np.asarray(served.predict(images)), mean, atol=1e-6)
 
 
 def test_mlflow_run_galaxy_entry_point(mlflow_server, galaxy_dir):

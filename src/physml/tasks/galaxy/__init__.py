@@ -44,7 +44,12 @@ class GalaxyTask(Task):
     comparability_params = ("target", "seed", "n_test", "data.test_fraction", "data.val_fraction")
     resumable_models = ("cnn",)
     pbt_keys = ("train.learning_rate",)
-    trial_overrides = {"evaluation.network_views": False, "registry.log_model": False, "registry.register": False}
+    trial_overrides = {
+        "evaluation.network_views": False,
+        "registry.log_model": False,
+        "registry.register": False,
+        "train.members": 1,  # a trial trains one net (resumable, one epoch count for ASHA); the retrained best, all
+    }
     train_flags = (
         Flag(
             "--target",

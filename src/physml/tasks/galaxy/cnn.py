@@ -25,27 +25,49 @@ from physml.tasks.galaxy.config import CNNParams, GalaxyTraining
 NORM_MOMENTUM = 0.9
 
 
-def build_cnn(input_size: int, n_outputs: int, params: CNNParams, output_activation: str = "softmax") -> keras.Model:
-    inputs = keras.Input(shape=(input_size, input_size, 3), name="image")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+def build_cnn(
+    input_size: int,
+    n_outputs: int,
+    params: CNNParams,
+    output_activation: str = "softmax",
+    name: str = "galaxy_cnn",
+    prefix: str = "",
+) -> keras.Model:
+    """`prefix` goes before every layer's name: the members of an `averaged` model need their own."""
+    inputs = keras.Input(shape=(input_size, input_size, 3), name=f"{prefix}image")
+    x = keras.layers.Rescaling(1.0 / 255.0, name=f"{prefix}rescale")(inputs)
     for index, (filters, kernel) in enumerate(zip(params.filters, params.kernel_sizes)):
-        name = f"conv{index + 1}"
+        conv = f"{prefix}conv{index + 1}"
         if params.batch_norm:  # conv (no bias: the norm has its own shift) -> norm -> ReLU
-            x = keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=name)(x)
-            x = keras.layers.BatchNormalization(momentum=NORM_MOMENTUM, name=f"norm{index + 1}")(x)
-            x = keras.layers.Activation("relu", name=f"relu{index + 1}")(x)
+            x = keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=conv)(x)
+            x = keras.layers.BatchNormalization(momentum=NORM_MOMENTUM, name=f"{prefix}norm{index + 1}")(x)
+            x = keras.layers.Activation("relu", name=f"{prefix}relu{index + 1}")(x)
         else:
-            x = keras.layers.Conv2D(filters, kernel, padding="same", activation="relu", name=name)(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{index + 1}")(x)
+            x = keras.layers.Conv2D(filters, kernel, padding="same", activation="relu", name=conv)(x)
+        x = keras.layers.MaxPooling2D(2, name=f"{prefix}pool{index + 1}")(x)
     if params.global_pooling:
-        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+        x = keras.layers.GlobalAveragePooling2D(name=f"{prefix}global_pool")(x)
     else:
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Flatten(name=f"{prefix}flatten")(x)
     for index in range(params.dense_layers):
-        x = keras.layers.Dense(params.dense_units, activation="relu", name=f"dense{index + 1}")(x)
-        x = keras.layers.Dropout(params.dropout, name=f"dropout{index + 1}")(x)
-    outputs = keras.layers.Dense(n_outputs, activation=output_activation, name="output")(x)
-    return keras.Model(inputs, outputs, name="galaxy_cnn")
+        x = keras.layers.Dense(params.dense_units, activation="relu", name=f"{prefix}dense{index + 1}")(x)
+        x = keras.layers.Dropout(params.dropout, name=f"{prefix}dropout{index + 1}")(x)
+    outputs = keras.layers.Dense(n_outputs, activation=output_activation, name=f"{prefix}output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def averaged(nets: list[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of the nets' outputs (a seed ensemble), saved and served as
+    a single .keras file; each net keeps its own name (build_cnn's `name`) inside it."""
+    inputs = keras.Input(shape=tuple(nets[0].inputs[0].shape[1:]), name="image")
+    outputs = keras.layers.Average(name="mean_output")([net(inputs) for net in nets])
+    return keras.Model(inputs, outputs, name="galaxy_cnn_ensemble")
+
+
+def member_nets(model: keras.Model) -> list[keras.Model]:
+    """The nets an `averaged` model holds, or [model] for a single net."""
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return nested or [model]
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:

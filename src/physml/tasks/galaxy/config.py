@@ -52,6 +52,8 @@ class GalaxyTraining:
     schedule: str = setting("constant", choices=("constant", "cosine"))
     # dihedral: random crop + the 8 rotations/reflections, in-graph; strong: + albumentations' affine and noise
     augmentation: str = setting("dihedral", choices=("dihedral", "strong"))
+    # a seed ensemble: nets trained from different seeds on the same split; the model averages their outputs
+    members: int = setting(1, ge=1)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from physml.evaluation import classification as cls
 from physml.evaluation import vision
 from physml.evaluation.calibration import Calibration, ece_change
 from physml.tasks.galaxy import uncertainty as unc
-from physml.tasks.galaxy.cnn import conv_layer_names
+from physml.tasks.galaxy.cnn import conv_layer_names, member_nets
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
 from physml.tasks.galaxy.preprocess import dihedral_views, net_outputs
@@ -42,6 +42,7 @@ def log_classification_report(
     views = [unc.class_probabilities(config, net_outputs(model, view, tta=False)) for view in dihedral_views(images)]
     metrics["test_tta_accuracy"] = float((np.mean(views, axis=0).argmax(axis=1) == y_true).mean())
     metrics["test_dihedral_consistency"] = unc.dihedral_consistency(views)
+    metrics.update(member_metrics(config, model, images, y_true, data.targets[test]))
 
     predicted = probs.argmax(axis=1)
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=False), "plots/confusion_counts.png")
@@ -52,9 +53,27 @@ def log_classification_report(
     metrics.update(set_figures)
     metrics.update(unc.agreement_accuracy(data, probs))
     log_review(config, data, images, probs, y_true, sets, metrics)
-    if config.evaluation.network_views:
-        log_network_views(config, model, images, data.ids[test], predicted, y_true, names)
+    if config.evaluation.network_views:  # an ensemble's: its first member's
+        log_network_views(config, member_nets(model)[0], images, data.ids[test], predicted, y_true, names)
     mlflow.log_metrics(metrics)
+    return metrics
+
+
+def member_metrics(
+    config: GalaxyConfig, model: keras.Model, images: np.ndarray, y_true: np.ndarray, targets: np.ndarray
+) -> dict[str, float]:
+    """A seed ensemble's members scored alone on the test part (raw outputs, the model's views), to show
+    what averaging them gained; nothing for a single net."""
+    nets = member_nets(model)
+    if len(nets) == 1:
+        return {}
+    metrics = {}
+    for k, net in enumerate(nets):
+        outputs = net_outputs(net, images, config.evaluation.tta)
+        if config.data.target == "regression":
+            metrics[f"member{k + 1}/test_rmse"] = float(np.sqrt(((outputs - targets) ** 2).mean()))
+        probs = unc.class_probabilities(config, outputs)
+        metrics[f"member{k + 1}/test_accuracy"] = float((probs.argmax(axis=1) == y_true).mean())
     return metrics
 
 

@@ -28,6 +28,7 @@ from physml.models.callbacks import EpochReporter, as_hook_list, extra_state, re
 from physml.models.checkpoints import Checkpoints
 from physml.tasks.base import RunResult
 from physml.tasks.galaxy.cnn import (
+    averaged,
     build_cnn,
     compile_classifier,
     compile_regressor,
@@ -39,7 +40,7 @@ from physml.tasks.galaxy.images import evaluation_dataset, stronger_augmentation
 from physml.tasks.galaxy.model import network_input
 from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg, net_outputs
 from physml.tasks.galaxy.report import log_classification_report
-from physml.tasks.galaxy.uncertainty import calibrate
+from physml.tasks.galaxy.uncertainty import calibrate, part_images
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
@@ -86,17 +87,34 @@ def plots_class_counts(counts: pd.Series, config: GalaxyConfig):
     )
 
 
+MEMBER_SEED_STEP = 1000  # member k of a seed ensemble trains from seed + 1000 k (member 1: the run's seed)
+
+
 def fit(
-    config: GalaxyConfig, data: GalaxySet, checkpoint: Path, on_epoch_end=None, checkpoints: Checkpoints | None = None
+    config: GalaxyConfig,
+    data: GalaxySet,
+    checkpoint: Path,
+    on_epoch_end=None,
+    checkpoints: Checkpoints | None = None,
+    member: int = 0,
 ) -> tuple[keras.Model, dict]:
     """Train; keep the checkpoint with the best validation metric and return that model. With
     `checkpoints` (a tuning trial's), each epoch's state (the net, the best one so far) is saved, and
-    training continues from a saved one."""
-    keras.utils.set_random_seed(config.seed)
+    training continues from a saved one. Member k of a seed ensemble (train.members > 1) trains on the
+    same split from its own seed, and logs its metrics and curves as `member<k+1>/...`."""
+    seed = config.seed + MEMBER_SEED_STEP * member
+    ensemble = config.train.members > 1
+    prefix = f"member{member + 1}/" if ensemble else ""
+    keras.utils.set_random_seed(seed)
     regression = config.data.target == "regression"
     train_rows, val_rows = data.split["train"], data.split["val"]
     model = build_cnn(
-        config.data.input_size, data.targets.shape[1], config.model, "sigmoid" if regression else "softmax"
+        config.data.input_size,
+        data.targets.shape[1],
+        config.model,
+        "sigmoid" if regression else "softmax",
+        name=f"galaxy_cnn_member{member + 1}" if ensemble else "galaxy_cnn",
+        prefix=f"m{member + 1}_" if member else "",  # member 1's layers keep the single net's names
     )
     steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
     if regression:
@@ -107,13 +125,13 @@ def fit(
         mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
         compile_classifier(model, config.train, alpha, steps_per_epoch)
         monitor, mode = "val_accuracy", "max"
-    extra = stronger_augmentation(config.seed) if config.train.augmentation == "strong" else None
+    extra = stronger_augmentation(seed) if config.train.augmentation == "strong" else None
     train_ds = training_dataset(  # the rows picked inside the pipeline: the decoded images are not copied
         data.images,
         data.targets,
         config.train.batch_size,
         config.data.input_size,
-        config.seed,
+        seed,
         rows=train_rows,
         extra=extra,
     )
@@ -138,8 +156,8 @@ def fit(
     with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
         reporter = EpochReporter(
             config.train.epochs,
-            [log_epoch, *as_hook_list(on_epoch_end)],
-            description="cnn epochs",
+            [log_epoch, *as_hook_list(on_epoch_end)] if not ensemble else [prefixed(log_epoch, prefix)],
+            description=f"cnn member {member + 1}/{config.train.members} epochs" if ensemble else "cnn epochs",
             shown=("accuracy", "val_accuracy", "val_rmse"),
             checkpoints=checkpoints,
             extra_state=keep_best,
@@ -161,20 +179,48 @@ def fit(
     best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1
     mlflow.log_metrics(
         {
-            "fit_seconds": seconds,
-            "train_images_per_second": len(train_rows) * (config.train.epochs - first) / seconds,
-            "best_epoch": best_epoch,
-            f"best_{monitor}": float(scores[best_epoch - 1]),
+            f"{prefix}fit_seconds": seconds,
+            f"{prefix}train_images_per_second": len(train_rows) * (config.train.epochs - first) / seconds,
+            f"{prefix}best_epoch": best_epoch,
+            f"{prefix}best_{monitor}": float(scores[best_epoch - 1]),
         }
     )
     panels = {"loss": ("loss", "val_loss")}
     panels.update(
         {"rmse": ("rmse", "val_rmse")} if regression else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")}
     )
+    title = f"{prefix[:-1] + ': ' if prefix else ''}best epoch {best_epoch} ({monitor})"
     log_figure(
-        plots.history_panels(history, panels, f"best epoch {best_epoch} ({monitor})"), "plots/training_curves.png"
+        plots.history_panels(history, panels, title), f"plots/training_curves{'_' + prefix[:-1] if prefix else ''}.png"
     )
     return keras.models.load_model(checkpoint), history
+
+
+def prefixed(hook, prefix: str):
+    return lambda epoch, metrics: hook(epoch, {f"{prefix}{key}": value for key, value in metrics.items()})
+
+
+def fit_members(
+    config: GalaxyConfig, data: GalaxySet, folder: Path, on_epoch_end=None, checkpoints: Checkpoints | None = None
+) -> keras.Model:
+    """The trained net, or with train.members > 1 a seed ensemble: the members trained one after another
+    on the same split, averaged into one model. Its validation score is logged as the run's
+    `best_val_accuracy` (`best_val_rmse`), the metric promotion decides on. Tuning trials train one net
+    (the task's trial_overrides), so checkpoints and trial hooks only ever meet a single net."""
+    if config.train.members == 1:
+        return fit(config, data, folder / "best.keras", on_epoch_end, checkpoints)[0]
+    started = time.perf_counter()
+    nets = [fit(config, data, folder / f"member{k + 1}.keras", member=k)[0] for k in range(config.train.members)]
+    model = averaged(nets)
+    val_rows = data.split["val"]
+    # scored on one view, as Keras scores validation during fit
+    outputs = model.predict(part_images(config, data, "val"), batch_size=256, verbose=0)
+    if config.data.target == "regression":
+        score = {"best_val_rmse": float(np.sqrt(((outputs - data.targets[val_rows]) ** 2).mean()))}
+    else:
+        score = {"best_val_accuracy": float((outputs.argmax(axis=1) == data.labels[val_rows]).mean())}
+    mlflow.log_metrics({"fit_seconds": time.perf_counter() - started, **score})
+    return model
 
 
 def log_model(
@@ -220,7 +266,7 @@ def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None, checkpoints=
     result = RunResult(model="cnn", run_id=mlflow.active_run().info.run_id)
     log_inputs(config, data)
     with tempfile.TemporaryDirectory() as tmp:
-        model, _ = fit(config, data, Path(tmp) / "best.keras", on_epoch_end, checkpoints)
+        model = fit_members(config, data, Path(tmp), on_epoch_end, checkpoints)
     calibration = calibrate(config, model, data)
     result.metrics = log_classification_report(config, model, data, calibration)
     if config.registry.log_model:
