@@ -22,7 +22,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,17 +30,12 @@ from pathlib import Path
 
 from physml.bench.child import wait_measured
 from physml.bench.record import BenchResult, run_benchmark, task_dir
+from physml.tracking.server import free_port
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
 BENCHMARK = "end_to_end"
 BUDGET_S = 300  # what it should take on 2 CPU cores (full settings); the hard limit is twice this
 SUMMARY = "the README demo: wall time and peak memory"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_measured(command: list[str], env: dict[str, str], cwd: Path, log: Path, timeout: float) -> tuple[float, float]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -68,23 +67,34 @@ def scaled_parts(data_dir: Path):
     return train, val, spread, config.seed
 
 
+def seed_net(n_features: int, setting: dict):
+    """The seed study's dense net with `setting` (layers, units, SGD learning rate), compiled: what
+    KerasTuner's trials and the re-scoring both train."""
+    from physml.models.optimizers import make_optimizer
+    from physml.tasks.supercon.dense import STEPS_PER_EXECUTION, build_dense_net
+
+    model = build_dense_net(n_features, int(setting["layers"]), int(setting["units"]))
+    optimizer = make_optimizer("sgd", float(setting["learning_rate"]))
+    model.compile(optimizer=optimizer, loss="mse", steps_per_execution=STEPS_PER_EXECUTION)
+    return model
+
+
 def run_keras_tuner(train, val, spread: float, samples: int, epochs: int, batch_size: int, folder: Path, seed: int):
     """KerasTuner's BayesianOptimization over the same space; [(seconds since start, last-epoch val RMSE K,
     the trial's hyperparameters)]."""
     import keras
     import keras_tuner
 
-    from physml.models.optimizers import make_optimizer
-    from physml.tasks.supercon.dense import STEPS_PER_EXECUTION, build_dense_net
-
     n_features = train[0].shape[1]
 
     def build(hp) -> keras.Model:
-        model = build_dense_net(n_features, hp.Int("layers", *LAYERS), hp.Int("units", *UNITS))
-        rate = hp.Float("learning_rate", *LEARNING_RATE, sampling="log")
-        built.append({"layers": hp.get("layers"), "units": hp.get("units"), "learning_rate": rate})
-        model.compile(optimizer=make_optimizer("sgd", rate), loss="mse", steps_per_execution=STEPS_PER_EXECUTION)
-        return model
+        setting = {
+            "layers": hp.Int("layers", *LAYERS),
+            "units": hp.Int("units", *UNITS),
+            "learning_rate": hp.Float("learning_rate", *LEARNING_RATE, sampling="log"),
+        }
+        built.append(setting)
+        return seed_net(n_features, setting)
 
     started = time.perf_counter()
     finished: list[tuple[float, float, dict]] = []
@@ -126,18 +136,10 @@ def rescored(train, val, spread: float, settings: dict, epochs: int, batch_size:
     config's seed (comparable trials); KerasTuner's from fresh draws."""
     import keras
 
-    from physml.models.optimizers import make_optimizer
-    from physml.tasks.supercon.dense import STEPS_PER_EXECUTION, build_dense_net
-
     scores = []
     for seed in range(RESCORE_SEEDS):
         keras.utils.set_random_seed(1000 + seed)
-        model = build_dense_net(train[0].shape[1], int(settings["layers"]), int(settings["units"]))
-        model.compile(
-            optimizer=make_optimizer("sgd", float(settings["learning_rate"])),
-            loss="mse",
-            steps_per_execution=STEPS_PER_EXECUTION,
-        )
+        model = seed_net(train[0].shape[1], settings)
         history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
         scores.append(math.sqrt(history.history["val_loss"][-1]) * spread)
     return float(np.mean(scores))
@@ -183,10 +185,7 @@ def trial_server(args, folder: Path):
         return
     from physml.tracking import server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    info = server.start(home=folder / "trials-server", port=port)
+    info = server.start(home=folder / "trials-server", port=server.free_port())
     try:
         yield info.url
     finally:

@@ -9,13 +9,9 @@ import socket
 import sys
 from pathlib import Path
 
+from physml.tracking.server import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def free_ports(count: int) -> list[int]:

@@ -11,6 +11,7 @@ import numpy as np
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
 from physml.evaluation.calibration import Calibration, ece_change
+from physml.evaluation.metrics import rmse
 from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names, member_nets
 from physml.tasks.galaxy.config import GalaxyConfig
@@ -34,7 +35,7 @@ def log_classification_report(
     outputs = net_outputs(model, images, config.evaluation.tta)
     metrics: dict[str, float] = {}
     if config.data.target == "regression":
-        metrics["test_rmse"] = float(np.sqrt(((outputs - data.targets[test]) ** 2).mean()))  # the Kaggle metric
+        metrics["test_rmse"] = vote_rmse(data.targets[test], outputs)  # the Kaggle metric
     raw = unc.class_probabilities(config, outputs)
     probs = unc.calibrated(raw, calibration)
     metrics.update(cls.classification_metrics(y_true, probs, names))
@@ -59,6 +60,11 @@ def log_classification_report(
     return metrics
 
 
+def vote_rmse(targets: np.ndarray, outputs: np.ndarray) -> float:
+    """RMSE over every galaxy's 37 vote fractions at once (the Kaggle metric)."""
+    return float(rmse(np.ravel(targets), np.ravel(outputs)))
+
+
 def member_metrics(
     config: GalaxyConfig, model: keras.Model, images: np.ndarray, y_true: np.ndarray, targets: np.ndarray
 ) -> dict[str, float]:
@@ -71,7 +77,7 @@ def member_metrics(
     for k, net in enumerate(nets):
         outputs = net_outputs(net, images, config.evaluation.tta)
         if config.data.target == "regression":
-            metrics[f"member{k + 1}/test_rmse"] = float(np.sqrt(((outputs - targets) ** 2).mean()))
+            metrics[f"member{k + 1}/test_rmse"] = vote_rmse(targets, outputs)
         probs = unc.class_probabilities(config, outputs)
         metrics[f"member{k + 1}/test_accuracy"] = float((probs.argmax(axis=1) == y_true).mean())
     return metrics

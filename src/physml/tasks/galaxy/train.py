@@ -39,7 +39,7 @@ from physml.tasks.galaxy.data import GalaxySet, training_input
 from physml.tasks.galaxy.images import evaluation_dataset, stronger_augmentation, training_dataset
 from physml.tasks.galaxy.model import network_input
 from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg, net_outputs
-from physml.tasks.galaxy.report import log_classification_report
+from physml.tasks.galaxy.report import log_classification_report, vote_rmse
 from physml.tasks.galaxy.uncertainty import calibrate, part_images
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
@@ -104,7 +104,8 @@ def fit(
     same split from its own seed, and logs its metrics and curves as `member<k+1>/...`."""
     seed = config.seed + MEMBER_SEED_STEP * member
     ensemble = config.train.members > 1
-    prefix = f"member{member + 1}/" if ensemble else ""
+    label = f"member{member + 1}" if ensemble else ""  # its metrics are `member<k>/...`, its curves `..._member<k>.png`
+    prefix = f"{label}/" if ensemble else ""
     keras.utils.set_random_seed(seed)
     regression = config.data.target == "regression"
     train_rows, val_rows = data.split["train"], data.split["val"]
@@ -113,7 +114,7 @@ def fit(
         data.targets.shape[1],
         config.model,
         "sigmoid" if regression else "softmax",
-        name=f"galaxy_cnn_member{member + 1}" if ensemble else "galaxy_cnn",
+        name=f"galaxy_cnn_{label}" if ensemble else "galaxy_cnn",
         prefix=f"m{member + 1}_" if member else "",  # member 1's layers keep the single net's names
     )
     steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
@@ -189,10 +190,9 @@ def fit(
     panels.update(
         {"rmse": ("rmse", "val_rmse")} if regression else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")}
     )
-    title = f"{prefix[:-1] + ': ' if prefix else ''}best epoch {best_epoch} ({monitor})"
-    log_figure(
-        plots.history_panels(history, panels, title), f"plots/training_curves{'_' + prefix[:-1] if prefix else ''}.png"
-    )
+    title = f"{label + ': ' if ensemble else ''}best epoch {best_epoch} ({monitor})"
+    curves = f"plots/training_curves_{label}.png" if ensemble else "plots/training_curves.png"
+    log_figure(plots.history_panels(history, panels, title), curves)
     return keras.models.load_model(checkpoint), history
 
 
@@ -216,7 +216,7 @@ def fit_members(
     # scored on one view, as Keras scores validation during fit
     outputs = model.predict(part_images(config, data, "val"), batch_size=256, verbose=0)
     if config.data.target == "regression":
-        score = {"best_val_rmse": float(np.sqrt(((outputs - data.targets[val_rows]) ** 2).mean()))}
+        score = {"best_val_rmse": vote_rmse(data.targets[val_rows], outputs)}
     else:
         score = {"best_val_accuracy": float((outputs.argmax(axis=1) == data.labels[val_rows]).mean())}
     mlflow.log_metrics({"fit_seconds": time.perf_counter() - started, **score})
