@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from physml.cli import main
 from physml.evaluation.calibration import Calibration
+from physml.tasks.galaxy.gz2_tree import GZ2
 from tests.helpers.processes import mlflow_run_project
 
 QUICK_EPOCHS = 2
@@ -242,14 +243,24 @@ def test_corrupt_images_are_skipped_and_counted(mlflow_server, galaxy_dir, tmp_p
 
 
 def test_regression_seed_ensemble_reports_the_kaggle_rmse(mlflow_server, galaxy_dir):
-    """The 37 vote fractions from a 2-member seed ensemble: each member logs its own curves and test
-    RMSE, the model is their mean (so its squared error is at most the members' mean, by convexity),
-    and the logged model loads as one .keras file whose output is that mean."""
+    """The 37 vote fractions from a 2-member seed ensemble with the decision tree's output layer: each
+    member logs its own curves and test RMSE, the model is their mean (so its squared error is at most
+    the members' mean, by convexity), and the logged model loads as one .keras file whose output is
+    that mean and sums as the tree says."""
     import keras
 
     from physml.tasks.galaxy.cnn import member_nets
 
-    args = ["--preset", "quick", "--target", "regression", "--set", "train.members=2"]
+    args = [
+        "--preset",
+        "quick",
+        "--target",
+        "regression",
+        "--set",
+        "train.members=2",
+        "--set",
+        "model.tree_output=true",
+    ]
     args += ["--experiment", "test-galaxy-regression", "--data-dir", str(galaxy_dir), "--no-register"]
     assert run_cli(mlflow_server.url, *args) == 0
     run = only_run(mlflow_server.url, "test-galaxy-regression")
@@ -276,7 +287,11 @@ def test_regression_seed_ensemble_reports_the_kaggle_rmse(mlflow_server, galaxy_
     assert [n.name for n in nets] == ["galaxy_cnn_member1", "galaxy_cnn_member2"]
     images = np.random.default_rng(0).integers(0, 256, size=(2, 60, 60, 3), dtype=np.uint8)
     mean = np.mean([n.predict(images.astype("float32"), verbose=0) for n in nets], axis=0)
-    np.testing.assert_allclose(np.asarray(served.predict(images)), mean, atol=1e-6)
+    predicted = np.asarray(served.predict(images))
+    np.testing.assert_allclose(predicted, mean, atol=1e-6)
+    # the members' tree output layer: every question's answers sum to what leads to it, so their mean does too
+    votes = pd.DataFrame(predicted, columns=GZ2.columns)
+    np.testing.assert_allclose(GZ2.question_totals(votes), GZ2.expected_totals(votes), atol=1e-5)
 
 
 def test_mlflow_run_galaxy_entry_point(mlflow_server, galaxy_dir):

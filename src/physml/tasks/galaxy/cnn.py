@@ -1,7 +1,8 @@
 """The seed study's small CNN for Galaxy Zoo images, and the knobs of a stronger recipe.
 
 Conv layers (5x5, 3x3, 3x3 kernels by default), each followed by 2x2 max pooling, then l dense
-ReLU layers of n units with dropout, then softmax (classes) or sigmoid (37 vote fractions).
+ReLU layers of n units with dropout, then softmax (classes), or for the 37 vote fractions a sigmoid
+each or (`model.tree_output`) the decision tree's own normalisation (tree_output.py).
 The input is raw pixels (0-255, float); the net rescales them itself, so a served model takes images.
 `model.batch_norm` puts batch normalisation between each convolution and its ReLU;
 `model.global_pooling` averages the last feature maps instead of flattening them. Training takes
@@ -17,6 +18,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from physml.models.optimizers import make_optimizer as optimizer_named
 from physml.tasks.galaxy.config import CNNParams, GalaxyTraining
+from physml.tasks.galaxy.tree_output import DecisionTreeFractions
 
 # Batch norm's moving averages: Keras' default momentum 0.99 suits thousands of steps; at ~30 steps an
 # epoch (1,960 galaxies, batch 64) the moving variance still held 2x the batches' after 10 epochs (it
@@ -52,8 +54,20 @@ def build_cnn(
     for index in range(params.dense_layers):
         x = keras.layers.Dense(params.dense_units, activation="relu", name=f"{prefix}dense{index + 1}")(x)
         x = keras.layers.Dropout(params.dropout, name=f"{prefix}dropout{index + 1}")(x)
-    outputs = keras.layers.Dense(n_outputs, activation=output_activation, name=f"{prefix}output")(x)
+    if output_activation == "tree":  # the 37 vote fractions, consistent with the GZ2 decision tree
+        x = keras.layers.Dense(n_outputs, name=f"{prefix}logits")(x)
+        outputs = DecisionTreeFractions(name=f"{prefix}output")(x)
+    else:
+        outputs = keras.layers.Dense(n_outputs, activation=output_activation, name=f"{prefix}output")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def output_activation(target: str, tree_output: bool) -> str:
+    """The output layer build_cnn gets: softmax over classes; for the vote fractions (regression) a
+    sigmoid each, or "tree": the decision tree's normalisation (model.tree_output)."""
+    if target != "regression":
+        return "softmax"
+    return "tree" if tree_output else "sigmoid"
 
 
 def averaged(nets: list[keras.Model]) -> keras.Model:

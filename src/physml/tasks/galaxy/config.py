@@ -35,6 +35,8 @@ class CNNParams:
     dropout: float = setting(0.5, ge=0, lt=1)
     batch_norm: bool = False  # batch normalisation after each convolution
     global_pooling: bool = False  # global average pooling instead of flattening the last feature maps
+    tree_output: bool = False  # regression: fractions that sum as the GZ2 tree says (tree_output.py), not
+    # a sigmoid each; the class targets ignore it (their softmax is over the tree's classes already)
 
 
 @dataclass

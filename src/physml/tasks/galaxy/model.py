@@ -44,6 +44,8 @@ class GalaxyModel(TaskModel):
     def load_context(self, context) -> None:
         import keras
 
+        import physml.tasks.galaxy.tree_output  # noqa: F401  (registers the tree's output layer with Keras)
+
         self.net = keras.models.load_model(context.artifacts["keras_model"])
         with open(context.artifacts["preprocessing"]) as file:
             self.preprocessing = json.load(file)

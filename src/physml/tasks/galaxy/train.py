@@ -33,6 +33,7 @@ from physml.tasks.galaxy.cnn import (
     compile_classifier,
     compile_regressor,
     focal_alpha,
+    output_activation,
 )
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet, training_input
@@ -113,7 +114,7 @@ def fit(
         config.data.input_size,
         data.targets.shape[1],
         config.model,
-        "sigmoid" if regression else "softmax",
+        output_activation(config.data.target, config.model.tree_output),
         name=f"galaxy_cnn_{label}" if ensemble else "galaxy_cnn",
         prefix=f"m{member + 1}_" if member else "",  # member 1's layers keep the single net's names
     )
