@@ -283,9 +283,8 @@ def measure(args, result: BenchResult) -> None:
         spread[key] = (min(v[0] for v in values), max(v[0] for v in values))
 
     # the same kernel in two independent processes: the machine's own ceiling for parallel calls
-    rates["one_call_1process"], rates["one_call_2processes"] = independent_processes(
-        cache, batch, crop, 2 if args.quick else 5
-    )
+    process_passes = 2 if args.quick else 5
+    rates["one_call_1process"], rates["one_call_2processes"] = independent_processes(cache, batch, crop, process_passes)
 
     for key, calls in (("albumentations_1call", 1), ("albumentations_autotune", AUTOTUNE)):
         reference = albumentations_reference(cache, targets, batch, crop, 0, calls)
@@ -357,8 +356,8 @@ def measure(args, result: BenchResult) -> None:
         "decoded_images_warm": ("decoded_images(): warm (read .npy cache)", 1),
         "augment_1call": ("augmented batches (training_dataset, in-graph), 1 call", augment_pairs),
         "augment_autotune": ("augmented batches (training_dataset, in-graph), AUTOTUNE", augment_pairs),
-        "one_call_1process": ("the same, 1 call, in a process of its own", 5),
-        "one_call_2processes": ("the same, 1 call each in 2 processes at once (summed)", 5),
+        "one_call_1process": ("the same, 1 call, in a process of its own", process_passes),
+        "one_call_2processes": ("the same, 1 call each in 2 processes at once (summed)", process_passes),
         "albumentations_1call": ("before: albumentations per image in Python, 1 call", 1),
         "albumentations_autotune": ("before: albumentations per image in Python, AUTOTUNE", 1),
         "uncached_pipeline": ("uncached: JPEG -> decode -> in-graph augment per image, AUTOTUNE", 1),

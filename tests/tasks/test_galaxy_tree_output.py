@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from physml.tasks import get_task
-from physml.tasks.galaxy.cnn import build_cnn, output_activation
+from physml.tasks.galaxy.cnn import build_cnn, output_kind
 from physml.tasks.galaxy.gz2_tree import GZ2
 from physml.tasks.galaxy.tree_output import DecisionTreeFractions, question_order
 
@@ -32,7 +32,7 @@ def test_any_logits_give_fractions_that_sum_as_the_tree_says():
 
 def test_a_net_with_the_tree_output_saves_and_loads(tmp_path):
     config = get_task("galaxy").load_config(preset="quick")
-    net = build_cnn(60, 37, config.model, output_activation("regression", True))
+    net = build_cnn(60, 37, config.model, output_kind("regression", True))
     images = np.random.default_rng(1).integers(0, 256, size=(8, 60, 60, 3)).astype("float32")
     net.save(tmp_path / "net.keras")
     again = keras.models.load_model(tmp_path / "net.keras")
@@ -52,7 +52,7 @@ def test_every_logit_gets_a_gradient():
 
 
 def test_the_tree_output_is_for_the_vote_fractions_only():
-    assert output_activation("classes4", True) == "softmax" and output_activation("classes5", True) == "softmax"
-    assert output_activation("regression", False) == "sigmoid" and output_activation("regression", True) == "tree"
+    assert output_kind("classes4", True) == "softmax" and output_kind("classes5", True) == "softmax"
+    assert output_kind("regression", False) == "sigmoid" and output_kind("regression", True) == "tree"
     strong = get_task("galaxy").load_config(preset="strong")  # physml's recipe: the tree's output for the votes
     assert strong.model.tree_output and strong.data.target == "classes4"

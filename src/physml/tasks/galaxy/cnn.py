@@ -62,7 +62,7 @@ def build_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
-def output_activation(target: str, tree_output: bool) -> str:
+def output_kind(target: str, tree_output: bool) -> str:
     """The output layer build_cnn gets: softmax over classes; for the vote fractions (regression) a
     sigmoid each, or "tree": the decision tree's normalisation (model.tree_output)."""
     if target != "regression":

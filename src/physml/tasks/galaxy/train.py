@@ -33,7 +33,7 @@ from physml.tasks.galaxy.cnn import (
     compile_classifier,
     compile_regressor,
     focal_alpha,
-    output_activation,
+    output_kind,
 )
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet, training_input
@@ -114,7 +114,7 @@ def fit(
         config.data.input_size,
         data.targets.shape[1],
         config.model,
-        output_activation(config.data.target, config.model.tree_output),
+        output_kind(config.data.target, config.model.tree_output),
         name=f"galaxy_cnn_{label}" if ensemble else "galaxy_cnn",
         prefix=f"m{member + 1}_" if member else "",  # member 1's layers keep the single net's names
     )
