@@ -280,8 +280,16 @@ def test_regression_seed_ensemble_reports_the_kaggle_rmse(mlflow_server, galaxy_
     try:
         folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
         served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        votes_csv = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/predictions/test_votes.csv")
     finally:
         mlflow.set_tracking_uri(previous)
+    # the test part's predicted fractions in Kaggle's submission layout, scored against the labels file
+    test_votes = pd.read_csv(votes_csv)
+    assert list(test_votes.columns) == ["GalaxyID"] + GZ2.columns and test_votes["GalaxyID"].is_monotonic_increasing
+    truth = pd.read_csv(galaxy_dir / "training_solutions_rev1.csv", index_col="GalaxyID").loc[test_votes["GalaxyID"]]
+    assert len(test_votes) == 90  # 15% of the quick preset's 600 galaxies
+    scored = np.sqrt(np.mean(np.square(test_votes[GZ2.columns].to_numpy() - truth[GZ2.columns].to_numpy())))
+    assert abs(scored - metrics["test_rmse"]) < 1e-5
     net = keras.models.load_model(next(folder.rglob("cnn.keras")))
     nets = member_nets(net)
     assert [n.name for n in nets] == ["galaxy_cnn_member1", "galaxy_cnn_member2"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
@@ -16,6 +17,7 @@ from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names, member_nets
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
+from physml.tasks.galaxy.gz2_tree import GZ2
 from physml.tasks.galaxy.preprocess import dihedral_views, net_outputs
 from physml.tracking.runs import log_figure
 
@@ -36,6 +38,7 @@ def log_classification_report(
     metrics: dict[str, float] = {}
     if config.data.target == "regression":
         metrics["test_rmse"] = vote_rmse(data.targets[test], outputs)  # the Kaggle metric
+        log_votes(data.ids[test], outputs)
     raw = unc.class_probabilities(config, outputs)
     probs = unc.calibrated(raw, calibration)
     metrics.update(cls.classification_metrics(y_true, probs, names))
@@ -63,6 +66,14 @@ def log_classification_report(
 def vote_rmse(targets: np.ndarray, outputs: np.ndarray) -> float:
     """RMSE over every galaxy's 37 vote fractions at once (the Kaggle metric)."""
     return float(rmse(np.ravel(targets), np.ravel(outputs)))
+
+
+def log_votes(ids: np.ndarray, outputs: np.ndarray) -> None:
+    """predictions/test_votes.csv: every test galaxy's 37 predicted vote fractions in Kaggle's
+    submission layout (GalaxyID, Class1.1, ...), so runs on the same split compare galaxy by galaxy."""
+    table = pd.DataFrame(outputs, columns=GZ2.columns)
+    table.insert(0, ID_COLUMN, ids)
+    mlflow.log_text(table.sort_values(ID_COLUMN).to_csv(index=False, float_format="%.6f"), "predictions/test_votes.csv")
 
 
 def member_metrics(
