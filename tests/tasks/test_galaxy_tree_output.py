@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from physml.tasks import get_task
-from physml.tasks.galaxy.cnn import build_cnn, output_kind
+from physml.tasks.galaxy.cnn import build_cnn, conv_layer_names, output_kind
 from physml.tasks.galaxy.gz2_tree import GZ2
 from physml.tasks.galaxy.tree_output import DecisionTreeFractions, question_order
 
@@ -56,3 +56,15 @@ def test_the_tree_output_is_for_the_vote_fractions_only():
     assert output_kind("regression", False) == "sigmoid" and output_kind("regression", True) == "tree"
     strong = get_task("galaxy").load_config(preset="strong")  # physml's recipe: the tree's output for the votes
     assert strong.model.tree_output and strong.data.target == "classes4"
+
+
+def test_the_votes_preset_is_strong_training_for_the_vote_fractions():
+    """`votes` shares `strong`'s training and evaluation (one YAML anchor each), and trains the
+    regression target with the tree's output layer, four conv layers and two dense layers."""
+    task = get_task("galaxy")
+    strong, votes = task.load_config(preset="strong"), task.load_config(preset="votes")
+    assert votes.data.target == "regression" and votes.model.tree_output
+    assert votes.train == strong.train and votes.evaluation == strong.evaluation
+    assert len(votes.model.filters) == len(votes.model.kernel_sizes) == 4 and votes.model.dense_layers == 2
+    built = build_cnn(60, 37, votes.model, output_activation=output_kind("regression", votes.model.tree_output))
+    assert built.output_shape == (None, 37) and len(conv_layer_names(built)) == 4
