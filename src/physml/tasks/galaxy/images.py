@@ -260,6 +260,9 @@ def training_dataset(
     order = epoch_key.flat_map(epoch_batches)
     keys = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True)
     dataset = tf.data.Dataset.zip(order, keys).map(make_batch, num_parallel_calls=num_parallel_calls)
+    # flat_map hides the length: declared, Keras knows an epoch's steps instead of warning at the end of
+    # every epoch that the input "ran out of data"
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
     if extra is not None:
         dataset = dataset.map(albumentations_map(extra, crop), num_parallel_calls=1)
     return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
