@@ -62,12 +62,14 @@ def test_the_tree_output_is_for_the_vote_fractions_only():
 
 def test_the_votes_preset_is_strong_training_for_the_vote_fractions():
     """`votes` shares `strong`'s training (but for 120 epochs) and evaluation (one YAML anchor each), and
-    trains the regression target with the tree's output layer, four conv layers and two dense layers."""
+    trains the regression target with the tree's output layer, four conv layers, two dense layers and
+    dropout 0.1."""
     task = get_task("galaxy")
     strong, votes = task.load_config(preset="strong"), task.load_config(preset="votes")
     assert votes.data.target == "regression" and votes.model.tree_output
     assert (strong.train.epochs, votes.train.epochs) == (80, 120)
     assert votes.train == dataclasses.replace(strong.train, epochs=120) and votes.evaluation == strong.evaluation
     assert len(votes.model.filters) == len(votes.model.kernel_sizes) == 4 and votes.model.dense_layers == 2
+    assert (strong.model.dropout, votes.model.dropout) == (0.3, 0.1)
     built = build_cnn(60, 37, votes.model, output_activation=output_kind("regression", votes.model.tree_output))
     assert built.output_shape == (None, 37) and len(conv_layer_names(built)) == 4
