@@ -97,8 +97,13 @@ def build_tuner(
         search_alg=search_alg,
         scheduler=scheduler,
         max_concurrent_trials=options.max_concurrent,
-        reuse_actors=True,
-    )  # a trial in a warm worker skips ~14 s of imports
+        # a trial in a warm worker skips ~14 s of imports. Not under PBT: a function trainable's thread
+        # can still report after Tune paused its trial, and a reused actor then hands that result to the
+        # next trial it runs (see ray-project/ray PR #38284's discussion of paused trials). Seen in CI with
+        # Ray 2.60: a trial took another's final result (its MLflow run id, epoch = the last), met the
+        # stop criterion and ended without its own last attempt.
+        reuse_actors=spec.kind != "pbt",
+    )
     run_config = tune.RunConfig(
         name=storage.name,
         storage_path=storage.tune_root,
