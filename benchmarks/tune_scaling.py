@@ -41,7 +41,7 @@ EXPERIMENT = "benchmark-tune-scaling"
 
 @contextmanager
 def without_reuse_actors(enabled: bool):
-    """Tune's TuneConfig with reuse_actors=False inside run_search (physml's default, but under PBT, is True)."""
+    """Tune's TuneConfig with reuse_actors=False inside run_search (physml's default outside PBT is True)."""
     from ray import tune
 
     if not enabled:
