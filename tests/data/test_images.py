@@ -1,12 +1,15 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from physml.bench.machine import usable_cpus
 from physml.tasks.galaxy.data import load_galaxy_zoo
 from physml.tasks.galaxy.images import (
     ALIGNMENT,
     decoded_images,
     dihedral_views,
     evaluation_dataset,
+    map_calls,
     stronger_augmentation,
     training_dataset,
 )
@@ -86,6 +89,7 @@ def test_same_seed_same_batches_and_every_epoch_reshuffles():
         np.testing.assert_array_equal(x, expected[0])
     single = training_dataset(images, targets, batch_size=32, crop=60, seed=3, num_parallel_calls=1)
     np.testing.assert_array_equal(epoch(single)[0], x1)  # the batches do not depend on the parallelism
+    assert map_calls(tf.data.AUTOTUNE) == usable_cpus() + 1 and map_calls(1) == 1  # a call queued per core
     _, other_y = epoch(training_dataset(images, targets, batch_size=32, crop=60, seed=4))
     assert not np.array_equal(other_y, y1)
 
@@ -112,6 +116,8 @@ def test_training_rows_and_last_partial_batch():
     assert len(x) == 25 and sorted(y) == list(rows)
     for image, galaxy in zip(x[:5], y[:5]):
         assert find_transform(images[galaxy], image, 60) is not None
+    one_short_batch = training_dataset(images, targets, batch_size=64, crop=60, seed=0, rows=rows)
+    assert int(one_short_batch.cardinality()) == 1 and sorted(epoch(one_short_batch)[1]) == list(rows)
     unaligned = images[1:]  # any array works (copied when not 64-byte aligned: 14,700 bytes per image)
     assert len(epoch(training_dataset(unaligned, targets[1:], batch_size=16, crop=60, seed=0))[0]) == 49
     with pytest.raises(ValueError, match="does not fit"):

@@ -166,15 +166,24 @@ def shared_tensor(array: np.ndarray) -> tf.Tensor:
 def pipeline_options() -> tf.data.Options:
     """tf.data options for a pipeline over shared arrays: no default graph rewrites (they serialise
     the dataset's graph, which copies every captured tensor: the whole image array); ops run
-    single-threaded inside each parallel call, so parallelism is the map's. Autotuning is off: a map
-    asked for AUTOTUNE calls then runs one per usable core, which is what autotuning settled on, without
-    its bookkeeping on every batch (parallel calls over one call, median of 15 alternated pairs on
-    2 cores: 1.95x off, 1.88x on, 2026-12-05; benchmarks/galaxy_pipeline.py)."""
+    single-threaded inside each parallel call, so parallelism is the map's. Autotuning is off: the map's
+    calls are set (`map_calls`), without autotuning's bookkeeping on every batch (parallel calls over
+    one call, median of 15 alternated pairs on 2 cores: 1.95x off, 1.88x on, 2026-12-05;
+    benchmarks/galaxy_pipeline.py)."""
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
     return options
+
+
+def map_calls(num_parallel_calls: int) -> int:
+    """The map's parallel calls for `training_dataset`: AUTOTUNE (autotuning is off) becomes one call per
+    usable core plus one, so a call is queued whenever a core frees (on 2 cores, 3 calls against 2:
+    parallel calls over one call 1.74-1.75x against 1.66x, medians of 11 pairs, 2026-12-06)."""
+    from physml.bench.machine import usable_cpus
+
+    return usable_cpus() + 1 if num_parallel_calls == AUTOTUNE else num_parallel_calls
 
 
 def seeds(seed: int) -> tuple[int, int]:
@@ -245,21 +254,24 @@ def training_dataset(
         batch = tf.gather(pixels, flat), tf.gather(target_table, galaxy)
         return (*batch, key) if extra is not None else batch
 
-    # each epoch: one key, one permutation of the n positions, sliced into batches (an op per epoch and
-    # a slice per batch, no element-by-element shuffle buffer; the parallel-call speedup did not change
-    # measurably: 1.23x on a loaded host, see benchmarks/README.md)
-    n_batches = -(-n // batch_size)
+    # each epoch: one key, one permutation of the n positions, cut into batches as rows of one tensor
+    # (an op per epoch and no function call per batch: a map slicing each batch cost a serial ~30 us a
+    # batch, which the parallel calls waited on; see benchmarks/README.md)
+    n_batches, full = -(-n // batch_size), n // batch_size
 
     def epoch_batches(key):
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), tf.stack([key, shuffle_seed]))
-        return tf.data.Dataset.range(n_batches).map(
-            lambda b: order[b * batch_size : tf.minimum((b + 1) * batch_size, n)]
+        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[: full * batch_size], (full, batch_size)))
+        return (
+            batches
+            if full == n_batches
+            else batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
         )
 
     epoch_key = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
     order = epoch_key.flat_map(epoch_batches)
     keys = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True)
-    dataset = tf.data.Dataset.zip(order, keys).map(make_batch, num_parallel_calls=num_parallel_calls)
+    dataset = tf.data.Dataset.zip(order, keys).map(make_batch, num_parallel_calls=map_calls(num_parallel_calls))
     # flat_map hides the length: declared, Keras knows an epoch's steps instead of warning at the end of
     # every epoch that the input "ran out of data"
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
