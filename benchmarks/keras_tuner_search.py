@@ -45,6 +45,7 @@ EXPERIMENT = "benchmark-keras-tuner"
 UNITS = (10, 200)
 LAYERS = (2, 3)
 LEARNING_RATE = (1.0e-5, 1.0e-2)
+PHYSML_SEARCHERS = {"tpe": "OptunaSearch (TPE)", "gp": "BayesOptSearch (Gaussian process)"}
 RESCORE_SEEDS = 5  # initial weights each tool's best setting is retrained from, to compare the settings found
 
 
@@ -160,7 +161,14 @@ def run_physml(args, samples: int, epochs: int, batch_size: int, grace: int, sta
         seed=seed,
         data_dir=str(task_dir(args, "supercon")),
         spec_path=seed_net_bayes_spec(
-            folder / f"seed-space-{seed}.yaml", epochs, samples, batch_size, grace, LEARNING_RATE, startup
+            folder / f"seed-space-{seed}.yaml",
+            epochs,
+            samples,
+            batch_size,
+            grace,
+            LEARNING_RATE,
+            startup,
+            args.searcher,
         ),
         storage=str(folder / "ray"),
         name=f"seed-space-{seed}",
@@ -202,6 +210,9 @@ def add_arguments(parser) -> None:
         type=int,
         default=4,
         help="physml's TPE: random draws before it models (spec's startup_trials)",
+    )
+    parser.add_argument(
+        "--searcher", choices=("tpe", "gp"), default="tpe", help="physml's bayes searcher (the spec's `searcher`)"
     )
     parser.add_argument("--seeds", type=int, default=3, help="searcher seeds 0..N-1 for each tool")
 
@@ -263,7 +274,8 @@ def measure(args, result: BenchResult) -> None:
             "batch_size": args.batch_size,
             "split_seed": parts[3],
             "searcher_seeds": seeds,
-            "physml_searcher": f"OptunaSearch (TPE, {startup} random start-up trials) + ASHA, 2 trials at a time",
+            "physml_searcher": f"{PHYSML_SEARCHERS[args.searcher]} ({startup} random start-up trials) + ASHA, "
+            "2 trials at a time",
             "physml_asha_grace_period": grace,
             "keras_tuner_searcher": "BayesianOptimization (its default 9 random initial points), one trial at a time",
             "tracking_uri": args.resolved_tracking_uri,

@@ -80,7 +80,7 @@ def test_galaxy_recipe_spec_covers_the_stronger_recipes_knobs():
 
 
 def test_bayes_startup_trials_set_tpe_random_draws(tmp_path):
-    from physml.tuning.search import optuna_search
+    from physml.tuning.searchers import optuna_search
 
     path = tmp_path / "search.yaml"
 
@@ -91,8 +91,8 @@ def test_bayes_startup_trials_set_tpe_random_draws(tmp_path):
 
     short = spec(startup_trials=4)
     assert short.startup_trials == 4 and spec().startup_trials is None
-    sampler = optuna_search(short, seed=0)._sampler  # what Optuna's TPE is given
+    sampler = optuna_search(short.startup_trials, seed=0)._sampler  # what Optuna's TPE is given
     assert sampler._n_startup_trials == 4 and sampler._multivariate and sampler._constant_liar
-    assert optuna_search(spec(), seed=0)._sampler._n_startup_trials == 10
+    assert optuna_search(spec().startup_trials, seed=0)._sampler._n_startup_trials == 10
     with pytest.raises(ConfigError, match=r"bayes\.startup_trials must be a whole number >= 1, got 0"):
         spec(startup_trials=0)

@@ -15,9 +15,10 @@ def seed_net_bayes_spec(
     grace_period: int,
     learning_rates: tuple[float, float] = (1.0e-4, 3.0e-2),
     startup_trials: int | None = None,
+    searcher: str = "tpe",
 ) -> str:
     """A `bayes` spec over the dense net's units (10-200), layers (2-3) and SGD learning rate (log
-    range), ASHA with `grace_period`, written to `path`; returns the path as a string."""
+    range), ASHA with `grace_period`, searched by `searcher` (tpe or gp), written to `path`; returns the path as a string."""
     section = {
         "fixed": {"dnn.epochs": epochs, "dnn.batch_size": batch_size, "dnn.optimizer": "sgd"},
         "num_samples": samples,
@@ -27,6 +28,7 @@ def seed_net_bayes_spec(
             "dnn.layers": {"randint": [2, 4]},
         },
         "asha": {"grace_period": grace_period, "reduction_factor": 3},
+        "searcher": searcher,
     }
     if startup_trials is not None:
         section["startup_trials"] = startup_trials

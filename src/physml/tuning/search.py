@@ -1,7 +1,7 @@
 """A Ray Tune search as one parent MLflow run with a nested child run per trial.
 
-grid: Tune's grid over the spec (every point once). bayes: Optuna's TPE behind a concurrency limit,
-with ASHA stopping weak trials early on the per-epoch validation metric. pbt: population-based
+grid: Tune's grid over the spec (every point once). bayes: a model-based searcher (Optuna's TPE, or a
+Gaussian process: tuning/searchers.py) behind a concurrency limit, with ASHA stopping weak trials early on the per-epoch validation metric. pbt: population-based
 training, which every `perturbation_interval` epochs restarts the weaker trials from a stronger one's
 checkpoint with resampled values (Tune's log of it goes on the parent run). After the search, the best
 config is retrained with full logging (SHAP / network pictures, the model) and registered as a new
@@ -26,7 +26,6 @@ from mlflow import MlflowClient
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 from ray.tune.search import ConcurrencyLimiter
-from ray.tune.search.optuna import OptunaSearch
 
 from physml.console import QUIET
 from physml.errors import ConfigError
@@ -38,6 +37,7 @@ from physml.tracking.server import home_dir
 from physml.tracking.spool import RETRY_VARIABLES
 from physml.tracking.system_metrics import VARIABLES as SYSTEM_METRICS
 from physml.tuning.options import SearchOptions
+from physml.tuning.searchers import bayes_searcher
 from physml.tuning.spaces import SearchSpec, load_search_spec, validate_search
 from physml.tuning.storage import SearchStorage, search_storage
 from physml.tuning.summary import log_pbt_record, log_search_summary, results_table
@@ -81,7 +81,8 @@ def build_tuner(
             synch=spec.synch,  # Ray's default (false): a trial exploits whoever has reported by then
         )
     else:
-        search_alg = ConcurrencyLimiter(optuna_search(spec, options.seed), max_concurrent=options.max_concurrent)
+        searcher = bayes_searcher(spec.searcher, spec.startup_trials, options.seed)
+        search_alg = ConcurrencyLimiter(searcher, max_concurrent=options.max_concurrent)
         asha = spec.asha or {}
         scheduler = ASHAScheduler(
             time_attr=TIME_ATTR,
@@ -156,29 +157,6 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
     experiment_id = use_experiment(experiment)
     parent = client.create_run(experiment_id, run_name=f"search-{options.task}-{options.kind}", tags=tags)
     return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id, "wall_seconds": 0.0}
-
-
-TPE_STARTUP_TRIALS = 10  # Optuna's default number of random draws before TPE models
-
-
-def optuna_search(spec: SearchSpec, seed: int) -> OptunaSearch:
-    """Optuna's TPE, seeded, after the spec's `startup_trials` random draws (Optuna's 10 by default).
-    Multivariate: one density over all the knobs, so it learns how they go together (a learning rate
-    that suits a width) instead of each alone. Constant liar: a trial still running counts as a poor
-    result, so trials that run at once are not drawn from the same spot."""
-    import warnings
-
-    import optuna
-
-    with warnings.catch_warnings():  # both options are marked experimental since Optuna 2.x/3.x
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            seed=seed,
-            n_startup_trials=spec.startup_trials or TPE_STARTUP_TRIALS,
-            multivariate=True,
-            constant_liar=True,
-        )
-    return OptunaSearch(sampler=sampler)
 
 
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:

@@ -12,6 +12,7 @@ from ray import tune
 from physml.errors import ConfigError
 from physml.tasks.base import MODES, Task
 from physml.tuning.options import SEARCHES
+from physml.tuning.searchers import SEARCHERS, float_knobs
 
 KINDS = {
     "grid": lambda args: tune.grid_search(list(args)),
@@ -39,6 +40,7 @@ class SearchSpec:
     # bayes: trials TPE draws at random before it models the space (None: Optuna's default, 10); a
     # short budget wants fewer
     startup_trials: int | None = None
+    searcher: str = "tpe"  # bayes: tpe (Optuna) or gp (a Gaussian process); tuning/searchers.py
 
     def tune_space(self) -> dict[str, Any]:
         return {key: to_tune(key, spec) for key, spec in self.space.items()}
@@ -55,7 +57,16 @@ def to_tune(key: str, spec: dict[str, Any]):
 
 
 TOP_KEYS = ("model", "metric", "mode", *SEARCHES)
-SECTION_KEYS = ("space", "fixed", "num_samples", "asha", "perturbation_interval", "synch", "startup_trials")
+SECTION_KEYS = (
+    "space",
+    "fixed",
+    "num_samples",
+    "asha",
+    "perturbation_interval",
+    "synch",
+    "startup_trials",
+    "searcher",
+)
 PBT_KINDS = ("choice", "uniform", "loguniform", "randint", "qrandint")  # what PBT can resample
 ASHA_KEYS = ("grace_period", "reduction_factor")
 
@@ -124,6 +135,11 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     startup = section.get("startup_trials")
     if startup is not None and (isinstance(startup, bool) or not isinstance(startup, int) or startup < 1):
         raise ConfigError(f"{path}: {kind}.startup_trials must be a whole number >= 1, got {startup!r}")
+    searcher = section.get("searcher", "tpe")
+    if kind != "bayes" and "searcher" in section:
+        raise ConfigError(f"{path}: 'searcher' belongs to the bayes search, not to {kind!r}")
+    if searcher not in SEARCHERS:
+        raise ConfigError(f"{path}: bayes.searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
     if kind == "pbt":
         check_pbt(path, task, model, section["space"])
     spec = SearchSpec(
@@ -139,8 +155,11 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
         perturbation_interval=interval,
         synch=synch,
         startup_trials=startup,
+        searcher=searcher,
     )
-    spec.tune_space()  # fail early on a malformed space
+    space = spec.tune_space()  # fail early on a malformed space
+    if searcher == "gp":
+        float_knobs(space)  # and on one a Gaussian process cannot search
     return spec
 
 

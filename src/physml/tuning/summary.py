@@ -56,11 +56,16 @@ def log_search_plots(table: pd.DataFrame, spec: SearchSpec) -> None:
         log_figure(plots.importance_bars(importances), "search/importance.png")
 
 
-SEARCHERS = {
+SEARCHER_NAMES = {
     "grid": "grid (BasicVariantGenerator)",
-    "bayes": "OptunaSearch (TPE)",
+    "tpe": "OptunaSearch (TPE)",
+    "gp": "BayesOptSearch (Gaussian process, UCB)",
     "pbt": "random starts (BasicVariantGenerator)",
 }
+
+
+def searcher_text(spec: SearchSpec) -> str:
+    return SEARCHER_NAMES[spec.searcher if spec.kind == "bayes" else spec.kind]
 
 
 def scheduler_text(spec: SearchSpec) -> str:
@@ -95,7 +100,7 @@ def log_search_summary(
                 "kind": options.kind,
                 "metric": spec.metric,
                 "mode": spec.mode,
-                "searcher": SEARCHERS[options.kind],
+                "searcher": searcher_text(spec),
                 "scheduler": scheduler_text(spec),
                 "num_trials": len(table),
                 "max_concurrent": options.max_concurrent,
