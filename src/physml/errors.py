@@ -32,3 +32,8 @@ class TrainingDiverged(PhysmlError):
 
 class TrackingServerError(PhysmlError):
     """The embedded MLflow tracking server could not be started, reached or stopped."""
+
+
+class SearchInterrupted(PhysmlError):
+    """A search stopped before its last trial (Ctrl-C: Ray Tune saves its state and returns): the parent
+    run is KILLED, nothing is summarised or retrained, and --resume continues it."""

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import shlex
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+import yaml
 from mlflow import MlflowClient
 
 from physml.tracking.epochs import FLUSH_VARIABLE
@@ -94,3 +99,72 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
         t.data.tags for t in continued
     ]
     assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials"] == 6
+
+
+def test_ctrl_c_stops_a_gp_search_cleanly_and_resume_finishes_it(mlflow_server, supercon_dir, tmp_path):
+    """Ctrl-C (SIGINT to the driver): Tune saves its state and returns, and physml must not take that
+    for the end of the search. Exit 2 with one line, the parent KILLED with nothing summarised, no run
+    left RUNNING; --resume then finishes the search without training a finished trial again. The search
+    is a `searcher: gp` one: the Gaussian process hands Ray whole units and layers and a learning rate
+    in its log range, and its state comes back with Tune's."""
+    spec = tmp_path / "gp.yaml"
+    space = {
+        "dnn.units": {"randint": [8, 65]},
+        "dnn.layers": {"randint": [1, 3]},
+        "dnn.learning_rate": {"loguniform": [1e-4, 1e-2]},
+    }
+    section = {"fixed": {"dnn.epochs": 6, "dnn.batch_size": 512}, "space": space, "num_samples": 6}
+    section |= {"startup_trials": 2, "searcher": "gp", "asha": {"grace_period": 6}}
+    spec.write_text(yaml.safe_dump({"model": "dnn", "metric": "val_rmse", "bayes": section}))
+    args = ["supercon", "--search", "bayes", "--spec", str(spec), "--no-retrain", "--set", "experiment=test-tune-gp"]
+    args += ["--storage", str(tmp_path / "ray"), "--name", "gp", "--data-dir", str(supercon_dir)]
+    env = subprocess_env(mlflow_server.url)
+    env[FLUSH_VARIABLE] = "0"
+    client = MlflowClient(mlflow_server.url)
+    command = [str(Path(sys.executable).parent / "physml"), "tune", *args]
+    with open(tmp_path / "first.log", "w") as log:
+        search = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (
+            len(finished_trials(client, "test-tune-gp")) >= 3 and running_trial_epochs(client, "test-tune-gp") >= 1
+        ):
+            assert search.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.2)
+        search.send_signal(signal.SIGINT)
+        assert search.wait(timeout=120) == 2, (tmp_path / "first.log").read_text()[-3000:]
+    first_log = (tmp_path / "first.log").read_text()
+    assert "run the same command with --resume to continue" in first_log.splitlines()[-1], first_log[-2000:]
+    before = {r.info.run_id for r in finished_trials(client, "test-tune-gp")}
+    assert 3 <= len(before) < 6, "the search should be part-way when it is stopped"
+    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-gp")
+    assert parent.info.status == "KILLED" and parent.data.tags["search.error"].startswith("SearchInterrupted")
+    assert "search.num_trials" not in parent.data.params  # nothing summarised
+    assert not [t for t in trials if t.info.status == "RUNNING"]
+
+    output = physml_tune(mlflow_server.url, *args, "--resume").stdout
+    assert "resuming the search" in output
+    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-gp")
+    assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials"] == 6
+    assert parent.data.params["search.searcher"] == "BayesOptSearch (Gaussian process, UCB)"
+    assert (
+        parent.data.tags["search.resumed_after"].startswith("SearchInterrupted")
+        and "search.error" not in parent.data.tags
+    )
+    finished = [t for t in trials if t.info.status == "FINISHED"]
+    assert len({t.data.tags["ray.trial_id"] for t in finished}) == len(finished) == 6
+    assert before <= {t.info.run_id for t in finished}  # nothing finished was trained again
+    assert all(t.data.tags.get("interrupted") == "true" for t in trials if t.info.status != "FINISHED"), [
+        (
+            t.info.status,
+            sorted(k for k in t.data.tags if not k.startswith(("mlflow.", "physml.", "git", "ray.", "run."))),
+        )
+        for t in trials
+        if t.info.status != "FINISHED"
+    ]
+    for trial in finished:
+        units, layers = trial.data.params["units"], trial.data.params["layers"]
+        assert units.isdigit() and 8 <= int(units) <= 64 and layers in ("1", "2"), trial.data.params
+        assert 1e-4 <= float(trial.data.params["learning_rate"]) <= 1e-2
+    best = json.loads(parent.data.tags["best_config"])
+    assert isinstance(best["dnn.units"], int)
+    assert parent.data.metrics["best_val_rmse"] == pytest.approx(min(t.data.metrics["val_rmse"] for t in finished))

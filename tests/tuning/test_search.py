@@ -4,8 +4,6 @@ import json
 
 import matplotlib.image as mpimg
 import mlflow
-import pytest
-import yaml
 from mlflow import MlflowClient
 
 from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
@@ -175,45 +173,3 @@ def test_galaxy_bayesian_search_retrains_and_registers_the_best(mlflow_server, t
     assert retrained.info.status == "FINISHED" and "best_test_accuracy" in parent.data.metrics
     assert decodes(retrained.info.run_id, "network/filters_conv1.png", tmp_path)  # full artifacts on the retrain
     assert MlflowClient().get_model_version_by_alias("galaxy-cnn", "candidate").run_id == retrained.info.run_id
-
-
-def test_gaussian_process_search_runs_real_settings_on_ray(mlflow_server, tracking, supercon_dir, tmp_path):
-    """`searcher: gp`: Tune's BayesOptSearch on Ray, its float suggestions handed to the trials as the
-    knobs' own values (whole units and layers, a learning rate inside its log range), the modelled
-    trials after the random draws, every trial a run on the server."""
-    spec = tmp_path / "gp.yaml"
-    space = {
-        "dnn.units": {"randint": [8, 65]},
-        "dnn.layers": {"randint": [1, 3]},
-        "dnn.learning_rate": {"loguniform": [1e-4, 1e-2]},
-    }
-    section = {"fixed": {"dnn.epochs": 2, "dnn.batch_size": 512}, "space": space, "num_samples": 5}
-    section |= {"startup_trials": 3, "searcher": "gp", "asha": {"grace_period": 2}}
-    spec.write_text(yaml.safe_dump({"model": "dnn", "metric": "val_rmse", "bayes": section}))
-    physml_tune(
-        mlflow_server.url,
-        "supercon",
-        "--search",
-        "bayes",
-        "--spec",
-        str(spec),
-        "--no-retrain",
-        "--set",
-        "experiment=test-tune-gp",
-        "--storage",
-        str(tmp_path / "ray"),
-        "--data-dir",
-        str(supercon_dir),
-    )
-    parent, trials, _ = search_runs(mlflow_server.url, "test-tune-gp")
-    trials = one_finished_run_per_trial(trials)
-    assert parent.info.status == "FINISHED" and len(trials) == 5
-    assert parent.data.params["search.searcher"] == "BayesOptSearch (Gaussian process, UCB)"
-    for trial in trials:
-        units, layers = trial.data.params["units"], trial.data.params["layers"]
-        assert units.isdigit() and 8 <= int(units) <= 64 and layers in ("1", "2"), trial.data.params
-        assert 1e-4 <= float(trial.data.params["learning_rate"]) <= 1e-2
-        assert trial.data.metrics["val_rmse"] > 0
-    best = json.loads(parent.data.tags["best_config"])
-    assert isinstance(best["dnn.units"], int) and best["dnn.learning_rate"] <= 1e-2
-    assert parent.data.metrics["best_val_rmse"] == pytest.approx(min(t.data.metrics["val_rmse"] for t in trials))

@@ -89,3 +89,19 @@ def test_the_gaussian_process_learns_after_its_random_draws_and_resumes_from_a_s
     restored.restore(str(tmp_path / "searcher.pkl"))
     assert restored.set_search_properties("val_rmse", "min", BOWL)
     assert restored.suggest("12") == searcher.suggest("12")  # the same process, the same next point
+
+
+def test_a_second_slot_waits_for_the_running_trial_instead_of_ending_the_search():
+    """Tune asks for a trial every time round its loop. Past the random draws, the asks made while a
+    trial runs get None (wait), and the search does not end as 'converged' (Searcher.FINISHED)."""
+    searcher = GaussianProcessSearch(startup_trials=2, seed=0)
+    searcher.set_search_properties("val_rmse", "min", BOWL)
+    first, second = searcher.suggest("0"), searcher.suggest("1")  # the random draws run side by side
+    assert first != second and searcher.suggest("2") is None  # the model waits for both
+    for trial, config in (("0", first), ("1", second)):
+        searcher.on_trial_complete(trial, {"val_rmse": loss(config)})
+    modelled = searcher.suggest("2")
+    assert isinstance(modelled, dict)
+    assert all(searcher.suggest(f"poll-{i}") is None for i in range(20))  # no FINISHED however often asked
+    searcher.on_trial_complete("2", {"val_rmse": loss(modelled)})
+    assert isinstance(searcher.suggest("3"), dict)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 from ray.tune.search import ConcurrencyLimiter
 
 from physml.console import QUIET
-from physml.errors import ConfigError
+from physml.errors import ConfigError, SearchInterrupted
 from physml.tasks import get_task
 from physml.tasks.base import Task
 from physml.tracking.epochs import FLUSH_VARIABLE
@@ -45,7 +48,9 @@ from physml.tuning.trainable import TrialSettings, run_trial, trial_config
 from physml.tuning.trial_runs import (
     ExperimentFolder,
     FinaliseTrialRuns,
+    LastStep,
     close_running_trial_runs,
+    mark_interrupted_trials,
     retried_attempts,
 )
 
@@ -119,6 +124,22 @@ def build_tuner(
     return tune.Tuner(trainable, param_space=spec.tune_space(), tune_config=tune_config, run_config=run_config)
 
 
+@contextmanager
+def sigint_handler_kept():
+    """Ctrl-C as it was before the Tuner ran. Tune (tune.py `_setup_signal_catching`, Ray 2.60) installs
+    its own SIGINT handler for the fit and puts the old one back only when it has caught a Ctrl-C; after
+    a fit that ended normally its handler stays, and a Ctrl-C during the retraining of the best would
+    only set an event nobody reads."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def checkpoint_config(kind: str) -> tune.CheckpointConfig:
     """The latest two checkpoints per trial; under PBT every one. PBT registers a top trial's
     checkpoint again when it exploits it, and Tune's pruning (CheckpointConfig.num_to_keep) then
@@ -189,6 +210,10 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
     if options.resume:
         close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted")
+        error = client.get_run(parent_run_id).data.tags.get("search.error")
+        if error:  # what stopped it last time is history now: kept as `search.resumed_after`
+            client.set_tag(parent_run_id, "search.resumed_after", error)
+            client.delete_tag(parent_run_id, "search.error")
     settings = TrialSettings(
         options.task,
         tracking_uri,
@@ -210,12 +235,14 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
 
 def end_failed_search(client: MlflowClient, experiment_id: str, parent_run_id: str, exc: BaseException) -> None:
     """Whatever stopped the search, no run of it stays RUNNING: trial runs still open are ended
-    KILLED (`orphaned`), the parent FAILED (KILLED on Ctrl-C) with the reason as `search.error`."""
+    KILLED (`orphaned`; `interrupted` when the user stopped it), the parent FAILED (KILLED when
+    interrupted) with the reason as `search.error`."""
+    stopped = isinstance(exc, (KeyboardInterrupt, SearchInterrupted))  # by the user: --resume continues it
     try:
-        close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
+        close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted" if stopped else "orphaned")
         if client.get_run(parent_run_id).info.status == "RUNNING":
             client.set_tag(parent_run_id, "search.error", f"{type(exc).__name__}: {exc}"[:1000])
-            client.set_terminated(parent_run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            client.set_terminated(parent_run_id, "KILLED" if stopped else "FAILED")
     except Exception as cleanup:  # the server may be the thing that failed; the original error is what matters
         print(f"physml: could not close the search's runs on the server: {cleanup}", file=sys.stderr)
 
@@ -258,14 +285,22 @@ def search(
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
         )
         folder = ExperimentFolder()
-        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id), folder]
+        last_step = LastStep()
+        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id), folder, last_step]
         tuner = build_tuner(spec, options, trainable, storage, callbacks, epochs)
         storage.state_dir.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
-        result_grid = tuner.fit()
-        orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
+        with sigint_handler_kept():
+            result_grid = tuner.fit()
         state["wall_seconds"] += time.perf_counter() - started
         state_path.write_text(json.dumps(state))
+        if last_step.unfinished:
+            mark_interrupted_trials(client, experiment_id, parent_run_id, last_step.unfinished)
+            raise SearchInterrupted(
+                f"the search stopped with {len(last_step.unfinished)} trial(s) unfinished ({last_step.finished} finished); "
+                f"Tune saved its state in {storage.experiment}: run the same command with --resume to continue"
+            )
+        orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
         table = results_table(result_grid, spec, epochs)
         best = result_grid.get_best_result(metric=spec.metric, mode=spec.mode)
         best_config = {key: best.config[key] for key in spec.space}

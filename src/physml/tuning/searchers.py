@@ -97,10 +97,10 @@ def float_knobs(space: dict[str, Any]) -> dict[str, FloatKnob]:
 class GaussianProcessSearch(Searcher):
     """Tune's BayesOptSearch over `float_knobs(space)`, seeded, after `startup_trials` random draws.
 
-    After its random draws it suggests the point of highest upper confidence bound; a second trial
-    asked for before the first one reports would get the same point, which BayesOptSearch skips, so
-    the modelled trials run one at a time (as KerasTuner's do). Needs `bayesian-optimization` 1.x:
-    Ray 2.60's BayesOptSearch calls `bayes_opt.UtilityFunction`, which 2.0 removed."""
+    After its random draws (run side by side) it suggests the point of highest upper confidence bound,
+    which moves only when a result comes in: the modelled trials run one at a time (as KerasTuner's
+    do). Needs `bayesian-optimization` 1.x (pinned <2 in pyproject.toml): Ray 2.60's BayesOptSearch
+    calls `bayes_opt.UtilityFunction`, which 2.0 removed (ray-project/ray#49845)."""
 
     def __init__(self, startup_trials: int | None, seed: int, metric: str | None = None, mode: str | None = None):
         super().__init__(metric=metric, mode=mode)
@@ -108,6 +108,8 @@ class GaussianProcessSearch(Searcher):
         self.seed = seed
         self.knobs: dict[str, FloatKnob] = {}
         self.inner = None
+        self.suggested = 0  # points handed to Tune
+        self.running: set[str] = set()  # trials suggested and not yet complete
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
         self.knobs = float_knobs(config)
@@ -123,22 +125,32 @@ class GaussianProcessSearch(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict | str | None:
+        if self.suggested >= self.startup_trials and self.running:
+            # Past the random draws, a second ask before the running trial reports would be the same
+            # point. BayesOptSearch counts each such ask as a repeat and, after `patience` of them,
+            # ends the whole search as converged; Tune asks every time round its loop, so a search
+            # with two slots ended after 4 of 8 trials (seen with Ray 2.60). Wait for the result.
+            return None
         point = self.inner.suggest(trial_id)
         if not isinstance(point, dict):
             return point  # None: wait for a result; Searcher.FINISHED: the process has converged
+        self.suggested += 1
+        self.running.add(trial_id)
         return {key: self.knobs[key].value(x) for key, x in point.items()}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.running.discard(trial_id)
         self.inner.on_trial_complete(trial_id, result=result, error=error)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as file:
-            pickle.dump({"knobs": self.knobs, "inner": self.inner.get_state()}, file)
+            own = {"knobs": self.knobs, "suggested": self.suggested, "running": self.running}
+            pickle.dump({**own, "inner": self.inner.get_state()}, file)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as file:
             state = pickle.load(file)
-        self.knobs = state["knobs"]
+        self.knobs, self.suggested, self.running = state["knobs"], state["suggested"], state["running"]
         self.inner = self.inner or bayes_opt_search()
         self.inner.set_state(state["inner"])
 

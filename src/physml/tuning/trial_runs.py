@@ -59,6 +59,20 @@ class FinaliseTrialRuns(tune.Callback):
         self._finish(trial, "FAILED", "trial_error")
 
 
+class LastStep(tune.Callback):
+    """The trials as Tune's last step left them. Tune returns normally from a Ctrl-C too (it saves its
+    state and stops): a trial unfinished at the last step means the search was cut off. (At the end
+    of the experiment Tune has already stopped every trial, so the statuses there say nothing.)"""
+
+    def __init__(self):
+        self.unfinished: list[str] = []
+        self.finished = 0
+
+    def on_step_end(self, iteration, trials, **info):
+        self.unfinished = [trial.trial_id for trial in trials if not trial.is_finished()]
+        self.finished = len(trials) - len(self.unfinished)
+
+
 def last_failure(error_file: str | None) -> str | None:
     """The newest failure in a trial's Tune error file ("Failure # N (occurred at ...)" blocks)."""
     if not error_file or not Path(error_file).exists():
@@ -96,6 +110,18 @@ def close_running_trial_runs(client: MlflowClient, experiment_id: str, parent_ru
         client.set_tag(run.info.run_id, tag, "true")
         client.set_terminated(run.info.run_id, "KILLED")
     return len(runs)
+
+
+def mark_interrupted_trials(client: MlflowClient, experiment_id: str, parent_run_id: str, trial_ids: list[str]) -> None:
+    """The runs of trials a stopped search cut off (ended KILLED by their workers as Tune stopped them,
+    or still RUNNING): tagged `interrupted` and KILLED, so none reads as stopped by the scheduler. A
+    resumed search reruns these trials (each a new attempt; this one is then also `trial.retried`)."""
+    for trial_id in trial_ids:
+        condition = f"tags.`ray.trial_id` = '{trial_id}' and attributes.status != 'FINISHED'"
+        for run in child_runs(client, experiment_id, parent_run_id, condition):
+            client.set_tag(run.info.run_id, "interrupted", "true")
+            if run.info.status == "RUNNING":
+                client.set_terminated(run.info.run_id, "KILLED")
 
 
 def retried_attempts(client: MlflowClient, experiment_id: str, parent_run_id: str) -> int:
