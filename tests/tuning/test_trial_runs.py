@@ -3,12 +3,15 @@ attempt that raised says why, and nothing a search leaves behind stays RUNNING."
 
 from __future__ import annotations
 
+import pickle
+
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
 from physml.tuning.trainable import record_interruption
 from physml.tuning.trial_runs import (
+    LastStep,
     close_earlier_attempts,
     close_running_trial_runs,
     last_failure,
@@ -91,3 +94,23 @@ def test_the_newest_failure_of_a_tune_error_file_and_its_summary(tmp_path):
     error_file.write_text(first)
     assert summary_line(last_failure(str(error_file))).startswith("The actor 7c38 is unavailable")
     assert last_failure(str(tmp_path / "missing.txt")) is None and last_failure(None) is None
+
+
+class FakeTrial:
+    def __init__(self, trial_id: str, done: bool):
+        self.trial_id, self.done = trial_id, done
+
+    def is_finished(self) -> bool:
+        return self.done
+
+
+def test_the_last_step_is_read_from_a_restored_callback_too():
+    """A resumed search runs the callbacks Tune unpickles from tuner.pkl, not this process's: what a
+    copy of LastStep sees at a step is what the driver reads after the fit."""
+    LastStep.reset()
+    restored = pickle.loads(pickle.dumps(LastStep()))
+    restored.on_step_end(iteration=7, trials=[FakeTrial("a", True), FakeTrial("b", False)])
+    assert LastStep.unfinished == ["b"] and LastStep.finished == 1
+    restored.on_step_end(iteration=8, trials=[FakeTrial("a", True), FakeTrial("b", True)])
+    assert LastStep.unfinished == [] and LastStep.finished == 2
+    LastStep.reset()

@@ -285,8 +285,8 @@ def search(
             {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
         )
         folder = ExperimentFolder()
-        last_step = LastStep()
-        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id), folder, last_step]
+        LastStep.reset()
+        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id), folder, LastStep()]
         tuner = build_tuner(spec, options, trainable, storage, callbacks, epochs)
         storage.state_dir.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state))
@@ -294,10 +294,10 @@ def search(
             result_grid = tuner.fit()
         state["wall_seconds"] += time.perf_counter() - started
         state_path.write_text(json.dumps(state))
-        if last_step.unfinished:
-            mark_interrupted_trials(client, experiment_id, parent_run_id, last_step.unfinished)
+        if LastStep.unfinished:
+            mark_interrupted_trials(client, experiment_id, parent_run_id, LastStep.unfinished)
             raise SearchInterrupted(
-                f"the search stopped with {len(last_step.unfinished)} trial(s) unfinished ({last_step.finished} finished); "
+                f"the search stopped with {len(LastStep.unfinished)} trial(s) unfinished ({LastStep.finished} finished); "
                 f"Tune saved its state in {storage.experiment}: run the same command with --resume to continue"
             )
         orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")

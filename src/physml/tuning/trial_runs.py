@@ -62,15 +62,21 @@ class FinaliseTrialRuns(tune.Callback):
 class LastStep(tune.Callback):
     """The trials as Tune's last step left them. Tune returns normally from a Ctrl-C too (it saves its
     state and stops): a trial unfinished at the last step means the search was cut off. (At the end
-    of the experiment Tune has already stopped every trial, so the statuses there say nothing.)"""
+    of the experiment Tune has already stopped every trial, so the statuses there say nothing.)
 
-    def __init__(self):
-        self.unfinished: list[str] = []
-        self.finished = 0
+    Kept on the class, not the instance: a restored Tuner runs the callbacks unpickled from its saved
+    state (tuner.pkl), not the ones this process made, and a driver runs one search at a time."""
+
+    unfinished: list[str] = []
+    finished = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.unfinished, cls.finished = [], 0
 
     def on_step_end(self, iteration, trials, **info):
-        self.unfinished = [trial.trial_id for trial in trials if not trial.is_finished()]
-        self.finished = len(trials) - len(self.unfinished)
+        unfinished = [trial.trial_id for trial in trials if not trial.is_finished()]
+        type(self).unfinished, type(self).finished = unfinished, len(trials) - len(unfinished)
 
 
 def last_failure(error_file: str | None) -> str | None:
