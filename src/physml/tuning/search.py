@@ -1,8 +1,8 @@
 """A Ray Tune search as one parent MLflow run with a nested child run per trial.
 
 grid: Tune's grid over the spec (every point once). bayes: a model-based searcher (Optuna's TPE, or a
-Gaussian process: tuning/searchers.py) behind a concurrency limit, with ASHA stopping weak trials early on the per-epoch validation metric. pbt: population-based
-training, which every `perturbation_interval` epochs restarts the weaker trials from a stronger one's
+Gaussian process: tuning/searchers.py) behind a concurrency limit, with ASHA stopping weak trials early
+on the per-epoch validation metric. pbt: population-based training, which every `perturbation_interval` epochs restarts the weaker trials from a stronger one's
 checkpoint with resampled values (Tune's log of it goes on the parent run). After the search, the best
 config is retrained with full logging (SHAP / network pictures, the model) and registered as a new
 version with the alias `candidate`. `resume=True` continues an interrupted search from its Tune
