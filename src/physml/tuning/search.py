@@ -2,11 +2,12 @@
 
 grid: Tune's grid over the spec (every point once). bayes: a model-based searcher (Optuna's TPE, or a
 Gaussian process: tuning/searchers.py) behind a concurrency limit, with ASHA stopping weak trials early
-on the per-epoch validation metric. pbt: population-based training, which every `perturbation_interval` epochs restarts the weaker trials from a stronger one's
-checkpoint with resampled values (Tune's log of it goes on the parent run). After the search, the best
-config is retrained with full logging (SHAP / network pictures, the model) and registered as a new
-version with the alias `candidate`. `resume=True` continues an interrupted search from its Tune
-state without redoing finished trials.
+on the per-epoch validation metric. pbt: population-based training, which every
+`perturbation_interval` epochs restarts the weaker trials from a stronger one's checkpoint with
+resampled values (Tune's log of it goes on the parent run). After the search, the best config is
+retrained with full logging (SHAP / network pictures, the model) and registered as a new version with
+the alias `candidate`. `resume=True` continues an interrupted search (killed, or stopped with Ctrl-C)
+from its Tune state without redoing finished trials.
 """
 
 from __future__ import annotations
