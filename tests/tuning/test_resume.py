@@ -98,7 +98,7 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
     assert continued and all(int(t.data.tags.get("trial.resumed_from_epoch", 0)) >= 1 for t in continued), [
         t.data.tags for t in continued
     ]
-    assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials"] == 5
+    assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials"] == 6
 
 
 def test_ctrl_c_stops_a_gp_search_cleanly_and_resume_finishes_it(mlflow_server, supercon_dir, tmp_path):
