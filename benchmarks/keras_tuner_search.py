@@ -35,6 +35,8 @@ import numpy as np
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.bench.specs import seed_net_bayes_spec
+from physml.tuning.searchers import SEARCHERS
+from physml.tuning.summary import SEARCHER_NAMES
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
 BENCHMARK = "keras_tuner_search"
@@ -45,7 +47,6 @@ EXPERIMENT = "benchmark-keras-tuner"
 UNITS = (10, 200)
 LAYERS = (2, 3)
 LEARNING_RATE = (1.0e-5, 1.0e-2)
-PHYSML_SEARCHERS = {"tpe": "OptunaSearch (TPE)", "gp": "BayesOptSearch (Gaussian process)"}
 RESCORE_SEEDS = 5  # initial weights each tool's best setting is retrained from, to compare the settings found
 
 
@@ -209,10 +210,10 @@ def add_arguments(parser) -> None:
         "--startup-trials",
         type=int,
         default=4,
-        help="physml's TPE: random draws before it models (spec's startup_trials)",
+        help="physml's searcher: random draws before it models (spec's startup_trials)",
     )
     parser.add_argument(
-        "--searcher", choices=("tpe", "gp"), default="tpe", help="physml's bayes searcher (the spec's `searcher`)"
+        "--searcher", choices=SEARCHERS, default="tpe", help="physml's bayes searcher (the spec's `searcher`)"
     )
     parser.add_argument("--seeds", type=int, default=3, help="searcher seeds 0..N-1 for each tool")
 
@@ -274,7 +275,7 @@ def measure(args, result: BenchResult) -> None:
             "batch_size": args.batch_size,
             "split_seed": parts[3],
             "searcher_seeds": seeds,
-            "physml_searcher": f"{PHYSML_SEARCHERS[args.searcher]} ({startup} random start-up trials) + ASHA, "
+            "physml_searcher": f"{SEARCHER_NAMES[args.searcher]} ({startup} random start-up trials) + ASHA, "
             "2 trials at a time",
             "physml_asha_grace_period": grace,
             "keras_tuner_searcher": "BayesianOptimization (its default 9 random initial points), one trial at a time",

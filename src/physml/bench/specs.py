@@ -18,7 +18,8 @@ def seed_net_bayes_spec(
     searcher: str = "tpe",
 ) -> str:
     """A `bayes` spec over the dense net's units (10-200), layers (2-3) and SGD learning rate (log
-    range), ASHA with `grace_period`, searched by `searcher` (tpe or gp), written to `path`; returns the path as a string."""
+    range), ASHA with `grace_period`, searched by `searcher` (tpe or gp), written to `path`; returns
+    the path as a string."""
     section = {
         "fixed": {"dnn.epochs": epochs, "dnn.batch_size": batch_size, "dnn.optimizer": "sgd"},
         "num_samples": samples,

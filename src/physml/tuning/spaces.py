@@ -37,8 +37,8 @@ class SearchSpec:
     model: str | None = None
     perturbation_interval: int = 2  # pbt: epochs between exploit/explore steps
     synch: bool = False  # pbt: every trial waits at each interval (perturbations at each one, for sure)
-    # bayes: trials TPE draws at random before it models the space (None: Optuna's default, 10); a
-    # short budget wants fewer
+    # bayes: trials the searcher draws at random before it models the space (None: 10, Optuna's
+    # default); a short budget wants fewer
     startup_trials: int | None = None
     searcher: str = "tpe"  # bayes: tpe (Optuna) or gp (a Gaussian process); tuning/searchers.py
 
