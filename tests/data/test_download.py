@@ -75,3 +75,12 @@ def test_cli_download_then_check(uci_zip, tmp_path, capsys):
     assert "200 materials, 81 features" in capsys.readouterr().out
     assert main(["data", "check", "supercon", "--data-dir", str(tmp_path / "empty")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_galaxy_download_refuses_a_url_it_would_not_use(tmp_path, capsys):
+    """galaxy's files come through the Kaggle API: a --url is an error, not silently dropped."""
+    code = main(["data", "download", "galaxy", "--url", "http://127.0.0.1:9/x.zip", "--data-dir", str(tmp_path)])
+    assert code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--url and --sha256 do not apply to galaxy" in err[0], err
+    assert not any(tmp_path.iterdir())

@@ -91,17 +91,37 @@ def test_the_gaussian_process_learns_after_its_random_draws_and_resumes_from_a_s
     assert restored.suggest("12") == searcher.suggest("12")  # the same process, the same next point
 
 
-def test_a_second_slot_waits_for_the_running_trial_instead_of_ending_the_search():
-    """Tune asks for a trial every time round its loop. Past the random draws, the asks made while a
-    trial runs get None (wait), and the search does not end as 'converged' (Searcher.FINISHED)."""
+def test_trials_side_by_side_get_points_of_their_own_and_the_search_never_ends_early():
+    """Tune asks for a trial every time round its loop. Past the random draws, an ask made while trials
+    run gets a point of its own (the running ones count as the worst result so far), or None (wait);
+    never the running point again, and the search never ends as 'converged' (Searcher.FINISHED)."""
     searcher = GaussianProcessSearch(startup_trials=2, seed=0)
     searcher.set_search_properties("val_rmse", "min", BOWL)
     first, second = searcher.suggest("0"), searcher.suggest("1")  # the random draws run side by side
-    assert first != second and searcher.suggest("2") is None  # the model waits for both
+    assert first != second and searcher.suggest("2") is None  # the model waits for both results
     for trial, config in (("0", first), ("1", second)):
         searcher.on_trial_complete(trial, {"val_rmse": loss(config)})
-    modelled = searcher.suggest("2")
-    assert isinstance(modelled, dict)
-    assert all(searcher.suggest(f"poll-{i}") is None for i in range(20))  # no FINISHED however often asked
-    searcher.on_trial_complete("2", {"val_rmse": loss(modelled)})
-    assert isinstance(searcher.suggest("3"), dict)
+    running = {str(trial): searcher.suggest(str(trial)) for trial in range(2, 22)}  # 20 asks, none reported
+    handed = [config for config in running.values() if config is not None]
+    assert len(handed) >= 2 and all(isinstance(config, dict) for config in handed), running
+    points = [tuple(sorted(config.items())) for config in handed]
+    assert len(set(points)) == len(points)  # each slot its own point
+    for trial, config in running.items():
+        if config is not None:
+            searcher.on_trial_complete(trial, {"val_rmse": loss(config)})
+    assert isinstance(searcher.suggest("22"), dict)
+
+
+def test_two_slots_still_learn():
+    """Two trials at a time, each pair suggested before either reports: the modelled pairs beat the
+    random draws, as one at a time does."""
+    searcher = GaussianProcessSearch(startup_trials=4, seed=0)
+    searcher.set_search_properties("val_rmse", "min", BOWL)
+    losses = []
+    for pair in range(0, 16, 2):
+        configs = {str(t): searcher.suggest(str(t)) for t in (pair, pair + 1)}
+        assert all(isinstance(c, dict) for c in configs.values()), (pair, configs)
+        for trial, config in configs.items():
+            losses.append(loss(config))
+            searcher.on_trial_complete(trial, {"val_rmse": losses[-1]})
+    assert min(losses[4:]) < min(losses[:4]) / 5 and min(losses) < 0.01, losses

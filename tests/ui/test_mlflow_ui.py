@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from mlflow import MlflowClient
 
-from physml.tracking.report import ui_link
+from physml.tracking.ui_links import ui_link
 from tests.helpers.processes import REPO_ROOT
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

@@ -21,8 +21,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         seed_table,
         select,
     )
-    from physml.tracking.report import ui_link
     from physml.tracking.server import resolve_tracking_uri
+    from physml.tracking.ui_links import ui_link
 
     uri = resolve_tracking_uri(args.tracking_uri, autostart=False)
     mlflow.set_tracking_uri(uri)

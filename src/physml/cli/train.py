@@ -43,9 +43,9 @@ def flag_dest(flag: Flag) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     import mlflow
 
-    from physml.tracking.report import print_ui_link
     from physml.tracking.run_report import log_run_report
     from physml.tracking.server import resolve_tracking_uri
+    from physml.tracking.ui_links import print_ui_link
 
     task: Task = args.task_object
     overrides = flag_overrides(task, args)

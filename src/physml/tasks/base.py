@@ -2,8 +2,8 @@
 from a task, so that a new task is one folder and needs no edit anywhere else.
 
 A task is a subclass of `Task` in `physml/tasks/<name>/__init__.py` (or in any installed package),
-registered in the `physml.tasks` entry-point group (see `physml.tasks.registry`). The platform calls
-only what is declared here; it never names a task.
+registered in the `physml.tasks` entry-point group (the registry is `physml/tasks/__init__.py`). The
+platform calls only what is declared here; it never names a task.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class Task:
     # --- metrics ---
     def metric_mode(self, metric: str) -> str:
         """'min' or 'max' for a metric this task reports (test_rmse, val_rmse_ci_low, ...)."""
-        return metric_mode(self.metrics, metric, self.name)
+        return declared_mode(self.metrics, metric, self.name)
 
     # --- data ---
     def data_dir(self, data_dir: str | Path | None = None) -> Path:
@@ -227,7 +227,7 @@ class Task:
             raise ConfigError(f"{path}: each anchor needs source, metric and value ({exc})") from None
 
 
-def metric_mode(metrics: dict[str, str], metric: str, owner: str = "the task") -> str:
+def declared_mode(metrics: dict[str, str], metric: str, owner: str = "the task") -> str:
     """The direction of `metric` from declared base names: `test_rmse_ci_low` -> metrics['rmse']."""
     base = metric
     for suffix in INTERVAL_SUFFIXES:

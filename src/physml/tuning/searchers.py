@@ -11,6 +11,8 @@ see the real settings.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
 import pickle
 import warnings
@@ -97,10 +99,12 @@ def float_knobs(space: dict[str, Any]) -> dict[str, FloatKnob]:
 class GaussianProcessSearch(Searcher):
     """Tune's BayesOptSearch over `float_knobs(space)`, seeded, after `startup_trials` random draws.
 
-    After its random draws (run side by side) it suggests the point of highest upper confidence bound,
-    which moves only when a result comes in: the modelled trials run one at a time (as KerasTuner's
-    do). Needs `bayesian-optimization` 1.x (pinned <2 in pyproject.toml): Ray 2.60's BayesOptSearch
-    calls `bayes_opt.UtilityFunction`, which 2.0 removed (ray-project/ray#49845)."""
+    After its random draws (run side by side) it suggests the point of highest upper confidence bound.
+    That point moves only when a result comes in, so a trial asked for while others run is suggested
+    with a constant liar: the running trials' points count as the worst result seen so far, in a copy
+    of the process, and the next point goes elsewhere. Trials run side by side throughout, as with TPE.
+    Needs `bayesian-optimization` 1.x (pinned <2 in pyproject.toml): Ray 2.60's BayesOptSearch calls
+    `bayes_opt.UtilityFunction`, which 2.0 removed (ray-project/ray#49845)."""
 
     def __init__(self, startup_trials: int | None, seed: int, metric: str | None = None, mode: str | None = None):
         super().__init__(metric=metric, mode=mode)
@@ -109,7 +113,8 @@ class GaussianProcessSearch(Searcher):
         self.knobs: dict[str, FloatKnob] = {}
         self.inner = None
         self.suggested = 0  # points handed to Tune
-        self.running: set[str] = set()  # trials suggested and not yet complete
+        self.running: dict[str, dict[str, float]] = {}  # trials suggested and not yet complete: their points
+        self.stalled = False  # the liar's point was one already tried: wait for a result before asking again
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
         self.knobs = float_knobs(config)
@@ -126,31 +131,57 @@ class GaussianProcessSearch(Searcher):
 
     def suggest(self, trial_id: str) -> dict | str | None:
         if self.suggested >= self.startup_trials and self.running:
-            # Past the random draws, a second ask before the running trial reports would be the same
-            # point. BayesOptSearch counts each such ask as a repeat and, after `patience` of them,
+            # Past the random draws, an ask before the running trials report would get their point
+            # again. BayesOptSearch counts each such ask as a repeat and, after `patience` of them,
             # ends the whole search as converged; Tune asks every time round its loop, so a search
-            # with two slots ended after 4 of 8 trials (seen with Ray 2.60). Wait for the result.
-            return None
-        point = self.inner.suggest(trial_id)
+            # with two slots ended after 4 of 8 trials (seen with Ray 2.60). Lie instead, or wait
+            # while the random draws' results are still out or the lie found nothing new.
+            if self.stalled or not len(self.inner.optimizer.space):
+                return None
+            point = self.suggest_lying(trial_id)
+            self.stalled = point is None
+        else:
+            point = self.inner.suggest(trial_id)
         if not isinstance(point, dict):
             return point  # None: wait for a result; Searcher.FINISHED: the process has converged
         self.suggested += 1
-        self.running.add(trial_id)
+        self.running[trial_id] = dict(point)
         return {key: self.knobs[key].value(x) for key, x in point.items()}
 
+    def suggest_lying(self, trial_id: str) -> dict | str | None:
+        """The inner search's next point from a copy of its process in which every running trial has
+        already scored the worst result seen (a constant liar, Ginsbourger et al. 2010)."""
+        from bayes_opt.util import NotUniqueError
+
+        real = self.inner.optimizer
+        lied = copy.deepcopy(real)
+        worst = float(lied.space.target.min())  # the process maximises: targets are -val_rmse for min
+        for point in self.running.values():
+            with contextlib.suppress(NotUniqueError):  # a running point tried before already has a score
+                lied.register(params=point, target=worst)
+        self.inner.optimizer = lied
+        try:
+            return self.inner.suggest(trial_id)
+        finally:
+            self.inner.optimizer = real
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        self.running.discard(trial_id)
+        self.running.pop(trial_id, None)
+        self.stalled = False
         self.inner.on_trial_complete(trial_id, result=result, error=error)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as file:
-            own = {"knobs": self.knobs, "suggested": self.suggested, "running": self.running}
+            own = {"knobs": self.knobs, "suggested": self.suggested, "running": self.running, "stalled": self.stalled}
             pickle.dump({**own, "inner": self.inner.get_state()}, file)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as file:
             state = pickle.load(file)
         self.knobs, self.suggested, self.running = state["knobs"], state["suggested"], state["running"]
+        if not isinstance(self.running, dict):  # saved before the constant liar: trial ids without points
+            self.running = {}
+        self.stalled = state.get("stalled", False)
         self.inner = self.inner or bayes_opt_search()
         self.inner.set_state(state["inner"])
 

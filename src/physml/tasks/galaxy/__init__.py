@@ -96,8 +96,11 @@ class GalaxyTask(Task):
         return f"{catalogue.labels_path}: {len(catalogue.votes)} galaxies with images, decision tree consistent: OK"
 
     def download(self, dest: Path, url: str | None = None, sha256: str | None = None) -> None:
+        from physml.errors import ConfigError
         from physml.tasks.galaxy.kaggle import download_galaxy_zoo
 
+        if url or sha256:  # the competition's files come through the Kaggle API, not from a URL
+            raise ConfigError("--url and --sha256 do not apply to galaxy: its data comes through the Kaggle API")
         download_galaxy_zoo(dest)
 
     def dataset_digest(self, config, data) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from physml.tasks.base import Flag, RunResult, Task
-from physml.tasks.supercon.config import FEATURE_SETS, SPLITS, SuperconConfig, validate_supercon_config
+from physml.tasks.supercon.config import FEATURE_SETS, OPTIMIZERS, SPLITS, SuperconConfig, validate_supercon_config
 
 
 class SuperconTask(Task):
@@ -63,7 +63,7 @@ class SuperconTask(Task):
         Flag("--learning-rate", "dnn.learning_rate", float, "learning rate of the dense net"),
         Flag("--layers", "dnn.layers", int, "hidden layers of the dense net"),
         Flag("--units", "dnn.units", int, "units per hidden layer"),
-        Flag("--optimizer", "dnn.optimizer", help="optimiser of the dense net", choices=("adam", "sgd")),
+        Flag("--optimizer", "dnn.optimizer", help="optimiser of the dense net", choices=OPTIMIZERS),
         Flag("--n-estimators", "gbm.n_estimators", int, "boosting rounds of the gbm model"),
     )
     examples = (
@@ -101,9 +101,9 @@ class SuperconTask(Task):
         download_archive(UCI_ARCHIVE, dest, url=url, sha256=sha256)
 
     def dataset_digest(self, config, data) -> str:
-        from physml.tasks.supercon.train import training_dataset
+        from physml.tasks.supercon.train import mlflow_dataset
 
-        return training_dataset(data).digest
+        return mlflow_dataset(data).digest
 
     def train(self, config, model, data, on_epoch_end=None, checkpoints=None) -> RunResult:
         from physml.tasks.supercon.train import train

@@ -69,7 +69,8 @@ class SplitData:
     y_cal: pd.Series
     y_test: pd.Series
     test_compositions: pd.DataFrame  # element amounts of the test rows (their family)
-    split_digest: str  # of the validation and test rows: runs with the same digest were judged on the same rows
+    # of the test, validation and calibration rows: runs with the same digest were judged on the same rows
+    split_digest: str
     policy: str  # random | grouped: how the parts were cut (and cross-fitting's folds are)
     fit_groups: np.ndarray | None  # grouped: the composition id of each training row, then each validation row
 
@@ -180,13 +181,13 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
         for member in config.ensemble.members:
             params.update({f"{member}.{key}": value for key, value in config.model_params(member).items()})
     mlflow.log_params(params)
-    log_dataset_input(training_dataset(data), "training")
+    log_dataset_input(mlflow_dataset(data), "training")
 
 
 _DATASETS: dict[tuple, object] = {}
 
 
-def training_dataset(data: SuperconData):
+def mlflow_dataset(data: SuperconData):
     """The MLflow dataset of `data`, built once per loaded table: MLflow infers its schema cell by
     cell (~4 s for 21,263 x 82), which `--model all` and tuning trials would otherwise repeat."""
     # keyed on the table's content (30 ms), not on the frame object: `data.frame` is built anew on each
