@@ -35,7 +35,7 @@ import numpy as np
 
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.bench.specs import seed_net_bayes_spec
-from physml.tracking.compare import mean_and_interval
+from physml.judging.compare import mean_and_interval
 from physml.tuning.searchers import SEARCHERS
 from physml.tuning.summary import SEARCHER_NAMES
 
@@ -74,7 +74,7 @@ def seed_net(n_features: int, setting: dict):
     """The seed study's dense net with `setting` (layers, units, SGD learning rate), compiled: what
     KerasTuner's trials and the re-scoring both train."""
     from physml.models.optimizers import make_optimizer
-    from physml.tasks.supercon.dense import STEPS_PER_EXECUTION, build_dense_net
+    from physml.tasks.composition.dense import STEPS_PER_EXECUTION, build_dense_net
 
     model = build_dense_net(n_features, int(setting["layers"]), int(setting["units"]))
     optimizer = make_optimizer("sgd", float(setting["learning_rate"]))

@@ -6,7 +6,7 @@ training part (standard-scaled all81 features, 70% split, 20% of it held out for
 epoch, as in a run); the first epoch (tracing) is left out of every rate. The tf.function rows run
 the same net, optimizer and batches with the whole epoch (training + validation) compiled into one
 graph, and Keras with `steps_per_execution=1` (one Python dispatch per step: DenseRegressor before it
-switched to 32, physml.tasks.supercon.dense.STEPS_PER_EXECUTION), to show where the time per step goes.
+switched to 32, physml.tasks.composition.dense.STEPS_PER_EXECUTION), to show where the time per step goes.
 
     python benchmarks/supercon_dnn_throughput.py [--data-dir ../shared/data] [--epochs 2] [--quick]
 """
@@ -23,8 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.models.optimizers import make_optimizer
 from physml.tasks import get_task
+from physml.tasks.composition.dense import DEFAULT_VALIDATION_SPLIT, DenseRegressor, build_dense_net
 from physml.tasks.supercon.data import load_supercon
-from physml.tasks.supercon.dense import DEFAULT_VALIDATION_SPLIT, DenseRegressor, build_dense_net
 from physml.tasks.supercon.train import make_split
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:

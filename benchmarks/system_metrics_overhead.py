@@ -24,8 +24,8 @@ from sklearn.preprocessing import StandardScaler
 import physml.tasks.supercon.train as supercon
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.tasks import get_task
+from physml.tasks.composition.dense import DenseRegressor
 from physml.tasks.supercon.data import load_supercon
-from physml.tasks.supercon.dense import DenseRegressor
 from physml.tracking.system_metrics import SAMPLING_INTERVAL_S
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:

@@ -26,8 +26,8 @@ from sklearn.preprocessing import StandardScaler
 import physml.tasks.supercon.train as supercon
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.tasks import get_task
+from physml.tasks.composition.dense import DenseRegressor
 from physml.tasks.supercon.data import load_supercon
-from physml.tasks.supercon.dense import DenseRegressor
 from physml.tracking.epochs import EpochMetricLog
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:

@@ -27,9 +27,9 @@ from unittest import mock
 
 import numpy as np
 
-from physml.bench.machine import usable_cpus
 from physml.bench.record import BenchResult, run_benchmark, task_dir
 from physml.bench.specs import seed_net_bayes_spec
+from physml.resources import usable_cpus
 
 # Read by `physml bench` (physml/bench/runner.py) without importing this script:
 BENCHMARK = "tune_scaling"

@@ -90,3 +90,29 @@ def test_anchors_printed_beside_a_run_match_its_split_model_and_metrics():
     anchors = task.anchors_for(config, results)
     assert anchors and all(a.split == "grouped" and a.metric in results[0].metrics for a in anchors)
     assert not task.anchors_for(config, [RunResult(model="gbm", diverged=True)])
+
+
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_every_config_has_the_shared_root(name):
+    """The keys the platform reads of any task's config (physml.config.root.TaskConfig)."""
+    from physml.config.core import get_dotted
+    from physml.config.root import TaskConfig
+
+    task = registered()[name]
+    config = task.load_config()
+    assert isinstance(config, TaskConfig)
+    assert isinstance(get_dotted(config, "experiment"), str) and isinstance(get_dotted(config, "seed"), int)
+    assert get_dotted(config, "registry.log_model") is True and get_dotted(config, "registry.register") is True
+    trial = task.load_config(overrides=task.trial_overrides)
+    assert trial.registry.log_model is False and trial.registry.register is False  # a trial keeps no model
+
+
+def test_a_task_states_only_its_own_trial_overrides():
+    from physml.config.root import TRIAL_OVERRIDES
+    from physml.tasks.base import Task
+
+    class Sketch(Task):
+        trial_overrides = {"evaluation.plots": False, "registry.log_model": True}
+
+    assert Sketch.trial_overrides == {**TRIAL_OVERRIDES, "evaluation.plots": False, "registry.log_model": True}
+    assert Task.trial_overrides == TRIAL_OVERRIDES

@@ -1,5 +1,7 @@
 """Errors that physml raises for the user: each says which file, row, field or setting is wrong."""
 
+import signal
+
 
 class PhysmlError(Exception):
     """Base class: the CLI prints these as one clear line instead of a traceback."""
@@ -37,3 +39,12 @@ class TrackingServerError(PhysmlError):
 class SearchInterrupted(PhysmlError):
     """A search stopped before its last trial (Ctrl-C: Ray Tune saves its state and returns): the parent
     run is KILLED, nothing is summarised or retrained, and --resume continues it."""
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached the CLI's process (cli: tracking/stops.py): it unwinds as Ctrl-C does,
+    ending open runs FAILED with the signal named; the command exits 128 + the signal."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"by {signal.Signals(signum).name}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from physml.bench.machine import usable_cpus
+from physml.resources import usable_cpus
 from tests.helpers.processes import subprocess_env
 
 

@@ -109,3 +109,30 @@ def served_model(model_uri: str, tracking_uri: str, log_path: Path, timeout: flo
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def physml_process(args: list[str], env: dict[str, str], folder: Path, name: str = "physml"):
+    """`physml ARGS...` started for real (the venv's command), its stdout and stderr in FOLDER/NAME.out
+    and .err; returns the Popen. The caller ends it."""
+    import subprocess
+
+    command = [str(Path(sys.executable).parent / "physml"), *args]
+    with open(folder / f"{name}.out", "w") as out, open(folder / f"{name}.err", "w") as err:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True)
+
+
+def running_run(client, experiment: str, process, folder: Path, name: str = "physml", timeout: float = 180):
+    """The first RUNNING run of EXPERIMENT once it has logged a metric (training is under way),
+    polling the server while PROCESS lives."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (folder / f"{name}.err").read_text()[-3000:]
+        found = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'") if found else []
+        started = [run for run in runs if run.data.metrics]
+        if started:
+            return started[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no RUNNING run with a metric in {experiment} within {timeout:.0f} s")

@@ -10,7 +10,7 @@ import pytest
 
 from physml.errors import ConfigError
 from physml.models.checkpoints import STATE_FILE, Checkpoints
-from physml.tasks.supercon.dense import DenseRegressor
+from physml.tasks.composition.dense import DenseRegressor
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_no_checkpoint_to_resume_starts_at_zero(tmp_path):
 
 
 def test_boosted_model_reports_rounds_and_boosts_on_from_a_checkpoint():
-    from physml.tasks.supercon.config import GBMParams
-    from physml.tasks.supercon.models import booster_rounds, fit_gbm, make_gbm
+    from physml.tasks.composition.boosting import booster_rounds, fit_gbm, make_gbm
+    from physml.tasks.composition.config import GBMParams
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(2500, 6))

@@ -209,14 +209,14 @@ def test_what_loading_imports_at_module_level_comes_with_every_model_kind():
     model. The imports each kind makes lazily are the integration test's above."""
     from importlib.metadata import packages_distributions
 
+    from physml.tasks.composition.models import MODELS
     from physml.tasks.galaxy.train import REQUIREMENTS as GALAXY
     from physml.tasks.galaxy.train import SERVED as GALAXY_SERVED
-    from physml.tasks.supercon.train import REQUIREMENTS as SUPERCON
     from physml.tasks.supercon.train import SERVED as SUPERCON_SERVED
     from physml.tracking.runs import pinned
 
     provided = packages_distributions()
-    smallest = min(SUPERCON.values(), key=len)
+    smallest = min((spec.requirements for spec in MODELS.values()), key=len)
     for served, requirements in ((SUPERCON_SERVED, smallest), (GALAXY_SERVED, GALAXY)):
         brought = fresh_env.closure([pin.split("==")[0] for pin in pinned(*requirements)])
         imports = third_party_imports_on_loading(served)

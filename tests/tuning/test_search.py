@@ -6,7 +6,7 @@ import matplotlib.image as mpimg
 import mlflow
 from mlflow import MlflowClient
 
-from tests.helpers.tuning import one_finished_run_per_trial, physml_tune, search_runs
+from tests.helpers.tuning import physml_tune, search_runs
 
 
 def decodes(run_id: str, artifact: str, tmp_path) -> bool:
@@ -144,32 +144,3 @@ def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(
     assert project.info.status == "FINISHED" and project.data.metrics["n_trials"] == 2
     assert len([c for c in children if "ray.trial_id" in c.data.tags]) == 2
     assert len([c for c in children if "ray.trial_id" not in c.data.tags]) == 1  # the retrained best
-
-
-def test_galaxy_bayesian_search_retrains_and_registers_the_best(mlflow_server, tracking, galaxy_dir, tmp_path):
-    physml_tune(
-        mlflow_server.url,
-        "galaxy",
-        "--search",
-        "bayes",
-        "--num-samples",
-        "3",
-        "--epochs",
-        "2",
-        "--preset",
-        "quick",  # 600 galaxies; the retrained best's network pictures on few filters and steps
-        "--set",
-        "experiment=test-tune-galaxy",
-        "--storage",
-        str(tmp_path / "ray"),
-        "--data-dir",
-        str(galaxy_dir),
-    )
-    parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-galaxy")
-    trials = one_finished_run_per_trial(trials)
-    assert parent.data.metrics["n_trials"] == 3 and len(trials) == 3
-    assert {"model.filters", "train.focal_gamma", "train.batch_size"} <= set(trials[0].data.params)
-    assert all(len(MlflowClient().get_metric_history(t.info.run_id, "val_accuracy")) >= 1 for t in trials)
-    assert retrained.info.status == "FINISHED" and "best_test_accuracy" in parent.data.metrics
-    assert decodes(retrained.info.run_id, "network/filters_conv1.png", tmp_path)  # full artifacts on the retrain
-    assert MlflowClient().get_model_version_by_alias("galaxy-cnn", "candidate").run_id == retrained.info.run_id

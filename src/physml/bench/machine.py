@@ -16,6 +16,8 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Self
 
+from physml.resources import usable_cpus as usable_cpus  # re-exported: it lived here
+
 LIBRARIES = (
     "physml",
     "tensorflow-cpu",
@@ -41,14 +43,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (the affinity mask; a container's limit shows here, not in os.cpu_count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def total_memory_gib() -> float:

@@ -141,6 +141,10 @@ def target_rows(outcomes: list[Outcome]) -> list[list]:
     ]
 
 
+SUMMARY_COLUMNS = ["benchmark", "verdict", "seconds", "headline"]
+TARGET_COLUMNS = ["benchmark", "target", "measured", "goal", "verdict"]
+
+
 def run_suite(
     only: list[str] | None,
     quick: bool,
@@ -151,14 +155,7 @@ def run_suite(
     markdown_out: str | None = None,
 ) -> int:
     """Run the chosen benchmarks in order; print each result and a summary. Exit code 1 if any failed."""
-    benchmarks = discover()
-    unknown = sorted(set(only or []) - {b.name for b in benchmarks})
-    if unknown:
-        from physml.errors import PhysmlError
-
-        known = ", ".join(b.name for b in benchmarks)
-        raise PhysmlError(f"no benchmark named {', '.join(unknown)} in {benchmarks_dir()}; there are: {known}")
-    chosen = [b for b in benchmarks if not only or b.name in only]
+    chosen = choose(only)
     folder = Path(log_dir or tempfile.mkdtemp(prefix="physml-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     machine = machine_info.describe()
@@ -168,26 +165,58 @@ def run_suite(
     print(f"machine: {machine_info.one_line(machine)}")
     print(f"budget {budget_s / 60:.0f} min; logs in {folder}", flush=True)
 
-    parent_run_id = None
-    if tracking_uri:
-        from mlflow import MlflowClient
-
-        from physml.tracking.runs import standard_tags
-
-        client = MlflowClient(tracking_uri)
-        experiment = client.get_experiment_by_name(EXPERIMENT)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
-        tags = {**standard_tags("bench", "suite"), **machine, "bench.name": "suite"}
-        parent_run_id = client.create_run(experiment_id, run_name="suite", tags=tags).info.run_id
-        client.log_batch(
-            parent_run_id,
-            params=[
-                _param(k, v) for k, v in {**machine, "quick": quick, "only": ",".join(b.name for b in chosen)}.items()
-            ],
-        )
-
+    client, parent_run_id = open_suite_run(tracking_uri, machine, quick, chosen) if tracking_uri else (None, None)
     common = [*(["--data-dir", data_dir] if data_dir else []), *(["--quick"] if quick else [])]
     common += ["--tracking-uri", tracking_uri, "--parent-run-id", parent_run_id] if tracking_uri else ["--no-log"]
+    outcomes, total = run_benchmarks(chosen, common, budget_s, folder, client)
+
+    print_summary(outcomes, total, machine)
+    markdown = summary_markdown(outcomes, total, machine)
+    if markdown_out:
+        Path(markdown_out).write_text(markdown)
+    failed = sum(o.result is None for o in outcomes)
+    if tracking_uri:
+        close_suite_run(client, parent_run_id, markdown, outcomes, total)
+        print(f"\nlogged to {tracking_uri}: experiment '{EXPERIMENT}', suite run {parent_run_id}")
+    if total > budget_s:
+        print(f"warning: the suite took {total / 60:.1f} min, over its {budget_s / 60:.0f} min budget")
+    return 1 if failed else 0
+
+
+def choose(only: list[str] | None) -> list[Benchmark]:
+    """The benchmarks named in `only` (all when None), cheapest first; an unknown name is an error."""
+    benchmarks = discover()
+    unknown = sorted(set(only or []) - {b.name for b in benchmarks})
+    if unknown:
+        from physml.errors import PhysmlError
+
+        known = ", ".join(b.name for b in benchmarks)
+        raise PhysmlError(f"no benchmark named {', '.join(unknown)} in {benchmarks_dir()}; there are: {known}")
+    return [b for b in benchmarks if not only or b.name in only]
+
+
+def open_suite_run(tracking_uri: str, machine: dict, quick: bool, chosen: list[Benchmark]):
+    """The `suite` run in the benchmarks experiment, tagged with the machine: (its client, its run id)."""
+    from mlflow import MlflowClient
+
+    from physml.tracking.runs import standard_tags
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+    tags = {**standard_tags("bench", "suite"), **machine, "bench.name": "suite"}
+    parent_run_id = client.create_run(experiment_id, run_name="suite", tags=tags).info.run_id
+    params = {**machine, "quick": quick, "only": ",".join(b.name for b in chosen)}
+    client.log_batch(parent_run_id, params=[_param(k, v) for k, v in params.items()])
+    return client, parent_run_id
+
+
+def run_benchmarks(
+    chosen: list[Benchmark], common: list[str], budget_s: float, folder: Path, client
+) -> tuple[list[Outcome], float]:
+    """Each benchmark in turn, limited to what is left of the suite's budget (at least its own budget,
+    at most twice it), its result printed as it ends; with a client its log goes on its run. The
+    outcomes and the seconds they took."""
     started = time.perf_counter()
     outcomes = []
     for bench in chosen:
@@ -196,55 +225,56 @@ def run_suite(
         print(f"\n--- {bench.name}: {bench.what} (budget {bench.budget_s} s, limit {timeout:.0f} s) ...", flush=True)
         outcome = run_one(bench, common, timeout, folder)
         outcomes.append(outcome)
-        if outcome.result is not None:
-            print(render(outcome.result), flush=True)
-        else:
-            tail = outcome.log.read_text(errors="replace")[-3000:] if outcome.log and outcome.log.exists() else ""
-            print(
-                f"{bench.name} FAILED ({outcome.error}) after {outcome.seconds:.0f} s; log {outcome.log}:\n{tail}",
-                flush=True,
-            )
-        if tracking_uri and outcome.result is not None and outcome.result.run_id and outcome.log:
+        print_outcome(outcome)
+        if client is not None and outcome.result is not None and outcome.result.run_id and outcome.log:
             client.log_artifact(outcome.result.run_id, str(outcome.log), "logs")
-    total = time.perf_counter() - started
+    return outcomes, time.perf_counter() - started
 
-    columns = ["benchmark", "verdict", "seconds", "headline"]
-    rows = summary_rows(outcomes)
+
+def print_outcome(outcome: Outcome) -> None:
+    """A benchmark's result; for a failure, why and the end of its log."""
+    if outcome.result is not None:
+        print(render(outcome.result), flush=True)
+        return
+    tail = outcome.log.read_text(errors="replace")[-3000:] if outcome.log and outcome.log.exists() else ""
+    print(
+        f"{outcome.benchmark.name} FAILED ({outcome.error}) after {outcome.seconds:.0f} s; log {outcome.log}:\n{tail}",
+        flush=True,
+    )
+
+
+def print_summary(outcomes: list[Outcome], total: float, machine: dict) -> None:
     targets = target_rows(outcomes)
     print(f"\n=== physml bench summary ({total / 60:.1f} min; {machine_info.one_line(machine)}) ===")
-    print(text_table(columns, rows))
+    print(text_table(SUMMARY_COLUMNS, summary_rows(outcomes)))
     if targets:
-        print("\n" + text_table(["benchmark", "target", "measured", "goal", "verdict"], targets))
-    markdown = (
-        "\n\n".join(
-            [
-                f"# physml bench ({machine_info.wall_clock()}, {total / 60:.1f} min)",
-                f"machine: {machine_info.one_line(machine)}",
-                markdown_table(columns, rows),
-                markdown_table(["benchmark", "target", "measured", "goal", "verdict"], targets),
-            ]
-            + [render(o.result, markdown=True) for o in outcomes if o.result]
-        )
-        + "\n"
-    )
-    if markdown_out:
-        Path(markdown_out).write_text(markdown)
+        print("\n" + text_table(TARGET_COLUMNS, targets))
+
+
+def summary_markdown(outcomes: list[Outcome], total: float, machine: dict) -> str:
+    """The summary and every result as markdown: the suite run's summary.md, --markdown-out."""
+    parts = [
+        f"# physml bench ({machine_info.wall_clock()}, {total / 60:.1f} min)",
+        f"machine: {machine_info.one_line(machine)}",
+        markdown_table(SUMMARY_COLUMNS, summary_rows(outcomes)),
+        markdown_table(TARGET_COLUMNS, target_rows(outcomes)),
+    ]
+    return "\n\n".join(parts + [render(o.result, markdown=True) for o in outcomes if o.result]) + "\n"
+
+
+def close_suite_run(client, parent_run_id: str, markdown: str, outcomes: list[Outcome], total: float) -> None:
+    """The summary and the counts on the suite run, ended FAILED if any benchmark failed."""
     failed = sum(o.result is None for o in outcomes)
-    if tracking_uri:
-        client.log_text(parent_run_id, markdown, "summary.md")
-        client.log_batch(
-            parent_run_id,
-            metrics=[
-                _metric("total_seconds", total),
-                _metric("n_failed", failed),
-                _metric("n_missed", sum(o.result is not None and o.result.passed is False for o in outcomes)),
-            ],
-        )
-        client.set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
-        print(f"\nlogged to {tracking_uri}: experiment '{EXPERIMENT}', suite run {parent_run_id}")
-    if total > budget_s:
-        print(f"warning: the suite took {total / 60:.1f} min, over its {budget_s / 60:.0f} min budget")
-    return 1 if failed else 0
+    client.log_text(parent_run_id, markdown, "summary.md")
+    client.log_batch(
+        parent_run_id,
+        metrics=[
+            _metric("total_seconds", total),
+            _metric("n_failed", failed),
+            _metric("n_missed", sum(o.result is not None and o.result.passed is False for o in outcomes)),
+        ],
+    )
+    client.set_terminated(parent_run_id, "FAILED" if failed else "FINISHED")
 
 
 def _param(key: str, value) -> object:

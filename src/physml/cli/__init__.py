@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
+import traceback
 
 from physml.cli import bench, compare, guide, infra, models, reproduce, team, train, tune
 from physml.errors import PhysmlError
@@ -53,14 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from physml.console import quiet_libraries
-    from physml.tracking import system_metrics
+    from physml.tracking import stops, system_metrics
     from physml.tracking.spool import bound_retries
 
     args = build_parser().parse_args(argv)
     # The command sets variables (quiet libraries, bounded retries, system metrics; MLflow's set_experiment writes
     # MLFLOW_EXPERIMENT_ID): the environment is put back afterwards, so an in-process caller's next
-    # command reads what the user set.
+    # command reads what the user set. So are the signal handlers (SIGTERM, SIGHUP: tracking/stops.py).
     saved = dict(os.environ)
+    restore_handlers = stops.install()
     try:
         quiet_libraries(args.verbose)
         bound_retries()
@@ -70,23 +73,44 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except PhysmlError as exc:
         end_active_runs(str(exc))
+        if stops.received():  # a search stopped by SIGTERM/SIGHUP ends as after Ctrl-C, with the signal's code
+            print(f"physml: error: stopped {stopped_by(stops.received())}: {exc}", file=sys.stderr)
+            return 128 + stops.received()
         print(f"physml: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: one line (-v: the traceback too), 128 + the signal
+        signum = getattr(exc, "signum", signal.SIGINT)
+        end_active_runs(f"Stopped: {stopped_by(signum)}")
+        if args.verbose:
+            traceback.print_exc()
+        print(f"physml: error: stopped {stopped_by(signum)}; open runs ended FAILED", file=sys.stderr)
+        return 128 + signum
     except BaseException as exc:
-        message = missing_backend(exc) or (tracking_failure(exc) if isinstance(exc, Exception) else None)
-        end_active_runs(message or f"{type(exc).__name__}: {exc}")
-        if message is not None:  # no TensorFlow/XGBoost, or the tracking server refused or vanished: one line
-            print(f"physml: error: {message}", file=sys.stderr)
-            return 2
-        if isinstance(exc, Exception) and not args.verbose:  # unexpected: one line; -v shows the traceback
-            first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
-            print(f"physml: error: {type(exc).__name__}: {first} (run with -v for the traceback)", file=sys.stderr)
-            return 1
-        raise
+        return unexpected(exc, args.verbose)
     finally:
+        restore_handlers()
         if dict(os.environ) != saved:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def stopped_by(signum: int) -> str:
+    return "by Ctrl-C (SIGINT)" if signum == signal.SIGINT else f"by {signal.Signals(signum).name}"
+
+
+def unexpected(exc: BaseException, verbose: bool) -> int:
+    """Any other exception: open runs end FAILED; one line (the traceback with -v), exit 2 when it is a
+    missing backend or the tracking server, else 1."""
+    message = missing_backend(exc) or (tracking_failure(exc) if isinstance(exc, Exception) else None)
+    end_active_runs(message or f"{type(exc).__name__}: {exc}")
+    if message is not None:  # no TensorFlow/XGBoost, or the tracking server refused or vanished: one line
+        print(f"physml: error: {message}", file=sys.stderr)
+        return 2
+    if isinstance(exc, Exception) and not verbose:  # unexpected: one line; -v shows the traceback
+        first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+        print(f"physml: error: {type(exc).__name__}: {first} (run with -v for the traceback)", file=sys.stderr)
+        return 1
+    raise exc
 
 
 def replay_spool() -> None:

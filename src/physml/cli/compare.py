@@ -12,7 +12,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
 
     from physml.display import text_table
-    from physml.tracking.compare import (
+    from physml.judging.compare import (
         MAX_RUNS,
         anchor_table,
         log_comparison,

@@ -38,7 +38,8 @@ def cmd_next_steps(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    """Replay the spool: what runs could not send while their tracking server was down."""
+    """Replay the spool: what runs could not send while their tracking server was down; then end
+    the runs of this host whose process is gone (tracking/sweep.py) on the tracking server in use."""
     from physml.tracking import spool
 
     sent, waiting = spool.replay_all()
@@ -48,7 +49,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"still waiting: {line}")
     if not sent and not waiting:
         print(f"nothing to send: the spool ({spool.spool_root()}) is empty")
+    swept = sweep_server()
+    for line in swept:
+        print(line)
     return 1 if waiting else 0
+
+
+def sweep_server() -> list[str]:
+    """`sweep` on $MLFLOW_TRACKING_URI, else on this home's running embedded server (none: nothing)."""
+    from mlflow import MlflowClient
+
+    from physml.tracking.server import checked_uri, is_healthy, status
+    from physml.tracking.sweep import sweep
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    running = status() if not uri else None
+    uri = checked_uri(uri, "MLFLOW_TRACKING_URI") if uri else running.url if running else None
+    if not uri or (uri.startswith("http") and not is_healthy(uri)):
+        return []  # no server to look at now; the next command that finds it sweeps
+    return sweep(MlflowClient(uri))
 
 
 def add_commands(sub) -> None:

@@ -12,7 +12,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
     from mlflow import MlflowClient
 
-    from physml.tracking.promotion import decision_metric, metric_list, promote
+    from physml.judging.promotion import decision_metric, metric_list, promote
     from physml.tracking.server import resolve_tracking_uri
 
     metric = decision_metric(args.metric, args.on)

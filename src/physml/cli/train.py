@@ -43,8 +43,10 @@ def flag_dest(flag: Flag) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     import mlflow
 
-    from physml.tracking.run_report import log_run_report
+    from physml.judging.run_report import log_run_report
+    from physml.tracking.runs import run_task
     from physml.tracking.server import resolve_tracking_uri
+    from physml.tracking.sweep import sweep_quietly
     from physml.tracking.ui_links import print_ui_link
 
     task: Task = args.task_object
@@ -57,9 +59,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = task.load_config(args.config, none_if_empty(args.preset), overrides)  # bad settings stop here
     uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
     mlflow.set_tracking_uri(uri)
+    sweep_quietly(uri)  # runs left RUNNING by processes killed here (tracking/sweep.py)
     if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
         config.experiment = experiment
-    results = within_project_run(lambda: task.run(config, models, none_if_empty(args.data_dir)))
+    results = within_project_run(lambda: run_task(task, config, models, none_if_empty(args.data_dir)))
     print(task.summary(results))
     anchors = task.anchors_for(config, results)
     if anchors:
@@ -111,3 +114,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         add_train(actions, task)
         task.add_commands(actions)
+        for name, action in actions.choices.items():  # the task's own actions get the tracking flags too
+            if name != "train":
+                add_tracking_args(action)

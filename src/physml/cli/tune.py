@@ -16,10 +16,12 @@ from physml.cli.common import (
 def cmd_tune(args: argparse.Namespace) -> int:
     from physml.config import parse_override
     from physml.tracking.server import resolve_tracking_uri
+    from physml.tracking.sweep import sweep_quietly
     from physml.tuning.options import SearchOptions
     from physml.tuning.search import run_search
 
     uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
+    sweep_quietly(uri)  # runs left RUNNING by processes killed here (tracking/sweep.py)
     overrides = dict(parse_override(text) for text in args.set or [])
     options = SearchOptions(
         task=args.task,
@@ -51,7 +53,25 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"best {outcome.best_config} -> {outcome.best_metric:.4g}")
     retrained = f"; retrained best: run {outcome.best_run_id}" if outcome.best_run_id else ""
     print(f"search run {outcome.parent_run_id}{retrained}")
+    if outcome.best_run_id:
+        report_retrained(options, outcome, uri)
     return 0
+
+
+def report_retrained(options, outcome, uri: str) -> None:
+    """The retrained best (the registry's new candidate) gets the report every trained run has."""
+    from mlflow import MlflowClient
+
+    from physml.judging.run_report import log_run_report
+    from physml.run_result import RunResult
+    from physml.tasks import get_task
+
+    task = get_task(options.task)
+    run = MlflowClient(uri).get_run(outcome.best_run_id)
+    config = task.load_config(preset=options.preset, overrides={**options.overrides, **outcome.best_config})
+    result = RunResult(model=run.data.tags.get("model", ""), run_id=run.info.run_id, metrics=run.data.metrics)
+    report = log_run_report(task, run.info.run_id, task.anchors_for(config, [result]))
+    print(f"report (retrained best): runs:/{run.info.run_id}/{report} (and report.html)")
 
 
 def add_commands(sub) -> None:

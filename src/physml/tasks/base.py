@@ -4,6 +4,11 @@ from a task, so that a new task is one folder and needs no edit anywhere else.
 A task is a subclass of `Task` in `physml/tasks/<name>/__init__.py` (or in any installed package),
 registered in the `physml.tasks` entry-point group (the registry is `physml/tasks/__init__.py`). The
 platform calls only what is declared here; it never names a task.
+
+Besides the class below, a task offers in its projects folder: `config.yaml` with a `quick` preset (a
+smoke run of seconds to a minute: the shared test suite trains and tunes every task with it) and
+`search.yaml` naming the metric a search optimises. This module imports no platform layer: the run
+loop around `train` is `physml.tracking.runs.run_task`.
 """
 
 from __future__ import annotations
@@ -12,33 +17,22 @@ import argparse
 import dataclasses
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
 from physml.config.core import get_dotted, load_config, projects_dir
+from physml.config.root import TRIAL_OVERRIDES
 from physml.data.paths import task_data_dir
 from physml.errors import ConfigError, PhysmlError
+from physml.run_result import RunResult as RunResult  # part of the contract: Task.train returns one
 
 EpochHook = Callable[[int, dict[str, float]], None]
 MODES = ("min", "max")  # Tune's words: lower or higher is better
 SPLIT_PREFIXES = ("best_", "test_", "val_", "train_")
 INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
-
-
-@dataclass
-class RunResult:
-    """What one training run produced: the run, its headline metrics and where its model went."""
-
-    model: str
-    run_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    model_uri: str | None = None
-    registered_name: str | None = None
-    registered_version: str | None = None
-    diverged: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,10 @@ class Task:
 
     name: ClassVar[str]  # the CLI word and the entry-point name
     description: ClassVar[str]  # one line for `physml --help`
-    config_class: ClassVar[type]  # a dataclass tree, the typed form of projects/<name>/config.yaml
+    # a dataclass tree, the typed form of projects/<name>/config.yaml. The platform reads only the keys
+    # every task shares (physml.config.root.TaskConfig: experiment, seed, preset, presets, registry.log_model,
+    # registry.register); derive from TaskConfig to have them
+    config_class: ClassVar[type]
     data_folder: ClassVar[str]  # this task's folder under the data root ($PHYSML_DATA_DIR)
     models: ClassVar[tuple[str, ...]]  # model names, in the order `--model all` trains them
     # what `--model all` trains when not every model (say, one that refits others): None is all of them
@@ -83,8 +80,9 @@ class Task:
     # params two runs must share to be compared (promotion), besides the dataset digest
     comparability_params: ClassVar[tuple[str, ...]] = ()
     search_model: ClassVar[str | None] = None  # the model a search tunes when its spec names none
-    # what a tuning trial switches off (heavy artifacts, the model, registration)
-    trial_overrides: ClassVar[dict[str, Any]] = {}
+    # what a tuning trial switches off (heavy artifacts, ...): merged over TRIAL_OVERRIDES (no model
+    # logged or registered) when the subclass is made, so a task states only its own
+    trial_overrides: ClassVar[dict[str, Any]] = TRIAL_OVERRIDES
     # models whose training saves a checkpoint each epoch and continues from one: `train` then takes
     # `checkpoints=` (physml.models.checkpoints.Checkpoints); a retried or resumed trial goes on from it
     resumable_models: ClassVar[tuple[str, ...]] = ()
@@ -92,6 +90,10 @@ class Task:
     pbt_keys: ClassVar[tuple[str, ...]] = ()
     train_flags: ClassVar[tuple[Flag, ...]] = ()  # task-specific `train` flags
     examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in `physml --help`
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.trial_overrides = {**TRIAL_OVERRIDES, **cls.__dict__.get("trial_overrides", {})}
 
     # --- config ---
     @property
@@ -168,13 +170,6 @@ class Task:
     def run_name(self, config, model: str) -> str:
         return model
 
-    def run(self, config, models: list[str], data_dir: str | Path | None = None) -> list[RunResult]:
-        """Load the data once, then one MLflow run per model (see tracking.runs.train_runs)."""
-        from physml.tracking.runs import train_runs
-
-        data = self.load_data(config, data_dir)
-        return train_runs(self, config, models, data)
-
     # --- the terminal and the CLI ---
     def summary(self, results: list[RunResult]) -> str:
         """Override: what `physml <task> train` prints at the end."""
@@ -197,7 +192,8 @@ class Task:
         return []
 
     def add_commands(self, actions: argparse._SubParsersAction) -> None:
-        """Override: more actions under `physml <task>` than `train` (e.g. predict)."""
+        """Override: more actions under `physml <task>` than `train` (e.g. predict); the platform adds
+        its tracking flags (-v, --tracking-uri, ...) to each."""
 
     # --- anchors: published figures as data ---
     def anchor_split(self, config) -> str | None:

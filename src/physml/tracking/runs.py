@@ -11,16 +11,17 @@ import mlflow
 
 import physml
 from physml.errors import PhysmlError, TrainingDiverged
-from physml.tasks.base import RunResult
+from physml.run_result import RunResult
 from physml.tracking import spool
 from physml.tracking.lineage import canonical_name, lineage_tags, log_config, log_environment
 from physml.tracking.lineage import git_sha as git_sha  # re-exported: it lived here
+from physml.tracking.sweep import process_tags
 
 
 def standard_tags(task: str, model: str, preset: str | None = None) -> dict[str, str]:
     """What every run and trial is tagged with: physml's version, the lineage (code and environment:
-    tracking/lineage.py), the task and the model."""
-    tags = {"physml.version": physml.__version__, **lineage_tags(), "task": task, "model": model}
+    tracking/lineage.py), the process (host, pid: tracking/sweep.py), the task and the model."""
+    tags = {"physml.version": physml.__version__, **lineage_tags(), **process_tags(), "task": task, "model": model}
     if preset:
         tags["preset"] = preset
     return tags
@@ -71,10 +72,17 @@ def task_run(experiment: str, run_name: str, tags: dict[str, str]):
     try:
         yield run
     except BaseException as exc:
-        finish_active_run("FAILED", f"{type(exc).__name__}: {exc}")
+        finish_active_run("FAILED", failure_reason(exc))
         raise
     else:
         finish_active_run("FINISHED")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What `physml.error` says: the exception's type and message; Ctrl-C named as such."""
+    if type(exc) is KeyboardInterrupt:
+        return "KeyboardInterrupt: by Ctrl-C (SIGINT)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def finish_active_run(status: str, reason: str | None = None) -> None:
@@ -146,6 +154,12 @@ def train_runs(task, config, models: list[str], data, tags: dict[str, str] | Non
         run_name = task.run_name(config, model)
         results.append(guarded_run(config.experiment, run_name, run_tags, model, lambda model=model: train(model)))
     return results
+
+
+def run_task(task, config, models: list[str], data_dir=None) -> list[RunResult]:
+    """What `physml <task> train` runs: the task's data loaded once (a bad file fails here, before any
+    run), then one MLflow run per model (`train_runs`)."""
+    return train_runs(task, config, models, task.load_data(config, data_dir))
 
 
 def log_figure(figure, artifact_path: str) -> None:

@@ -35,10 +35,12 @@ from physml.console import QUIET
 from physml.errors import ConfigError, SearchInterrupted
 from physml.tasks import get_task
 from physml.tasks.base import Task
+from physml.tracking import stops
 from physml.tracking.epochs import FLUSH_VARIABLE
-from physml.tracking.runs import standard_tags, use_experiment
+from physml.tracking.runs import run_task, standard_tags, use_experiment
 from physml.tracking.server import home_dir
 from physml.tracking.spool import RETRY_VARIABLES
+from physml.tracking.sweep import process_tags
 from physml.tracking.system_metrics import VARIABLES as SYSTEM_METRICS
 from physml.tuning.options import SearchOptions
 from physml.tuning.searchers import bayes_searcher
@@ -68,6 +70,26 @@ class SearchOutcome:
     best_config: dict[str, Any]
     best_metric: float
     best_run_id: str | None = None
+
+
+@dataclass
+class SearchPlan:
+    """What run_search settles before Ray starts: the task, the user's options, the checked spec, the
+    trials' settings (the parent run and the fixed keys among them), the search's saved state (its
+    parent run, its wall time so far), the base config and its epochs, and where Tune keeps its state."""
+
+    task: Task
+    options: SearchOptions
+    spec: SearchSpec
+    settings: TrialSettings
+    state: dict[str, Any]
+    base: Any
+    epochs: int
+    storage: SearchStorage
+
+    @property
+    def state_path(self) -> Path:
+        return self.storage.state_dir / STATE_FILE
 
 
 def build_tuner(
@@ -155,7 +177,7 @@ def retrain_best(
     """The best config on the full training part, evaluated on the test part, with every artifact,
     registered as a new version with alias `candidate` (a nested run of the search)."""
     config = task.load_config(preset=options.preset, overrides={**settings.fixed, **best_config})
-    (result,) = task.run(config, [settings.model], options.data_dir)
+    (result,) = run_task(task, config, [settings.model], options.data_dir)
     mlflow.log_metrics({f"best_{key}": value for key, value in result.metrics.items() if key.startswith("test_")})
     mlflow.set_tag("best_run_id", result.run_id)
     return result.run_id
@@ -184,6 +206,41 @@ def search_state(options: SearchOptions, experiment: str, client: MlflowClient, 
 def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
     task = get_task(options.task)
     spec = load_search_spec(task, options.kind, options.spec_path)
+    fixed = fixed_settings(task, spec, options, tracking_uri)
+    draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
+    base = trial_config(task, draft, {})
+    epochs = task.epochs(base, spec.model) or 1
+    storage = search_storage(options.storage, options.name or f"{options.task}-{options.kind}", home_dir())
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    state = search_state(options, base.experiment, client, storage.state_dir / STATE_FILE)
+    experiment_id, parent_run_id = state["experiment_id"], state["parent_run_id"]
+    os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
+    if options.resume:
+        reopen_parent_run(client, experiment_id, parent_run_id)
+    settings = TrialSettings(
+        options.task,
+        tracking_uri,
+        experiment_id,
+        parent_run_id,
+        spec.metric,
+        options.preset,
+        fixed,
+        spec.model,
+        options.checkpoint_every,
+    )
+
+    try:
+        return search(SearchPlan(task, options, spec, settings, state, base, epochs, storage))
+    except BaseException as exc:
+        end_failed_search(client, experiment_id, parent_run_id, exc)
+        raise
+
+
+def fixed_settings(task: Task, spec: SearchSpec, options: SearchOptions, tracking_uri: str) -> dict[str, Any]:
+    """The config keys every trial shares: the spec's fixed ones, the user's overrides and --epochs,
+    and the experiment `experiment_from` picks; checked before Ray starts or any run opens."""
     fixed = {**spec.fixed, **options.overrides}
     epochs_key = task.epochs_key.get(spec.model)
     if options.epochs is not None:
@@ -198,40 +255,21 @@ def run_search(options: SearchOptions, tracking_uri: str) -> SearchOutcome:
         )
     if "experiment" not in fixed and options.experiment_from and (experiment := options.experiment_from(tracking_uri)):
         fixed["experiment"] = experiment
-    draft = TrialSettings(task.name, tracking_uri, "", "", spec.metric, options.preset, fixed, spec.model)
-    base = trial_config(task, draft, {})
-    epochs = task.epochs(base, spec.model) or 1
-    storage = search_storage(options.storage, options.name or f"{options.task}-{options.kind}", home_dir())
-    state_path = storage.state_dir / STATE_FILE
+    return fixed
 
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri)
-    state = search_state(options, base.experiment, client, state_path)
-    experiment_id, parent_run_id = state["experiment_id"], state["parent_run_id"]
-    os.environ.pop("MLFLOW_RUN_ID", None)  # the parent is explicit from here on; nested runs must not resume it
-    if options.resume:
-        close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted")
-        error = client.get_run(parent_run_id).data.tags.get("search.error")
-        if error:  # what stopped it last time is history now: kept as `search.resumed_after`
-            client.set_tag(parent_run_id, "search.resumed_after", error)
-            client.delete_tag(parent_run_id, "search.error")
-    settings = TrialSettings(
-        options.task,
-        tracking_uri,
-        experiment_id,
-        parent_run_id,
-        spec.metric,
-        options.preset,
-        fixed,
-        spec.model,
-        options.checkpoint_every,
-    )
 
-    try:
-        return search(task, options, spec, fixed, settings, state, base, epochs, storage)
-    except BaseException as exc:
-        end_failed_search(client, experiment_id, parent_run_id, exc)
-        raise
+def reopen_parent_run(client: MlflowClient, experiment_id: str, parent_run_id: str) -> None:
+    """On --resume: the trial runs the last attempt left open end `interrupted`, and what stopped the
+    search last time is history now: kept as `search.resumed_after`."""
+    close_running_trial_runs(client, experiment_id, parent_run_id, "interrupted")
+    tags = client.get_run(parent_run_id).data.tags
+    if tags.get("search.error"):
+        client.set_tag(parent_run_id, "search.resumed_after", tags["search.error"])
+        client.delete_tag(parent_run_id, "search.error")
+    if "physml.error" in tags:  # a killed search's parent that a dead-process sweep ended (tracking/sweep.py)
+        client.delete_tag(parent_run_id, "physml.error")
+    for key, value in process_tags().items():  # this process holds the parent now
+        client.set_tag(parent_run_id, key, value)
 
 
 def end_failed_search(client: MlflowClient, experiment_id: str, parent_run_id: str, exc: BaseException) -> None:
@@ -248,80 +286,95 @@ def end_failed_search(client: MlflowClient, experiment_id: str, parent_run_id: s
         print(f"physml: could not close the search's runs on the server: {cleanup}", file=sys.stderr)
 
 
-def search(
-    task: Task,
-    options: SearchOptions,
-    spec: SearchSpec,
-    fixed: dict[str, Any],
-    settings: TrialSettings,
-    state: dict[str, Any],
-    base,
-    epochs: int,
-    storage: SearchStorage,
-) -> SearchOutcome:
+def search(plan: SearchPlan) -> SearchOutcome:
     """Start Ray (unless running), fit the Tuner, record the search on its parent run, retrain the best."""
-    tracking_uri, experiment_id, parent_run_id = settings.tracking_uri, settings.experiment_id, settings.parent_run_id
-    client = MlflowClient(tracking_uri)
-    state_path = storage.state_dir / STATE_FILE
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
-        # retries, its system-metrics and per-epoch flush settings and its home (where a trial's spool
-        # goes when the server dies)
-        shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, "PHYSML_SERVER_WAIT_SECONDS", FLUSH_VARIABLE)
-        quiet = {name: value for name, value in os.environ.items() if name in shared}
-        quiet["PHYSML_HOME"] = str(home_dir())
-        ray.init(
-            address=options.address or "local",
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            runtime_env={"env_vars": quiet},
-        )
-    started = time.perf_counter()
+    started_ray = start_ray(plan.options.address)
     try:
-        data = task.load_data(base, options.data_dir)
-        trainable = tune.with_resources(
-            tune.with_parameters(run_trial, settings=settings, data=data),
-            {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
-        )
-        folder = ExperimentFolder()
-        LastStep.reset()
-        callbacks = [FinaliseTrialRuns(tracking_uri, experiment_id, parent_run_id), folder, LastStep()]
-        tuner = build_tuner(spec, options, trainable, storage, callbacks, epochs)
-        storage.state_dir.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps(state))
-        with sigint_handler_kept():
-            result_grid = tuner.fit()
-        state["wall_seconds"] += time.perf_counter() - started
-        state_path.write_text(json.dumps(state))
-        if LastStep.unfinished:
-            mark_interrupted_trials(client, experiment_id, parent_run_id, LastStep.unfinished)
-            raise SearchInterrupted(
-                f"the search stopped with {len(LastStep.unfinished)} trial(s) unfinished ({LastStep.finished} finished); "
-                f"Tune saved its state in {storage.experiment}: run the same command with --resume to continue"
-            )
-        orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
-        table = results_table(result_grid, spec, epochs)
-        best = result_grid.get_best_result(metric=spec.metric, mode=spec.mode)
-        best_config = {key: best.config[key] for key in spec.space}
-        best_metric = float(best.metrics[spec.metric])
-
-        mlflow.set_experiment(experiment_id=experiment_id)
-        with mlflow.start_run(run_id=parent_run_id):
-            extra_metrics = {
-                "n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id),
-                "n_orphaned": orphaned,
-                f"best_{spec.metric}": best_metric,
-                "wall_seconds": state["wall_seconds"],
-            }
-            if spec.kind == "pbt":
-                extra_metrics["n_perturbations"] = log_pbt_record(
-                    folder.read_text("pbt_global.txt") or storage.read_text("pbt_global.txt")
-                )
-            log_search_summary(options, spec, fixed, table, best_config, extra_metrics)
-            best_run_id = retrain_best(task, options, best_config, settings) if options.retrain_best else None
-        return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)
+        result_grid, folder = fit_tuner(plan)
+        return record_search(plan, result_grid, folder)
     finally:
         if started_ray:
             ray.shutdown()
+
+
+def start_ray(address: str | None) -> bool:
+    """Start Ray (a local one, or join `address`) unless it is running; whether this call started it."""
+    if ray.is_initialized():
+        return False
+    # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
+    # retries, its system-metrics and per-epoch flush settings and its home (where a trial's spool
+    # goes when the server dies)
+    shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, "PHYSML_SERVER_WAIT_SECONDS", FLUSH_VARIABLE)
+    quiet = {name: value for name, value in os.environ.items() if name in shared}
+    quiet["PHYSML_HOME"] = str(home_dir())
+    ray.init(
+        address=address or "local",
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env={"env_vars": quiet},
+    )
+    stops.reinstall()  # ray.init took SIGTERM over in the driver (sys.exit): it stops the search as Ctrl-C does
+    return True
+
+
+def fit_tuner(plan: SearchPlan) -> tuple[tune.ResultGrid, ExperimentFolder]:
+    """Run the trials (from Tune's saved state on --resume), adding the time to the search's wall time.
+    A search stopped with trials unfinished marks them and raises SearchInterrupted."""
+    options, settings, storage = plan.options, plan.settings, plan.storage
+    started = time.perf_counter()
+    data = plan.task.load_data(plan.base, options.data_dir)
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, settings=settings, data=data),
+        {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
+    )
+    folder = ExperimentFolder()
+    LastStep.reset()
+    callbacks = [
+        FinaliseTrialRuns(settings.tracking_uri, settings.experiment_id, settings.parent_run_id),
+        folder,
+        LastStep(),
+    ]
+    tuner = build_tuner(plan.spec, options, trainable, storage, callbacks, plan.epochs)
+    storage.state_dir.mkdir(parents=True, exist_ok=True)
+    plan.state_path.write_text(json.dumps(plan.state))
+    with sigint_handler_kept():
+        result_grid = tuner.fit()
+    plan.state["wall_seconds"] += time.perf_counter() - started
+    plan.state_path.write_text(json.dumps(plan.state))
+    if LastStep.unfinished:
+        client = MlflowClient(settings.tracking_uri)
+        mark_interrupted_trials(client, settings.experiment_id, settings.parent_run_id, LastStep.unfinished)
+        raise SearchInterrupted(
+            f"the search stopped with {len(LastStep.unfinished)} trial(s) unfinished ({LastStep.finished} finished); "
+            f"Tune saved its state in {storage.experiment}: run the same command with --resume to continue"
+        )
+    return result_grid, folder
+
+
+def record_search(plan: SearchPlan, result_grid: tune.ResultGrid, folder: ExperimentFolder) -> SearchOutcome:
+    """The search's results, best config and counts on its parent run; the best retrained (unless not asked)."""
+    spec, settings, options = plan.spec, plan.settings, plan.options
+    experiment_id, parent_run_id = settings.experiment_id, settings.parent_run_id
+    client = MlflowClient(settings.tracking_uri)
+    orphaned = close_running_trial_runs(client, experiment_id, parent_run_id, "orphaned")
+    table = results_table(result_grid, spec, plan.epochs)
+    best = result_grid.get_best_result(metric=spec.metric, mode=spec.mode)
+    best_config = {key: best.config[key] for key in spec.space}
+    best_metric = float(best.metrics[spec.metric])
+
+    mlflow.set_experiment(experiment_id=experiment_id)
+    with mlflow.start_run(run_id=parent_run_id):
+        extra_metrics = {
+            "n_retried_attempts": retried_attempts(client, experiment_id, parent_run_id),
+            "n_orphaned": orphaned,
+            f"best_{spec.metric}": best_metric,
+            "wall_seconds": plan.state["wall_seconds"],
+        }
+        if spec.kind == "pbt":
+            extra_metrics["n_perturbations"] = log_pbt_record(
+                folder.read_text("pbt_global.txt") or plan.storage.read_text("pbt_global.txt")
+            )
+        log_search_summary(options, spec, settings.fixed, table, best_config, extra_metrics)
+        best_run_id = retrain_best(plan.task, options, best_config, settings) if options.retrain_best else None
+    return SearchOutcome(parent_run_id, table, best_config, best_metric, best_run_id)

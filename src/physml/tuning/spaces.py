@@ -93,53 +93,21 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     model defaults to the task's search model; the mode, when the spec omits it, is the metric's
     declared direction, and one that contradicts it is an error."""
     path = spec_file(task, path)
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"search spec not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(tree, dict):
-        raise ConfigError(f"{path}: a search spec is a mapping (model, metric, grid/bayes/pbt sections)")
-    check_keys(path, "", tree, TOP_KEYS)
-    if kind not in tree:
-        raise ConfigError(f"{path} has no {kind!r} search; it has {[k for k in tree if k in SEARCHES]}")
-    section = tree[kind]
-    if not isinstance(section, dict) or not isinstance(section.get("space"), dict) or not section["space"]:
-        raise ConfigError(f"{path}: the {kind!r} search needs a 'space' mapping config keys to their values")
-    check_keys(path, f" in the {kind!r} search", section, SECTION_KEYS)
-    check_keys(path, f" in {kind}.asha", section.get("asha") or {}, ASHA_KEYS)
+    tree = read_spec(path)
+    section = search_section(path, tree, kind)
     num_samples = section.get("num_samples", 1)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ConfigError(f"{path}: {kind}.num_samples must be a whole number >= 1, got {num_samples!r}")
-    model = tree.get("model") or task.search_model or (task.models[0] if len(task.models) == 1 else None)
-    if model not in task.models:
-        raise ConfigError(
-            f"{path}: 'model' must name one of {task.name}'s models ({', '.join(task.models)}), got {model!r}"
-        )
-    metric = tree.get("metric")
-    if not metric:
-        raise ConfigError(f"{path}: 'metric' is missing")
-    declared = task.metric_mode(metric)  # an undeclared metric (a typo) is an error naming it
-    mode = tree.get("mode") or declared
-    if mode not in MODES:
-        raise ConfigError(f"{path}: 'mode' must be min or max, got {mode!r}")
-    if mode != declared:
-        raise ConfigError(f"{path}: mode {mode!r} contradicts {task.name}'s direction for {metric!r} ({declared})")
+    check_whole_number(path, f"{kind}.num_samples", num_samples)
+    model = spec_model(path, task, tree)
+    metric, mode = spec_metric(path, task, tree)
     interval = section.get("perturbation_interval", 2)
-    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-        raise ConfigError(f"{path}: {kind}.perturbation_interval must be a whole number >= 1, got {interval!r}")
+    check_whole_number(path, f"{kind}.perturbation_interval", interval)
     synch = section.get("synch", False)
     if not isinstance(synch, bool):
         raise ConfigError(f"{path}: {kind}.synch must be true or false, got {synch!r}")
     startup = section.get("startup_trials")
-    if startup is not None and (isinstance(startup, bool) or not isinstance(startup, int) or startup < 1):
-        raise ConfigError(f"{path}: {kind}.startup_trials must be a whole number >= 1, got {startup!r}")
-    searcher = section.get("searcher", "tpe")
-    if kind != "bayes" and "searcher" in section:
-        raise ConfigError(f"{path}: 'searcher' belongs to the bayes search, not to {kind!r}")
-    if searcher not in SEARCHERS:
-        raise ConfigError(f"{path}: bayes.searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
+    if startup is not None:
+        check_whole_number(path, f"{kind}.startup_trials", startup)
+    searcher = spec_searcher(path, kind, section)
     if kind == "pbt":
         check_pbt(path, task, model, section["space"])
     spec = SearchSpec(
@@ -161,6 +129,71 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
     if searcher == "gp":
         float_knobs(space)  # and on one a Gaussian process cannot search
     return spec
+
+
+def read_spec(path: Path) -> dict[str, Any]:
+    """The spec file's YAML: a mapping of known top-level keys."""
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"search spec not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: a search spec is a mapping (model, metric, grid/bayes/pbt sections)")
+    check_keys(path, "", tree, TOP_KEYS)
+    return tree
+
+
+def search_section(path: Path, tree: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The spec's section for this kind of search: a non-empty space and known keys (ASHA's too)."""
+    if kind not in tree:
+        raise ConfigError(f"{path} has no {kind!r} search; it has {[k for k in tree if k in SEARCHES]}")
+    section = tree[kind]
+    if not isinstance(section, dict) or not isinstance(section.get("space"), dict) or not section["space"]:
+        raise ConfigError(f"{path}: the {kind!r} search needs a 'space' mapping config keys to their values")
+    check_keys(path, f" in the {kind!r} search", section, SECTION_KEYS)
+    check_keys(path, f" in {kind}.asha", section.get("asha") or {}, ASHA_KEYS)
+    return section
+
+
+def check_whole_number(path: Path, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{path}: {name} must be a whole number >= 1, got {value!r}")
+
+
+def spec_model(path: Path, task: Task, tree: dict[str, Any]) -> str:
+    """The model the spec names; else the task's search model, or its only model."""
+    model = tree.get("model") or task.search_model or (task.models[0] if len(task.models) == 1 else None)
+    if model not in task.models:
+        raise ConfigError(
+            f"{path}: 'model' must name one of {task.name}'s models ({', '.join(task.models)}), got {model!r}"
+        )
+    return model
+
+
+def spec_metric(path: Path, task: Task, tree: dict[str, Any]) -> tuple[str, str]:
+    """The metric and its mode: the task's declared direction, which a written mode must agree with."""
+    metric = tree.get("metric")
+    if not metric:
+        raise ConfigError(f"{path}: 'metric' is missing")
+    declared = task.metric_mode(metric)  # an undeclared metric (a typo) is an error naming it
+    mode = tree.get("mode") or declared
+    if mode not in MODES:
+        raise ConfigError(f"{path}: 'mode' must be min or max, got {mode!r}")
+    if mode != declared:
+        raise ConfigError(f"{path}: mode {mode!r} contradicts {task.name}'s direction for {metric!r} ({declared})")
+    return metric, mode
+
+
+def spec_searcher(path: Path, kind: str, section: dict[str, Any]) -> str:
+    """The bayes search's model of the space (tpe by default); other searches name none."""
+    searcher = section.get("searcher", "tpe")
+    if kind != "bayes" and "searcher" in section:
+        raise ConfigError(f"{path}: 'searcher' belongs to the bayes search, not to {kind!r}")
+    if searcher not in SEARCHERS:
+        raise ConfigError(f"{path}: bayes.searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
+    return searcher
 
 
 def check_pbt(path: Path, task: Task, model: str, space: dict[str, Any]) -> None:

@@ -159,15 +159,24 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
             {**twin.data.metrics, "epoch": int(epochs), "diverged": 0, "mlflow_run_id": twin.info.run_id, "reused": 1}
         )
         return
+    checkpoints = trial_checkpoints(task, settings, tune.get_context().get_trial_id(), params)
+    run_id = start_trial_run(task, settings, digest, checkpoints)
+    mlflow.log_param("trial.epochs", total_epochs)
+    log_config(config)  # the trial's resolved config: `physml reproduce` can train it again
+    train_trial(task, config, settings, data, TrialReporter(run_id, total_epochs, checkpoints))
+
+
+def start_trial_run(task: Task, settings: TrialSettings, digest: str, checkpoints: Checkpoints | None) -> str:
+    """Open the trial's nested MLflow run (earlier attempts of the trial ended first), tagged with
+    where it runs, which attempt it is and what it resumes; its run id."""
     context = tune.get_context()
     trial_id = context.get_trial_id()
-    checkpoints = trial_checkpoints(task, settings, trial_id, params)
     client = MlflowClient(settings.tracking_uri)
     attempt = close_earlier_attempts(client, settings.experiment_id, settings.parent_run_id, trial_id) + 1
     tags = standard_tags(task.name, settings.model, settings.preset)
     tags.update(
         {
-            "ray.trial_id": context.get_trial_id(),
+            "ray.trial_id": trial_id,
             "ray.trial_name": context.get_trial_name(),
             "ray.node_id": ray.get_runtime_context().get_node_id(),
             **accelerator_tags(),
@@ -183,28 +192,45 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
         parent_run_id=settings.parent_run_id,
         tags=tags,
     )
-    run_id = run.info.run_id
-    mlflow.log_param("trial.epochs", total_epochs)
-    log_config(config)  # the trial's resolved config: `physml reproduce` can train it again
-    last_epoch: dict[str, float] = {}
-    final_checkpoint: list[Path] = []  # the last epoch's, reported with the evaluation
+    return run.info.run_id
 
-    def report(epoch: int, metrics: dict[str, float]) -> None:
-        # The last epoch is reported after the evaluation, so a scheduler never cuts that short.
-        last_epoch.update(metrics, epoch=epoch, diverged=0, mlflow_run_id=run_id)
-        folder = checkpoints.take(epoch) if checkpoints else None
-        if epoch < total_epochs:
-            report_epoch(dict(last_epoch), folder, checkpoints)
+
+class TrialReporter:
+    """The trial's `on_epoch_end`: each epoch's metrics (and checkpoint) to Tune. The last epoch is
+    reported after the evaluation (`report_final`), so a scheduler never cuts that short."""
+
+    def __init__(self, run_id: str, total_epochs: int, checkpoints: Checkpoints | None):
+        self.run_id = run_id
+        self.total_epochs = total_epochs
+        self.checkpoints = checkpoints
+        self.last_epoch: dict[str, float] = {}
+        self.final_checkpoint: list[Path] = []  # the last epoch's, reported with the evaluation
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.last_epoch.update(metrics, epoch=epoch, diverged=0, mlflow_run_id=self.run_id)
+        folder = self.checkpoints.take(epoch) if self.checkpoints else None
+        if epoch < self.total_epochs:
+            report_epoch(dict(self.last_epoch), folder, self.checkpoints)
         elif folder is not None:
-            final_checkpoint.append(folder)
+            self.final_checkpoint.append(folder)
 
+    def report_final(self, metrics: dict[str, float]) -> None:
+        # `completed`: the model's own fit ended it (all epochs, or its early stopping), not the scheduler
+        final = {**self.last_epoch, **metrics, "completed": 1}
+        report_epoch(final, self.final_checkpoint[0] if self.final_checkpoint else None, self.checkpoints)
+
+
+def train_trial(task: Task, config, settings: TrialSettings, data, reporter: TrialReporter) -> None:
+    """Train in the trial's open run and end it: FINISHED (then the final report), FAILED when the
+    training diverged, KILLED when Tune stopped the trial or it crashed."""
+    checkpoints = reporter.checkpoints
     extra = {"checkpoints": checkpoints} if checkpoints is not None else {}
     try:
-        result = task.train(config, settings.model, data, on_epoch_end=report, **extra)
+        result = task.train(config, settings.model, data, on_epoch_end=reporter, **extra)
     except TrainingDiverged as exc:
         mark_diverged(exc)
         mlflow.end_run(status="FAILED")
-        tune.report({settings.metric: math.nan, "epoch": exc.epoch, "diverged": 1, "mlflow_run_id": run_id})
+        tune.report({settings.metric: math.nan, "epoch": exc.epoch, "diverged": 1, "mlflow_run_id": reporter.run_id})
     except BaseException as exc:
         # Tune stopped the trial (ASHA: SystemExit(0) out of tune.report) or it crashed: KILLED here;
         # the driver's FinaliseTrialRuns callback then tags it early_stopped, or marks it FAILED.
@@ -216,9 +242,7 @@ def run_trial(params: dict[str, Any], settings: TrialSettings, data) -> None:
         raise
     else:
         mlflow.end_run(status="FINISHED")
-        # `completed`: the model's own fit ended it (all epochs, or its early stopping), not the scheduler
-        final = {**last_epoch, **result.metrics, "completed": 1}
-        report_epoch(final, final_checkpoint[0] if final_checkpoint else None, checkpoints)
+        reporter.report_final(result.metrics)
     finally:
         if checkpoints is not None:  # a folder never reported, and the local copy of Tune's checkpoint
             checkpoints.discard()

@@ -46,8 +46,6 @@ class GalaxyTask(Task):
     pbt_keys = ("train.learning_rate",)
     trial_overrides = {
         "evaluation.network_views": False,
-        "registry.log_model": False,
-        "registry.register": False,
         "train.members": 1,  # a trial trains one net (resumable, one epoch count for ASHA); the retrained best, all
     }
     train_flags = (

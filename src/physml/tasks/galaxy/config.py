@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from physml.config.core import check, setting
+from physml.config.root import EXPERIMENT_NAME_LENGTH, RegistrySettings, TaskConfig
 
 TARGETS = ("classes4", "classes5", "regression")
 CALIBRATIONS = ("matrix", "temperature", "none")
@@ -73,23 +73,18 @@ class GalaxyEvaluation:
 
 
 @dataclass
-class GalaxyRegistry:
-    log_model: bool = True
-    register: bool = True
+class GalaxyRegistry(RegistrySettings):
     name: str = "galaxy-cnn"
 
 
 @dataclass
-class GalaxyConfig:
-    experiment: str = setting("galaxy", length=(1, 500))  # MLflow's limit on an experiment name
-    seed: int = setting(42, ge=0)
+class GalaxyConfig(TaskConfig):
+    experiment: str = setting("galaxy", length=EXPERIMENT_NAME_LENGTH)
     data: GalaxyData = field(default_factory=GalaxyData)
     model: CNNParams = field(default_factory=CNNParams)
     train: GalaxyTraining = field(default_factory=GalaxyTraining)
     evaluation: GalaxyEvaluation = field(default_factory=GalaxyEvaluation)
     registry: GalaxyRegistry = field(default_factory=GalaxyRegistry)
-    preset: str | None = None
-    presets: dict[str, Any] = field(default_factory=dict)
 
 
 def validate_galaxy_config(config: GalaxyConfig) -> None:

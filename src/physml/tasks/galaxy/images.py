@@ -39,8 +39,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from physml.bench.machine import usable_cpus
 from physml.data.paths import cache_base
+from physml.resources import usable_cpus
 from physml.tasks.galaxy.preprocess import centre_crop, decode_jpeg, dihedral_views, shrink
 
 if TYPE_CHECKING:
@@ -223,20 +223,38 @@ def training_dataset(
     `albumentations_map`). The images are not copied when `images` is 64-byte aligned and
     C-contiguous (as `decoded_images` returns them); otherwise once.
     """
-    count, height, width, channels = images.shape
+    count, height, width, _ = images.shape
     rows = np.arange(count) if rows is None else np.asarray(rows)
     n = len(rows)
     if n == 0:
         raise ValueError("training_dataset: no rows to train on")
-    span_rows, span_cols = height - crop + 1, width - crop + 1
-    if span_rows < 1 or span_cols < 1:
+    if height < crop or width < crop:
         raise ValueError(f"training_dataset: a {crop}-pixel crop does not fit {height}x{width} images")
+    shuffle_seed, augment_seed = seeds(seed)
+    make_batch = batch_maker(images, targets, rows, crop, augment_seed, keep_key=extra is not None)
+    order = epoch_orders(n, batch_size, shuffle_seed)
+    keys = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True)
+    dataset = tf.data.Dataset.zip(order, keys).map(make_batch, num_parallel_calls=map_calls(num_parallel_calls))
+    # flat_map hides the length: declared, Keras knows an epoch's steps instead of warning at the end of
+    # every epoch that the input "ran out of data"
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+    if extra is not None:
+        dataset = dataset.map(albumentations_map(extra, crop), num_parallel_calls=1)
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
+
+
+def batch_maker(
+    images: np.ndarray, targets: np.ndarray, rows: np.ndarray, crop: int, augment_seed: int, keep_key: bool
+):
+    """The map (positions in `rows`, the batch's key) -> (cropped, viewed images, targets), and the key
+    when `keep_key` (an albumentations transform seeds from it): one `tf.gather` of the batch's pixels."""
+    count, height, width, channels = images.shape
+    span_rows, span_cols = height - crop + 1, width - crop + 1
     index_dtype = tf.int32 if count * height * width < 2**31 else tf.int64
     pixels = tf.reshape(shared_tensor(images), (count * height * width, channels))
     row_table = tf.constant(rows, dtype=index_dtype)
     target_table = tf.constant(targets)
     view_table = tf.constant(view_offsets(crop, width), dtype=index_dtype)
-    shuffle_seed, augment_seed = seeds(seed)
     draws = span_rows * span_cols * DIHEDRAL_VIEWS
 
     @tf.autograph.experimental.do_not_convert  # plain tensor ops, no Python control flow to convert
@@ -251,11 +269,16 @@ def training_dataset(
         corner = galaxy * (height * width) + top * width + left
         flat = tf.gather(view_table, views) + corner[:, None, None]
         batch = tf.gather(pixels, flat), tf.gather(target_table, galaxy)
-        return (*batch, key) if extra is not None else batch
+        return (*batch, key) if keep_key else batch
 
-    # each epoch: one key, one permutation of the n positions, cut into batches as rows of one tensor
-    # (an op per epoch and no function call per batch: a map slicing each batch cost a serial ~30 us a
-    # batch, which the parallel calls waited on; see benchmarks/README.md)
+    return make_batch
+
+
+def epoch_orders(n: int, batch_size: int, shuffle_seed: int) -> tf.data.Dataset:
+    """Each epoch's batches of positions 0..n-1: one key, one permutation of the n positions, cut into
+    batches as rows of one tensor (the last one short when batch_size does not divide n)."""
+    # an op per epoch and no function call per batch: a map slicing each batch cost a serial ~30 us a
+    # batch, which the parallel calls waited on; see benchmarks/README.md
     n_batches, full = -(-n // batch_size), n // batch_size
 
     def epoch_batches(key):
@@ -266,15 +289,7 @@ def training_dataset(
         return batches
 
     epoch_key = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
-    order = epoch_key.flat_map(epoch_batches)
-    keys = tf.data.Dataset.random(seed=augment_seed, rerandomize_each_iteration=True)
-    dataset = tf.data.Dataset.zip(order, keys).map(make_batch, num_parallel_calls=map_calls(num_parallel_calls))
-    # flat_map hides the length: declared, Keras knows an epoch's steps instead of warning at the end of
-    # every epoch that the input "ran out of data"
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
-    if extra is not None:
-        dataset = dataset.map(albumentations_map(extra, crop), num_parallel_calls=1)
-    return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
+    return epoch_key.flat_map(epoch_batches)
 
 
 def albumentations_map(transform: A.BaseCompose | A.BasicTransform, crop: int):

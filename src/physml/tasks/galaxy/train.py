@@ -91,6 +91,93 @@ def plots_class_counts(counts: pd.Series, config: GalaxyConfig):
 MEMBER_SEED_STEP = 1000  # member k of a seed ensemble trains from seed + 1000 k (member 1: the run's seed)
 
 
+@dataclasses.dataclass(frozen=True)
+class EnsembleMember:
+    """Net k (from 0) of `count` trained for the run; in a seed ensemble (count > 1) its metrics are
+    `member<k+1>/...` and its curves `..._member<k+1>.png`, a single net keeps the plain names."""
+
+    index: int
+    count: int
+
+    @property
+    def ensemble(self) -> bool:
+        return self.count > 1
+
+    @property
+    def label(self) -> str:
+        return f"member{self.index + 1}" if self.ensemble else ""
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.label}/" if self.ensemble else ""
+
+
+def build_member(config: GalaxyConfig, data: GalaxySet, member: EnsembleMember) -> keras.Model:
+    return build_cnn(
+        config.data.input_size,
+        data.targets.shape[1],
+        config.model,
+        output_kind(config.data.target, config.model.tree_output),
+        name=f"galaxy_cnn_{member.label}" if member.ensemble else "galaxy_cnn",
+        prefix=f"m{member.index + 1}_" if member.index else "",  # member 1's layers keep the single net's names
+    )
+
+
+def compile_cnn(model: keras.Model, config: GalaxyConfig, data: GalaxySet) -> tuple[str, str]:
+    """Compile the net for the target; the validation metric that picks the best epoch, and its direction."""
+    train_rows = data.split["train"]
+    steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
+    if config.data.target == "regression":
+        compile_regressor(model, config.train, steps_per_epoch)
+        return "val_rmse", "min"
+    alpha = focal_alpha(data.labels[train_rows], len(data.class_names), config.train.class_weighted)
+    mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
+    compile_classifier(model, config.train, alpha, steps_per_epoch)
+    return "val_accuracy", "max"
+
+
+def fit_datasets(config: GalaxyConfig, data: GalaxySet, seed: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """The augmented training batches and the validation batches."""
+    train_rows, val_rows = data.split["train"], data.split["val"]
+    extra = stronger_augmentation(seed) if config.train.augmentation == "strong" else None
+    train_ds = training_dataset(  # the rows picked inside the pipeline: the decoded images are not copied
+        data.images,
+        data.targets,
+        config.train.batch_size,
+        config.data.input_size,
+        seed,
+        rows=train_rows,
+        extra=extra,
+    )
+    val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
+    return train_ds, val_ds
+
+
+def resume_cnn(
+    model: keras.Model, config: GalaxyConfig, resumed, checkpoint: Path, best: keras.callbacks.ModelCheckpoint
+) -> keras.Model:
+    """The net and its optimiser as saved, this config's learning rate; the best net so far and its score."""
+    # a PBT perturbation replaces a constant learning rate; a cosine schedule resumes as saved
+    constant = config.train.schedule == "constant"
+    model = restore_net(resumed, model, config.train.learning_rate if constant else None)
+    kept = extra_state(resumed)
+    if (resumed.folder / checkpoint.name).exists():
+        shutil.copyfile(resumed.folder / checkpoint.name, checkpoint)
+        best.best = kept["best"]
+    return model
+
+
+def best_so_far(checkpoint: Path, best: keras.callbacks.ModelCheckpoint):
+    """What each epoch's checkpoint keeps besides the net: the best net so far and its score."""
+
+    def keep_best(folder: Path) -> dict:
+        if checkpoint.exists():
+            shutil.copyfile(checkpoint, folder / checkpoint.name)
+        return {"best": float(best.best)}
+
+    return keep_best
+
+
 def fit(
     config: GalaxyConfig,
     data: GalaxySet,
@@ -104,65 +191,24 @@ def fit(
     training continues from a saved one. Member k of a seed ensemble (train.members > 1) trains on the
     same split from its own seed, and logs its metrics and curves as `member<k+1>/...`."""
     seed = config.seed + MEMBER_SEED_STEP * member
-    ensemble = config.train.members > 1
-    label = f"member{member + 1}" if ensemble else ""  # its metrics are `member<k>/...`, its curves `..._member<k>.png`
-    prefix = f"{label}/" if ensemble else ""
+    net = EnsembleMember(member, config.train.members)
     keras.utils.set_random_seed(seed)
-    regression = config.data.target == "regression"
-    train_rows, val_rows = data.split["train"], data.split["val"]
-    model = build_cnn(
-        config.data.input_size,
-        data.targets.shape[1],
-        config.model,
-        output_kind(config.data.target, config.model.tree_output),
-        name=f"galaxy_cnn_{label}" if ensemble else "galaxy_cnn",
-        prefix=f"m{member + 1}_" if member else "",  # member 1's layers keep the single net's names
-    )
-    steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
-    if regression:
-        compile_regressor(model, config.train, steps_per_epoch)
-        monitor, mode = "val_rmse", "min"
-    else:
-        alpha = focal_alpha(data.labels[train_rows], len(data.class_names), config.train.class_weighted)
-        mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
-        compile_classifier(model, config.train, alpha, steps_per_epoch)
-        monitor, mode = "val_accuracy", "max"
-    extra = stronger_augmentation(seed) if config.train.augmentation == "strong" else None
-    train_ds = training_dataset(  # the rows picked inside the pipeline: the decoded images are not copied
-        data.images,
-        data.targets,
-        config.train.batch_size,
-        config.data.input_size,
-        seed,
-        rows=train_rows,
-        extra=extra,
-    )
-    val_ds = evaluation_dataset(data.images[val_rows], data.targets[val_rows], 256, config.data.input_size)
+    model = build_member(config, data, net)
+    monitor, mode = compile_cnn(model, config, data)
+    train_ds, val_ds = fit_datasets(config, data, seed)
     best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=monitor, mode=mode, save_best_only=True)
     resumed = checkpoints.resume() if checkpoints else None
-    if resumed is not None:  # the net and its optimiser as saved, this config's learning rate; the best so far
-        # a PBT perturbation replaces a constant learning rate; a cosine schedule resumes as saved
-        constant = config.train.schedule == "constant"
-        model = restore_net(resumed, model, config.train.learning_rate if constant else None)
-        kept = extra_state(resumed)
-        if (resumed.folder / checkpoint.name).exists():
-            shutil.copyfile(resumed.folder / checkpoint.name, checkpoint)
-            best.best = kept["best"]
-
-    def keep_best(folder: Path) -> dict:
-        if checkpoint.exists():
-            shutil.copyfile(checkpoint, folder / checkpoint.name)
-        return {"best": float(best.best)}
-
+    if resumed is not None:
+        model = resume_cnn(model, config, resumed, checkpoint, best)
     started = time.perf_counter()
     with EpochMetricLog() as log_epoch:  # per-epoch metrics, batched (tracking/epochs.py)
         reporter = EpochReporter(
             config.train.epochs,
-            [log_epoch, *as_hook_list(on_epoch_end)] if not ensemble else [prefixed(log_epoch, prefix)],
-            description=f"cnn member {member + 1}/{config.train.members} epochs" if ensemble else "cnn epochs",
+            [log_epoch, *as_hook_list(on_epoch_end)] if not net.ensemble else [prefixed(log_epoch, net.prefix)],
+            description=f"cnn member {net.index + 1}/{net.count} epochs" if net.ensemble else "cnn epochs",
             shown=("accuracy", "val_accuracy", "val_rmse"),
             checkpoints=checkpoints,
-            extra_state=keep_best,
+            extra_state=best_so_far(checkpoint, best),
             resumed=resumed,
         )
         first = min(resumed.epoch, config.train.epochs) if resumed else 0
@@ -176,25 +222,36 @@ def fit(
             shuffle=False,
         )  # the training dataset shuffles itself
     seconds = time.perf_counter() - started
-    history = reporter.history
+    images = len(data.split["train"]) * (config.train.epochs - first)
+    log_fit(config, net, reporter.history, (monitor, mode), seconds, images)
+    return keras.models.load_model(checkpoint), reporter.history
+
+
+def log_fit(
+    config: GalaxyConfig, net: EnsembleMember, history: dict, monitored: tuple[str, str], seconds: float, images: int
+) -> None:
+    """The fit's time and speed, its best epoch and score, and its training curves, under the member's names."""
+    monitor, mode = monitored
+    prefix = net.prefix
     scores = np.asarray(history[monitor])
     best_epoch = int(np.argmax(scores) if mode == "max" else np.argmin(scores)) + 1
     mlflow.log_metrics(
         {
             f"{prefix}fit_seconds": seconds,
-            f"{prefix}train_images_per_second": len(train_rows) * (config.train.epochs - first) / seconds,
+            f"{prefix}train_images_per_second": images / seconds,
             f"{prefix}best_epoch": best_epoch,
             f"{prefix}best_{monitor}": float(scores[best_epoch - 1]),
         }
     )
     panels = {"loss": ("loss", "val_loss")}
     panels.update(
-        {"rmse": ("rmse", "val_rmse")} if regression else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")}
+        {"rmse": ("rmse", "val_rmse")}
+        if config.data.target == "regression"
+        else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")}
     )
-    title = f"{label + ': ' if ensemble else ''}best epoch {best_epoch} ({monitor})"
-    curves = f"plots/training_curves_{label}.png" if ensemble else "plots/training_curves.png"
+    title = f"{net.label + ': ' if net.ensemble else ''}best epoch {best_epoch} ({monitor})"
+    curves = f"plots/training_curves_{net.label}.png" if net.ensemble else "plots/training_curves.png"
     log_figure(plots.history_panels(history, panels, title), curves)
-    return keras.models.load_model(checkpoint), history
 
 
 def prefixed(hook, prefix: str):

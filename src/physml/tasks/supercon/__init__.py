@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from physml.tasks.base import Flag, RunResult, Task
-from physml.tasks.supercon.config import FEATURE_SETS, OPTIMIZERS, SPLITS, SuperconConfig, validate_supercon_config
+from physml.tasks.composition.config import OPTIMIZERS
+from physml.tasks.composition.models import EPOCHS_KEYS, MODELS, RESUMABLE, SINGLE_MODELS
+from physml.tasks.supercon.config import FEATURE_SETS, SPLITS, SuperconConfig, validate_supercon_config
 
 
 class SuperconTask(Task):
@@ -18,9 +20,9 @@ class SuperconTask(Task):
     description = "superconducting Tc from composition (UCI 464)"
     config_class = SuperconConfig
     data_folder = "supercon"
-    models = ("linear", "gbm", "dnn", "ensemble")
-    all_models = ("linear", "gbm", "dnn")  # `--model all`; the ensemble refits its members, so it is asked for by name
-    epochs_key = {"dnn": "dnn.epochs", "gbm": "gbm.n_estimators"}  # the boosted model's "epochs" are its rounds
+    models = tuple(MODELS)  # the composition kind's table (tasks/composition/models.py)
+    all_models = SINGLE_MODELS  # `--model all`; the ensemble refits its members, so it is asked for by name
+    epochs_key = EPOCHS_KEYS
     metrics = {
         "rmse": "min",
         "mae": "min",
@@ -34,13 +36,11 @@ class SuperconTask(Task):
     key_params = ("model", "feature_set", "split")
     comparability_params = ("split", "split_digest", "test_fraction", "val_fraction", "seed", "n_test")
     search_model = "dnn"
-    resumable_models = ("dnn", "gbm")
+    resumable_models = RESUMABLE
     pbt_keys = ("dnn.learning_rate", "dnn.batch_size")
     trial_overrides = {
         "evaluation.explain": False,
         "evaluation.plots": False,
-        "registry.log_model": False,
-        "registry.register": False,
         # a trial fits one XGBoost, reporting its rounds to the scheduler; the retrained best is
         # cross-fitted as its config says (K members would restart the round count K times)
         "gbm.folds": 0,

@@ -6,8 +6,6 @@ import argparse
 
 import pandas as pd
 
-from physml.cli.common import add_tracking_args
-
 DEFAULT_MODEL = "models:/supercon-gbm@champion"
 
 
@@ -71,5 +69,4 @@ def add_predict(actions: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--data-dir", help="supercon data, for the measured Tc of formulas in it (default: $PHYSML_DATA_DIR/supercon)"
     )
-    add_tracking_args(predict)
     predict.set_defaults(func=cmd_predict)

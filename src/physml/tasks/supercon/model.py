@@ -56,14 +56,14 @@ def save_regressor(regressor, folder: Path, stem: str) -> tuple[dict, dict[str, 
     if isinstance(regressor, XGBRegressor):
         regressor.save_model(folder / f"{stem}.json")
         return {"kind": "xgboost"}, {stem: str(folder / f"{stem}.json")}
-    from physml.tasks.supercon.crossfit import CrossFitted
+    from physml.tasks.composition.crossfit import CrossFitted
 
     if isinstance(regressor, CrossFitted):  # the members' mean: an ensemble with equal weights
         named = [(f"fold{index + 1}", member) for index, member in enumerate(regressor.members_)]
         blend = {"weights": [1.0 / len(named)] * len(named), "intercept": 0.0}
         return save_members(named, blend, folder, stem)
     if isinstance(regressor, StackingRegressor):
-        from physml.tasks.supercon.ensemble import members_of
+        from physml.tasks.composition.out_of_fold import members_of
 
         final = regressor.final_estimator_
         blend = {"weights": final.coef_.tolist(), "intercept": float(final.intercept_)}
@@ -85,38 +85,60 @@ def save_members(named: list[tuple[str, object]], blend: dict, folder: Path, ste
     return {"kind": "ensemble", "members": members, **blend}, files
 
 
-class SavedRegressor:
-    """A regressor loaded from its parts: `predict(scaled features) -> Tc` (K), importing only what its
-    kind needs."""
-
-    def __init__(self, parts: dict, artifacts: dict[str, str], stem: str = "regressor"):
-        self.kind = parts["kind"]
-        if self.kind == "linear":
-            self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
-        elif self.kind == "xgboost":  # the Booster, not XGBRegressor: that wrapper needs scikit-learn
-            from xgboost import Booster
-
-            self.booster = Booster(model_file=artifacts[stem])
-            best = self.booster.attr("best_iteration")  # early stopping: the best round, as the wrapper predicts
-            self.rounds = (0, int(best) + 1) if best is not None else (0, 0)
-        elif self.kind == "ensemble":
-            self.members = [SavedRegressor(member, artifacts, member["stem"]) for member in parts["members"]]
-            self.weights, self.intercept = np.asarray(parts["weights"]), parts["intercept"]
-        else:
-            import keras
-
-            self.net = keras.models.load_model(artifacts[stem])
-            self.y_mean, self.y_scale = parts["y_mean"], parts["y_scale"]
+class SavedLinear:
+    def __init__(self, parts: dict, artifacts: dict[str, str], stem: str):
+        self.coef, self.intercept = np.asarray(parts["coef"]), parts["intercept"]
 
     def predict(self, scaled: np.ndarray) -> np.ndarray:
-        if self.kind == "linear":
-            return scaled @ self.coef + self.intercept
-        if self.kind == "xgboost":
-            return np.asarray(self.booster.inplace_predict(scaled, iteration_range=self.rounds), dtype="float64")
-        if self.kind == "ensemble":
-            return np.column_stack([member.predict(scaled) for member in self.members]) @ self.weights + self.intercept
+        return scaled @ self.coef + self.intercept
+
+
+class SavedBooster:
+    """XGBoost's Booster, not XGBRegressor: that wrapper needs scikit-learn."""
+
+    def __init__(self, parts: dict, artifacts: dict[str, str], stem: str):
+        from xgboost import Booster
+
+        self.booster = Booster(model_file=artifacts[stem])
+        best = self.booster.attr("best_iteration")  # early stopping: the best round, as the wrapper predicts
+        self.rounds = (0, int(best) + 1) if best is not None else (0, 0)
+
+    def predict(self, scaled: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(scaled, iteration_range=self.rounds), dtype="float64")
+
+
+class SavedBlend:
+    """An ensemble's (or a cross-fitted model's) members and the weights that blend them."""
+
+    def __init__(self, parts: dict, artifacts: dict[str, str], stem: str):
+        self.members = [load_regressor(member, artifacts, member["stem"]) for member in parts["members"]]
+        self.weights, self.intercept = np.asarray(parts["weights"]), parts["intercept"]
+
+    def predict(self, scaled: np.ndarray) -> np.ndarray:
+        return np.column_stack([member.predict(scaled) for member in self.members]) @ self.weights + self.intercept
+
+
+class SavedNet:
+    """The dense net and how Tc was scaled for training."""
+
+    def __init__(self, parts: dict, artifacts: dict[str, str], stem: str):
+        import keras
+
+        self.net = keras.models.load_model(artifacts[stem])
+        self.y_mean, self.y_scale = parts["y_mean"], parts["y_scale"]
+
+    def predict(self, scaled: np.ndarray) -> np.ndarray:
         out = self.net.predict(scaled.astype("float32"), batch_size=4096, verbose=0).reshape(-1)
         return out.astype("float64") * self.y_scale + self.y_mean
+
+
+# a saved regressor's kind -> what loads it: `predict(scaled features) -> Tc` (K), importing only what
+# that kind needs
+LOADERS = {"linear": SavedLinear, "xgboost": SavedBooster, "ensemble": SavedBlend, "keras": SavedNet}
+
+
+def load_regressor(parts: dict, artifacts: dict[str, str], stem: str = "regressor"):
+    return LOADERS[parts["kind"]](parts, artifacts, stem)
 
 
 class SuperconModel(TaskModel):
@@ -125,7 +147,7 @@ class SuperconModel(TaskModel):
         self.columns = parts["columns"]
         self.mean, self.scale = np.asarray(parts["mean"]), np.asarray(parts["scale"])
         self.interval = parts.get("interval")
-        self.regressor = SavedRegressor(parts, context.artifacts)
+        self.regressor = load_regressor(parts, context.artifacts)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         tc = self.predict_tc(model_input)

@@ -28,6 +28,8 @@ from physml.evaluation.conformal import ConformalInterval, calibrate, interval_m
 from physml.evaluation.metrics import regression_metrics, stratified_metrics
 from physml.models.callbacks import as_hook_list
 from physml.tasks.base import RunResult
+from physml.tasks.composition.models import MODELS, members_of_model, requirements_of
+from physml.tasks.composition.out_of_fold import members_of, validation_predictions
 from physml.tasks.supercon.config import SuperconConfig
 from physml.tasks.supercon.data import SuperconData, families, tc_ranges
 from physml.tasks.supercon.model import SuperconModel, save_parts
@@ -35,22 +37,7 @@ from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
 from physml.tracking.runs import log_dataset_input, log_figure
 
-# what loading each model imports (served.py -> model.py), as import names: its own list, so the linear
-# model does not pull in TensorFlow; yaml for physml's task package; MLflow as mlflow-skinny (a
-# distribution's name: mlflow.pyfunc loads and serves from it; `mlflow` adds the tracking server's
-# packages, scikit-learn and scipy among them). pinned() logs the distribution installed for each
-# (tensorflow-cpu or tensorflow, xgboost-cpu or xgboost). tests/models/test_fresh_environments.py
-# loads each registered model in a fresh environment holding only these.
-LOADING = ("mlflow-skinny", "numpy", "pandas", "yaml")
-REQUIREMENTS = {"linear": LOADING, "gbm": (*LOADING, "xgboost"), "dnn": (*LOADING, "keras", "tensorflow")}
-# (an ensemble's list is the union of its members', in this order)
 SERVED = Path(__file__).with_name("served.py")  # the model's loading code (MLflow's models from code)
-EXPLAINERS = {
-    "linear": "LinearExplainer",
-    "gbm": "TreeExplainer",
-    "dnn": "PermutationExplainer",
-    "ensemble": "PermutationExplainer",
-}
 TC = {"label": "Tc", "unit": "K"}
 
 
@@ -118,41 +105,9 @@ def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
     )
 
 
-def build_regressor(config: SuperconConfig, model: str):
-    """One unfitted regressor: a single model, or the ensemble's stack of its members."""
-    if model == "linear":
-        from physml.tasks.supercon.models import make_linear
-
-        return make_linear()
-    if model == "gbm":
-        from physml.tasks.supercon.models import make_gbm
-
-        if config.gbm.folds >= 2:
-            from physml.tasks.supercon.crossfit import CrossFitted
-
-            return CrossFitted(make_gbm(config.gbm, config.seed), config.gbm.folds, config.seed)
-        return make_gbm(config.gbm, config.seed)
-    if model == "dnn":
-        from physml.tasks.supercon.dense import DenseRegressor
-
-        return DenseRegressor(**config.model_params("dnn"), seed=config.seed)
-    if model == "ensemble":
-        from physml.tasks.supercon.ensemble import make_stack
-
-        return make_stack([(member, build_regressor(config, member)) for member in config.ensemble.members])
-    raise ValueError(f"unknown model {model!r}; choose linear, gbm, dnn or ensemble")
-
-
 def build_pipeline(config: SuperconConfig, model: str) -> Pipeline:
     """Scaler (fitted on the training part only) + regressor: one object, saved as one model."""
-    return Pipeline([("scaler", StandardScaler()), ("regressor", build_regressor(config, model))])
-
-
-def requirements_of(config: SuperconConfig, model: str) -> tuple[str, ...]:
-    """What loading `model` imports: its own list, or the union of an ensemble's members' lists."""
-    if model != "ensemble":
-        return REQUIREMENTS[model]
-    return tuple(dict.fromkeys(name for member in config.ensemble.members for name in REQUIREMENTS[member]))
+    return Pipeline([("scaler", StandardScaler()), ("regressor", MODELS[model].build(config))])
 
 
 def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split: SplitData) -> None:
@@ -176,9 +131,9 @@ def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split
         "split_digest": split.split_digest,
     }
     params.update(config.model_params(model))
-    if model == "ensemble":  # each member's settings, under its name
+    if members := members_of_model(config, model):  # each member's settings, under its name
         params["members"] = ",".join(params.pop("members"))
-        for member in config.ensemble.members:
+        for member in members:
             params.update({f"{member}.{key}": value for key, value in config.model_params(member).items()})
     mlflow.log_params(params)
     log_dataset_input(mlflow_dataset(data), "training")
@@ -222,7 +177,7 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: Sup
     # The latest val_rmse must be the final model's. The net's last epoch logged it (the same part and
     # weights); the boosted model predicts with its best round when early stopping ended it, so its
     # value goes at the last round's step, after that round's own.
-    if model == "dnn":
+    if MODELS[model].logs_final_validation:
         logged = {key: value for key, value in validation.items() if key != "val_rmse"}
         mlflow.log_metrics(logged)
     else:
@@ -241,8 +196,6 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config: Sup
 
 def predict_validation(pipeline: Pipeline, split: SplitData) -> np.ndarray:
     """Tc on the validation part, each row from a model that did not fit it (crossfit.py)."""
-    from physml.tasks.supercon.crossfit import validation_predictions
-
     scaled = pipeline.named_steps["scaler"].transform(split.X_val)
     return validation_predictions(pipeline.named_steps["regressor"], scaled)
 
@@ -262,17 +215,20 @@ def log_shap(model: str, pipeline: Pipeline, split: SplitData, config: SuperconC
     members = getattr(regressor, "members_", None)  # cross-fitted: the mean of its members' explanations
     explanation = (
         explain.mean_explanation(
-            [explain.shap_values(EXPLAINERS[model], member, background, sample, config.seed) for member in members]
+            [
+                explain.shap_values(MODELS[model].explainer, member, background, sample, config.seed)
+                for member in members
+            ]
         )
         if members
-        else explain.shap_values(EXPLAINERS[model], regressor, background, sample, config.seed)
+        else explain.shap_values(MODELS[model].explainer, regressor, background, sample, config.seed)
     )
-    title = f"{model}: SHAP ({EXPLAINERS[model]}, standard-scaled features)"
+    title = f"{model}: SHAP ({MODELS[model].explainer}, standard-scaled features)"
     log_figure(explain.beeswarm(explanation, title=title), "shap/beeswarm.png")
     log_figure(explain.bar(explanation, title=title), "shap/bar.png")
     importance = explain.mean_abs_shap(explanation)
     mlflow.log_table(importance.rename_axis("feature").reset_index(name="mean_abs_shap"), "shap/importance.json")
-    mlflow.set_tag("shap_explainer", EXPLAINERS[model])
+    mlflow.set_tag("shap_explainer", MODELS[model].explainer)
     return importance
 
 
@@ -336,87 +292,22 @@ def log_model(
 
 
 def fit_pipeline(config: SuperconConfig, model: str, pipeline: Pipeline, split: SplitData, hooks, checkpoints) -> None:
-    """The scaler on the training part, then the regressor on the scaled part: the net and the boosted
-    model validate on the validation part (scaled the same way), report to `hooks` and checkpoint.
-    An ensemble fits each member so (its per-epoch metrics named `member/...`), then its blend on the
-    validation part."""
+    """The scaler on the training part, then the regressor on the scaled part as the model table says
+    (composition/models.py): the net and the boosted model validate on the validation part (scaled the
+    same way), report to `hooks` and checkpoint."""
     scaler, regressor = pipeline.named_steps["scaler"], pipeline.named_steps["regressor"]
     X, y = scaler.fit(split.X_train).transform(split.X_train), split.y_train.to_numpy()
     validation = (scaler.transform(split.X_val), split.y_val.to_numpy())
-    if model != "ensemble":
-        fit_regressor(config, model, regressor, X, y, validation, hooks, checkpoints, split)
-        return
-    from physml.tasks.supercon.ensemble import blend_metrics, fit_stack
-
-    for member, estimator in regressor.estimators:
-        member_hooks = [prefixed(hook, member) for hook in hooks]
-        fit_regressor(config, member, estimator, X, y, validation, member_hooks, None, split)
-    fit_stack(regressor, *validation)
-    metrics, beats = blend_metrics(regressor, *validation)
-    mlflow.log_metrics(metrics)
-    mlflow.set_tag("ensemble.beats_best_member", str(beats).lower())
-    regressor.beats_best_member_ = beats
-
-
-def fit_regressor(config: SuperconConfig, model: str, regressor, X, y, validation, hooks, checkpoints, split) -> None:
-    from physml.tasks.supercon.crossfit import CrossFitted
-
-    if isinstance(regressor, CrossFitted):
-        cross_fit(config, regressor, X, y, validation, hooks, split)
-    elif model == "dnn":
-        regressor.fit(X, y, on_epoch_end=hooks, checkpoints=checkpoints, validation_data=validation)
-    elif model == "gbm":
-        from physml.tasks.supercon.models import booster_rounds, fit_gbm
-
-        fit_gbm(regressor, X, y, validation, hooks, config.gbm.report_every, checkpoints)
-        mlflow.log_metrics(booster_rounds(regressor))
-    else:
-        regressor.fit(X, y)
-
-
-def cross_fit(config: SuperconConfig, regressor, X, y, validation, hooks, split: SplitData) -> None:
-    """A cross-fitted XGBoost over the training and validation parts (crossfit.py): each member fits as
-    the single model does, early-stopping on its held-out fold, its curve logged as `fold<k>/...`.
-    Not checkpointed: tuning trials fit one model instead (the task's trial_overrides)."""
-    from physml.data.splits import fold_indices
-    from physml.tasks.supercon.models import booster_rounds, fit_gbm
-
-    X_all, y_all = np.vstack([X, validation[0]]), np.concatenate([y, validation[1]])
-    folds = fold_indices(len(y_all), split.policy, regressor.folds, config.seed, split.fit_groups)
-
-    def fit_member(index, member, X_fit, y_fit, held):
-        name = f"fold{index + 1}"
-        fit_gbm(member, X_fit, y_fit, held, [prefixed(hook, name) for hook in hooks], config.gbm.report_every)
-        mlflow.log_metrics({f"{name}/{key}": value for key, value in booster_rounds(member).items()})
-
-    regressor.fit(X_all, y_all, folds, fit_member, split.validation_rows)
-
-
-def prefixed(hook, name: str):
-    """The per-epoch hook with each metric named `name/metric` (an ensemble's members share a run)."""
-    return lambda epoch, metrics: hook(epoch, {f"{name}/{key}": value for key, value in metrics.items()})
+    MODELS[model].fit(config, regressor, X, y, validation, hooks, checkpoints, split)
 
 
 def log_training_curves(config: SuperconConfig, model: str, regressor, artifact: str = "plots/training_curves.png"):
-    if model == "dnn":
-        title = f"dnn {config.dnn.layers}x{config.dnn.units}"
-        log_figure(plots.training_curves(regressor.history_, title, unit=TC["unit"]), artifact)
-    elif model == "gbm":
-        title = f"gbm: validation RMSE every {config.gbm.report_every} rounds"
-        every, unit = config.gbm.report_every, TC["unit"]
-        members = getattr(regressor, "members_", None)
-        if members is None:
-            figure = plots.training_curves(regressor.rounds_history_, title, unit, every, "boosting round")
-        else:  # cross-fitted: each member's curve on its held-out fold
-            history = {f"fold{k + 1}/val_rmse": m.rounds_history_.get("val_rmse", []) for k, m in enumerate(members)}
-            title = f"gbm, {len(members)} cross-fitted: held-out fold RMSE every {every} rounds"
-            figure = plots.training_curves(history, title, unit, every, "boosting round", tuple(history))
-        log_figure(figure, artifact)
-    elif model == "ensemble":
-        from physml.tasks.supercon.ensemble import members_of
-
+    """The model's training curve; a stack's members' curves, one figure each."""
+    if members_of_model(config, model):
         for member, estimator in members_of(regressor):
             log_training_curves(config, member, estimator, f"plots/training_curves_{member}.png")
+    elif curve := MODELS[model].curve:
+        log_figure(curve(config, regressor, TC["unit"]), artifact)
 
 
 def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=None, checkpoints=None) -> RunResult:
@@ -436,7 +327,7 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
         log_training_curves(config, model, pipeline.named_steps["regressor"])
 
     result.metrics = log_evaluation(model, pipeline, split, config)
-    if model == "ensemble":
+    if members_of_model(config, model):
         log_member_tests(pipeline, split)
     interval = log_intervals(model, pipeline, split, config, result.metrics)
     if config.evaluation.explain:
@@ -449,8 +340,6 @@ def train(config: SuperconConfig, model: str, data: SuperconData, on_epoch_end=N
 
 def log_member_tests(pipeline: Pipeline, split: SplitData) -> None:
     """Each member's test RMSE and R² beside the ensemble's (reported only: the blend never sees them)."""
-    from physml.tasks.supercon.ensemble import members_of
-
     X = pipeline.named_steps["scaler"].transform(split.X_test)
     for name, member in members_of(pipeline.named_steps["regressor"]):
         metrics = regression_metrics(split.y_test, member.predict(X), "", 0)

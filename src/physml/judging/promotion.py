@@ -20,11 +20,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.errors import PhysmlError
+from physml.judging.directions import better, direction_words, metric_mode
+from physml.judging.uncertainty import FAMILIES
 from physml.tasks import registered
 from physml.tasks.base import SPLIT_PREFIXES
-from physml.tracking.directions import better, direction_words, metric_mode
 from physml.tracking.registry import alias_version
-from physml.tracking.uncertainty import FAMILIES
 
 
 @dataclass
@@ -112,6 +112,8 @@ def decide(
     mode: str | None = None,
     coverage_tolerance: float | None = None,
 ) -> Decision:
+    """Whether the `from_alias` version may take `alias`: it passes the gates, and there is no other
+    holder of the alias or it beats that one on comparable terms. Nothing is changed here."""
     try:
         candidate = client.get_model_version_by_alias(name, from_alias)
     except MlflowException:
@@ -121,50 +123,66 @@ def decide(
     decision = Decision(False, "", candidate.version, value, metric=metric, candidate_test=facts.test)
     decision.candidate_coverage = facts.coverage
     mode = metric_mode(metric, [facts.task], mode)
-    if minimum is not None and value < minimum:
-        decision.reason = f"{metric} = {value:.4g} is below the gate --min {minimum}"
+    failed = gate_failure(facts, minimum, maximum, coverage_tolerance)
+    if failed:
+        decision.reason = failed
         return decision
-    if maximum is not None and value > maximum:
-        decision.reason = f"{metric} = {value:.4g} is above the gate --max {maximum}"
-        return decision
-    if coverage_tolerance is not None:
-        if facts.coverage is None:
-            decision.reason = f"--coverage-tolerance: the run logged no interval or set coverage with {metric}'s part"
-            return decision
-        if facts.coverage.misses(coverage_tolerance):
-            cover = facts.coverage
-            decision.reason = (
-                f"{cover.coverage_metric} = {cover.coverage:.4g} misses its level {cover.level:g} by more than "
-                f"--coverage-tolerance {coverage_tolerance:g}"
-            )
-            return decision
     champion_version = alias_version(client, name, alias)
     if champion_version is None or champion_version == candidate.version:
         decision.promoted = True
         decision.reason = f"no other {alias}; {metric} = {value:.4g} passes the gate"
         return decision
-    champion = client.get_model_version(name, champion_version)
-    held = _run_facts(client, champion, metric)
-    champion_value = held.value
+    held = _run_facts(client, client.get_model_version(name, champion_version), metric)
     decision.champion_version, decision.champion_value, decision.champion_test = champion_version, held.value, held.test
+    decision.promoted, decision.reason = against_champion(
+        facts, held, mode, alias, champion_version, coverage_tolerance
+    )
+    return decision
+
+
+def gate_failure(
+    facts: RunFacts, minimum: float | None, maximum: float | None, coverage_tolerance: float | None
+) -> str | None:
+    """Why the candidate fails the gates (--min, --max, its coverage within --coverage-tolerance), or None."""
+    metric, value = facts.metric, facts.value
+    if minimum is not None and value < minimum:
+        return f"{metric} = {value:.4g} is below the gate --min {minimum}"
+    if maximum is not None and value > maximum:
+        return f"{metric} = {value:.4g} is above the gate --max {maximum}"
+    if coverage_tolerance is None:
+        return None
+    if facts.coverage is None:
+        return f"--coverage-tolerance: the run logged no interval or set coverage with {metric}'s part"
+    if facts.coverage.misses(coverage_tolerance):
+        cover = facts.coverage
+        return (
+            f"{cover.coverage_metric} = {cover.coverage:.4g} misses its level {cover.level:g} by more than "
+            f"--coverage-tolerance {coverage_tolerance:g}"
+        )
+    return None
+
+
+def against_champion(
+    facts: RunFacts, held: RunFacts, mode: str, alias: str, version: str, coverage_tolerance: float | None
+) -> tuple[bool, str]:
+    """(promoted, why) for the candidate against version `version`, which holds the alias: only on the
+    same data, split and metric, with no wider interval at the same promise, and with a better value."""
+    metric, value, champion = facts.metric, facts.value, f"{alias} v{version}"
     if facts.digest != held.digest:
-        decision.reason = f"not comparable: dataset digest {facts.digest} differs from the {alias}'s {held.digest}"
-    elif facts.split != held.split:
-        decision.reason = f"not comparable: split {facts.split} differs from the {alias}'s {held.split}"
-    elif held.metric != metric:
-        decision.reason = f"not comparable: the {alias} logged {held.metric}, the candidate {metric}"
-    elif coverage_tolerance is not None and wider(facts.coverage, held.coverage, coverage_tolerance):
+        return False, f"not comparable: dataset digest {facts.digest} differs from the {alias}'s {held.digest}"
+    if facts.split != held.split:
+        return False, f"not comparable: split {facts.split} differs from the {alias}'s {held.split}"
+    if held.metric != metric:
+        return False, f"not comparable: the {alias} logged {held.metric}, the candidate {metric}"
+    if coverage_tolerance is not None and wider(facts.coverage, held.coverage, coverage_tolerance):
         cover, kept = facts.coverage, held.coverage
-        decision.reason = (
-            f"{cover.size_metric} {cover.size:.4g} is wider than the {alias} v{champion_version}'s {kept.size:.4g} "
+        return False, (
+            f"{cover.size_metric} {cover.size:.4g} is wider than the {champion}'s {kept.size:.4g} "
             f"at the same level {cover.level:g}"
         )
-    elif better(mode, value, champion_value):
-        decision.promoted = True
-        decision.reason = f"{metric} {value:.4g} beats the {alias} v{champion_version} ({champion_value:.4g}; {direction_words(mode)})"
-    else:
-        decision.reason = f"{metric} {value:.4g} does not beat the {alias} v{champion_version} ({champion_value:.4g}; {direction_words(mode)})"
-    return decision
+    if better(mode, value, held.value):
+        return True, f"{metric} {value:.4g} beats the {champion} ({held.value:.4g}; {direction_words(mode)})"
+    return False, f"{metric} {value:.4g} does not beat the {champion} ({held.value:.4g}; {direction_words(mode)})"
 
 
 def promote(

@@ -95,42 +95,9 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
     ):
         keras.utils.set_random_seed(self.seed)
         X = np.asarray(X, dtype="float32")
-        y = np.asarray(y, dtype="float32").reshape(-1)
-        self.y_mean_ = float(y.mean()) if self.scale_target else 0.0
-        self.y_scale_ = (float(y.std()) or 1.0) if self.scale_target else 1.0
-        y_fit = (y - self.y_mean_) / self.y_scale_
-
-        validation: dict = {}
-        if validation_data is not None:
-            X_val, y_val = validation_data
-            y_val = (np.asarray(y_val, dtype="float32").reshape(-1) - self.y_mean_) / self.y_scale_
-            validation["validation_data"] = (np.asarray(X_val, dtype="float32"), y_val)
-        else:
-            # Keras takes the last fraction as validation; shuffle once (seeded) so it is a random part.
-            order = np.random.default_rng(self.seed).permutation(len(X))
-            X, y_fit = X[order], y_fit[order]
-            validation["validation_split"] = self.validation_split
-
-        self.model_ = build_dense_net(X.shape[1], self.layers, self.units, self.normalization, self.dropout)
-        resumed = checkpoints.resume() if checkpoints else None
-        if resumed is not None:  # weights and optimiser state as saved; this config's learning rate
-            # (a cosine schedule's rate follows the saved step count instead)
-            rate = None if self.schedule == "cosine" else self.learning_rate
-            self.model_ = restore_net(resumed, self.model_, rate)
-        else:
-            # Several steps per call to the compiled train function: the study's tiny net at batch 16
-            # spends most of a step in Python dispatch otherwise (benchmarks/supercon_dnn_throughput.py: 6x).
-            self.model_.compile(
-                optimizer=make_optimizer(
-                    self.optimizer,
-                    self.learning_rate,
-                    self.schedule,
-                    self.epochs * math.ceil(len(X) / self.batch_size),
-                    self.weight_decay,
-                ),
-                loss="mse",
-                steps_per_execution=STEPS_PER_EXECUTION,
-            )
+        y_fit = self._fit_target_scale(np.asarray(y, dtype="float32").reshape(-1))
+        X, y_fit, validation = self._validation_part(X, y_fit, validation_data)
+        resumed = self._build_net(X, checkpoints)
         self.resumed_epoch_ = resumed.epoch if resumed else 0
         callback = EpochReporter(
             self.epochs,
@@ -155,6 +122,47 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         )
         self.history_ = callback.history
         return self
+
+    def _fit_target_scale(self, y: np.ndarray) -> np.ndarray:
+        """The target the net learns: standardised with `scale_target` (the scale is kept for predict)."""
+        self.y_mean_ = float(y.mean()) if self.scale_target else 0.0
+        self.y_scale_ = (float(y.std()) or 1.0) if self.scale_target else 1.0
+        return (y - self.y_mean_) / self.y_scale_
+
+    def _validation_part(self, X: np.ndarray, y_fit: np.ndarray, validation_data: tuple | None):
+        """(X, y_fit, Keras' validation argument): the given part, on the target's scale; else the
+        rows shuffled once and a `validation_split` of them."""
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            y_val = (np.asarray(y_val, dtype="float32").reshape(-1) - self.y_mean_) / self.y_scale_
+            return X, y_fit, {"validation_data": (np.asarray(X_val, dtype="float32"), y_val)}
+        # Keras takes the last fraction as validation; shuffle once (seeded) so it is a random part.
+        order = np.random.default_rng(self.seed).permutation(len(X))
+        return X[order], y_fit[order], {"validation_split": self.validation_split}
+
+    def _build_net(self, X: np.ndarray, checkpoints: Checkpoints | None):
+        """The net, compiled; or restored from the checkpoint it resumes (returned, None if none)."""
+        self.model_ = build_dense_net(X.shape[1], self.layers, self.units, self.normalization, self.dropout)
+        resumed = checkpoints.resume() if checkpoints else None
+        if resumed is not None:  # weights and optimiser state as saved; this config's learning rate
+            # (a cosine schedule's rate follows the saved step count instead)
+            rate = None if self.schedule == "cosine" else self.learning_rate
+            self.model_ = restore_net(resumed, self.model_, rate)
+            return resumed
+        # Several steps per call to the compiled train function: the study's tiny net at batch 16
+        # spends most of a step in Python dispatch otherwise (benchmarks/: the dense net's throughput, 6x).
+        self.model_.compile(
+            optimizer=make_optimizer(
+                self.optimizer,
+                self.learning_rate,
+                self.schedule,
+                self.epochs * math.ceil(len(X) / self.batch_size),
+                self.weight_decay,
+            ),
+            loss="mse",
+            steps_per_execution=STEPS_PER_EXECUTION,
+        )
+        return None
 
     def predict(self, X):
         # The net called directly, in chunks: Keras' predict() builds a data pipeline and a traced

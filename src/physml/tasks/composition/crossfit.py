@@ -47,19 +47,3 @@ class CrossFitted(RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return np.mean([member.predict(np.asarray(X)) for member in self.members_], axis=0)
-
-
-def validation_predictions(regressor, X_val) -> np.ndarray:
-    """The fitted regressor's predictions on the (scaled) validation part, each from a model that did
-    not fit that row: a cross-fitted model's out-of-fold ones, an ensemble's blend of its members' such
-    predictions, any other model's own."""
-    if isinstance(regressor, CrossFitted):
-        return regressor.validation_oof_
-    from sklearn.ensemble import StackingRegressor
-
-    if isinstance(regressor, StackingRegressor):
-        from physml.tasks.supercon.ensemble import members_of
-
-        members = np.column_stack([validation_predictions(member, X_val) for _, member in members_of(regressor)])
-        return regressor.final_estimator_.predict(members)
-    return regressor.predict(np.asarray(X_val))

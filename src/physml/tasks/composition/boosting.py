@@ -1,4 +1,4 @@
-"""supercon regressors: linear regression and the gradient-boosting baseline (XGBoost, the published anchor).
+"""The composition kind's boosted model: XGBoost (a published anchor) and its per-round reports.
 
 The boosted model reports every `report_every` rounds through the same per-epoch hooks as the nets'
 epochs (the validation part's RMSE: MLflow's per-round curve, a Tune trial's report for ASHA) and
@@ -8,18 +8,13 @@ saves its booster to `checkpoints` then, so a restarted trial boosts on from its
 from __future__ import annotations
 
 import xgboost
-from sklearn.linear_model import LinearRegression
 from xgboost import XGBRegressor
 
 from physml.models.callbacks import EpochHook
 from physml.models.checkpoints import Checkpoints, Resumed
-from physml.tasks.supercon.config import GBMParams
+from physml.tasks.composition.config import GBMParams
 
 BOOSTER_FILE = "booster.json"
-
-
-def make_linear() -> LinearRegression:
-    return LinearRegression()
 
 
 def make_gbm(params: GBMParams, seed: int) -> XGBRegressor:

@@ -3,7 +3,6 @@ the server returns: runs, params, metrics, artifacts that decode, registered ver
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,42 +14,13 @@ from mlflow import MlflowClient
 
 from physml.cli import main
 
-EXPERIMENT = "test-supercon-quick"
 QUICK_EPOCHS = 3  # projects/supercon/config.yaml, preset quick
 
 
 @pytest.fixture(scope="module")
-def quick_runs(mlflow_server, supercon_dir):
-    """One `physml supercon train --model all --preset quick` invocation; its runs by model."""
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server.url
-    os.environ["MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"] = "1"  # quick runs: a system sample each second
-    try:
-        code = main(
-            [
-                "supercon",
-                "train",
-                "--model",
-                "all",
-                "--preset",
-                "quick",
-                "--experiment",
-                EXPERIMENT,
-                "--data-dir",
-                str(supercon_dir),
-            ]
-        )
-    finally:
-        os.environ.pop("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL")
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-    assert code == 0
-    client = MlflowClient(mlflow_server.url)
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    runs = client.search_runs([experiment.experiment_id])
-    return {run.data.params["model"]: run for run in runs}
+def quick_runs(quick_training):
+    """The session's `physml supercon train --preset quick` (every model; tests/tasks/conftest.py), by model."""
+    return quick_training("supercon")
 
 
 def test_one_finished_run_per_model(quick_runs):
@@ -310,29 +280,6 @@ def test_grouped_split_is_logged_and_harder(tracking, supercon_dir):
     (run,) = client.search_runs([client.get_experiment_by_name("test-grouped").experiment_id])
     assert run.data.params["split"] == "grouped"
     assert 0.5 < run.data.metrics["test_r2"] < 0.80
-
-
-def test_mlflow_models_serve_answers_with_a_tc(quick_runs, mlflow_server, tmp_path):
-    """`mlflow models serve` on the registered net, started for real, answers a REST request."""
-    import requests
-
-    from physml.tasks.supercon.formula import featurise_formulas
-    from tests.helpers.processes import served_model
-
-    version = next(
-        v.version
-        for v in MlflowClient(mlflow_server.url).search_model_versions("name='supercon-dnn'")
-        if v.run_id == quick_runs["dnn"].info.run_id
-    )
-    with served_model(f"models:/supercon-dnn/{version}", mlflow_server.url, tmp_path / "serve.log") as url:
-        features = featurise_formulas(["YBa2Cu3O7"]).reset_index(drop=True)
-        response = requests.post(
-            f"{url}/invocations", json={"dataframe_split": features.to_dict(orient="split")}, timeout=60
-        )
-    assert response.status_code == 200, response.text
-    (prediction,) = response.json()["predictions"]  # Tc and its 90% interval
-    assert 20 < prediction["Tc"] < 150 and prediction["Tc_low"] < prediction["Tc"] < prediction["Tc_high"]
-    assert prediction["interval_level"] == 0.9
 
 
 def test_family_split_tests_on_a_family_training_never_saw(tracking, supercon_dir, supercon_data):

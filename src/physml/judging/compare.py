@@ -22,8 +22,8 @@ from mlflow.entities import Run
 
 from physml.display import text_table
 from physml.errors import PhysmlError
+from physml.judging.directions import direction_words, metric_mode
 from physml.tasks import registered
-from physml.tracking.directions import direction_words, metric_mode
 from physml.tracking.runs import log_figure, use_experiment
 
 KIND_TAG = "physml.kind"

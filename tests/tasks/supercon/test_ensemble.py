@@ -11,7 +11,8 @@ from mlflow import MlflowClient
 
 from physml.cli import main
 from physml.tasks import get_task
-from physml.tasks.supercon.train import make_split, requirements_of
+from physml.tasks.composition.models import requirements_of
+from physml.tasks.supercon.train import make_split
 
 EXPERIMENT = "test-supercon-ensemble"
 NAME = "test-supercon-ensemble"

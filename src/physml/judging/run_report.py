@@ -15,8 +15,8 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
+from physml.judging.uncertainty import FAMILIES, is_uncertainty_metric
 from physml.tasks.base import Anchor, Task
-from physml.tracking.uncertainty import FAMILIES, is_uncertainty_metric
 
 REPORT = "report.md"
 

@@ -13,8 +13,9 @@ from sklearn.tree import DecisionTreeRegressor
 from physml.cli import main
 from physml.data.splits import fold_indices
 from physml.tasks import get_task
-from physml.tasks.supercon.crossfit import CrossFitted, validation_predictions
-from physml.tasks.supercon.ensemble import fit_stack, make_stack
+from physml.tasks.composition.crossfit import CrossFitted
+from physml.tasks.composition.ensemble import fit_stack, make_stack
+from physml.tasks.composition.out_of_fold import validation_predictions
 from physml.tasks.supercon.train import make_split
 
 EXPERIMENT = "test-supercon-crossfit"

@@ -1,4 +1,4 @@
-"""supercon's ensemble (`--model ensemble`): single models stacked by scikit-learn.
+"""The ensemble (`--model ensemble`): single models stacked by scikit-learn.
 
 Each member (ensemble.members: XGBoost and the dense net by default) is fitted on the training part
 exactly as it is alone, early stopping on the validation part. scikit-learn's StackingRegressor,
@@ -19,7 +19,7 @@ from sklearn.ensemble import StackingRegressor
 from sklearn.linear_model import LinearRegression
 
 from physml.evaluation.metrics import regression_metrics
-from physml.tasks.supercon.crossfit import validation_predictions
+from physml.tasks.composition.out_of_fold import members_of, validation_predictions
 
 
 def make_stack(members: list[tuple[str, object]]) -> StackingRegressor:
@@ -35,11 +35,6 @@ def fit_stack(stack: StackingRegressor, X_val, y_val) -> StackingRegressor:
     members = np.column_stack([validation_predictions(member, X_val) for _, member in members_of(stack)])
     stack.final_estimator_.fit(members, np.asarray(y_val))
     return stack
-
-
-def members_of(stack: StackingRegressor) -> list[tuple[str, object]]:
-    """(name, fitted member) in the order the final estimator's weights follow."""
-    return list(zip([name for name, _ in stack.estimators], stack.estimators_))
 
 
 def blend_metrics(stack: StackingRegressor, X_val, y_val) -> tuple[dict[str, float], bool]:

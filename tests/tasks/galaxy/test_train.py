@@ -21,6 +21,7 @@ from physml.cli import main
 from physml.evaluation.calibration import Calibration
 from physml.tasks.galaxy.gz2_tree import GZ2
 from tests.helpers.processes import mlflow_run_project
+from tests.helpers.tasks import version_of
 
 QUICK_EPOCHS = 2
 ARTIFACTS = [
@@ -56,12 +57,9 @@ def only_run(server_url: str, experiment: str):
 
 
 @pytest.fixture(scope="module")
-def quick_run(mlflow_server, galaxy_dir):
-    assert (
-        run_cli(mlflow_server.url, "--preset", "quick", "--experiment", "test-galaxy", "--data-dir", str(galaxy_dir))
-        == 0
-    )
-    return only_run(mlflow_server.url, "test-galaxy")
+def quick_run(quick_training):
+    """The session's `physml galaxy train --preset quick` (tests/tasks/conftest.py)."""
+    return quick_training("galaxy")["cnn"]
 
 
 def test_run_finished_with_params_and_epoch_metrics(quick_run, mlflow_server):
@@ -167,12 +165,12 @@ def test_model_is_registered_and_predicts_calibrated_probabilities(quick_run, tr
     import keras
 
     client = MlflowClient()
-    version = client.get_model_version_by_alias("galaxy-cnn", "candidate")
-    assert version.run_id == quick_run.info.run_id
-    folder = Path(mlflow.artifacts.download_artifacts("models:/galaxy-cnn@candidate"))
+    version = version_of(client, quick_run.info.run_id)
+    assert version.name == "galaxy-cnn"
+    folder = Path(mlflow.artifacts.download_artifacts(f"models:/galaxy-cnn/{version.version}"))
     names = [p.name for p in folder.rglob("*") if p.is_file()]
     assert "cnn.keras" in names and not [n for n in names if n.endswith((".pkl", ".pickle"))], names
-    model = mlflow.pyfunc.load_model("models:/galaxy-cnn@candidate")
+    model = mlflow.pyfunc.load_model(f"models:/galaxy-cnn/{version.version}")
     for side in (424, 60):  # a JPEG's pixels as they come, or already cropped as in evaluation
         images = np.random.default_rng(0).integers(0, 256, size=(3, side, side, 3), dtype=np.uint8)
         probs = np.asarray(model.predict(images))
@@ -202,7 +200,7 @@ def test_served_model_takes_a_kaggle_jpeg_as_it_comes(quick_run, tracking, galax
     from tests.helpers.processes import served_model
 
     config = get_task("galaxy").load_config(preset="quick").data
-    version = MlflowClient().get_model_version_by_alias("galaxy-cnn", "candidate").version
+    version = version_of(MlflowClient(), quick_run.info.run_id).version
     folder = Path(mlflow.artifacts.download_artifacts(f"models:/galaxy-cnn/{version}", dst_path=str(tmp_path)))
     jpeg = max((galaxy_dir / "images_training_rev1").glob("*.jpg"))  # beyond the quick preset's 600: unseen
     with Image.open(jpeg) as image:

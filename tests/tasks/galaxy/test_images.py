@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from physml.bench.machine import usable_cpus
+from physml.resources import usable_cpus
 from physml.tasks.galaxy.data import load_galaxy_zoo
 from physml.tasks.galaxy.images import (
     ALIGNMENT,
