@@ -19,8 +19,8 @@ import yaml
 
 from physml.cli import main
 from physml.errors import FormulaError
+from physml.tasks.composition.formula import parse_formula, reading
 from physml.tasks.galaxy.data import IMAGES_DIR, LABELS_FILE
-from physml.tasks.supercon.formula import parse_formula, reading
 from tests.helpers.data import galaxy_subset
 
 NOWHERE = ["--tracking-uri", "http://127.0.0.1:9"]  # discard port: a command that contacts it fails loudly
@@ -64,6 +64,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
         (["supercon", "predict", "--formula", "Y1e30Ba2"], "formula 'Y1e30Ba2': amount 1e+30 of Y is outside"),
         (["supercon", "predict", "--formula", "YBa999999999999Cu3O7"], "amount 1e+12 of Ba is outside 1e-06 to 1000"),
         (["data", "check", "nosuchtask"], "argument task: invalid choice: 'nosuchtask'"),
+        (["reproduce", "../../etc/passwd"], "'../../etc/passwd' is not a run id"),
     ],
 )
 def test_bad_flag_or_setting_is_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -75,6 +76,16 @@ def test_bad_flag_or_setting_is_one_clear_line(argv, message, capsys, tmp_path, 
     assert message in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "server.json").exists()  # nothing was started
+
+
+def test_a_wait_for_an_unreachable_server_is_said_once_as_it_starts(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PHYSML_HOME", str(tmp_path))
+    monkeypatch.setenv("PHYSML_SERVER_WAIT_SECONDS", "1")
+    code, err = run_cli(["compare", "supercon", *NOWHERE], capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert lines[0] == "physml: tracking server unreachable, retrying for up to 1 s; unsent metrics go to the spool"
+    assert len(lines) == 2 and lines[1].startswith("physml: error: cannot reach the tracking server"), err
 
 
 def test_a_bad_server_wait_setting_is_named(capsys, monkeypatch):

@@ -115,3 +115,12 @@ def physml_command() -> str:
     if on_path and Path(on_path).resolve() == executable.resolve():
         return "physml"
     return str(executable)
+
+
+USERINFO = re.compile(r"(?<=://)([^/\s@:]*)(:[^/\s@]*)?@")
+
+
+def redacted(text: str) -> str:
+    """`text` with the secret in every URI's user info masked (`user:***@`; a lone user part, which
+    may be a token, `***@`): what physml prints, tags or stores never holds a credential."""
+    return USERINFO.sub(lambda found: f"{found.group(1)}:***@" if found.group(2) is not None else "***@", text)

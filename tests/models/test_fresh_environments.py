@@ -59,7 +59,7 @@ def formula_rows(folder: Path, path: Path) -> Path | None:
     """A supercon model's input for FORMULAS (physml's featuriser, the signature's columns) as JSON."""
     from mlflow.models import Model
 
-    from physml.tasks.supercon.formula import featurise_formulas
+    from physml.tasks.composition.formula import featurise_formulas
 
     schema = Model.load(folder).get_input_schema()
     if schema is None or not schema.has_input_names():

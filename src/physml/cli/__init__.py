@@ -15,6 +15,7 @@ import sys
 import traceback
 
 from physml.cli import bench, compare, guide, infra, models, reproduce, team, train, tune
+from physml.console import redacted
 from physml.errors import PhysmlError
 
 DESCRIPTION = """physml: tracked, tunable machine-learning experiments for physics and astronomy.
@@ -74,12 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     except PhysmlError as exc:
         end_active_runs(str(exc))
         if stops.received():  # a search stopped by SIGTERM/SIGHUP ends as after Ctrl-C, with the signal's code
-            print(f"physml: error: stopped {stopped_by(stops.received())}: {exc}", file=sys.stderr)
+            print(f"physml: error: stopped {stopped_by(stops.received())}: {redacted(str(exc))}", file=sys.stderr)
             return 128 + stops.received()
-        print(f"physml: error: {exc}", file=sys.stderr)
+        print(f"physml: error: {redacted(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: one line (-v: the traceback too), 128 + the signal
         signum = getattr(exc, "signum", signal.SIGINT)
+        end_progress_bars()
         end_active_runs(f"Stopped: {stopped_by(signum)}")
         if args.verbose:
             traceback.print_exc()
@@ -94,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.update(saved)
 
 
+def end_progress_bars() -> None:
+    """Close the progress bars a stopped command left open (an epoch bar): the line that follows
+    starts a line of its own."""
+    if "tqdm" in sys.modules:
+        for bar in list(getattr(sys.modules["tqdm"].tqdm, "_instances", ())):
+            bar.close()
+
+
 def stopped_by(signum: int) -> str:
     return "by Ctrl-C (SIGINT)" if signum == signal.SIGINT else f"by {signal.Signals(signum).name}"
 
@@ -104,10 +114,10 @@ def unexpected(exc: BaseException, verbose: bool) -> int:
     message = missing_backend(exc) or (tracking_failure(exc) if isinstance(exc, Exception) else None)
     end_active_runs(message or f"{type(exc).__name__}: {exc}")
     if message is not None:  # no TensorFlow/XGBoost, or the tracking server refused or vanished: one line
-        print(f"physml: error: {message}", file=sys.stderr)
+        print(f"physml: error: {redacted(message)}", file=sys.stderr)
         return 2
     if isinstance(exc, Exception) and not verbose:  # unexpected: one line; -v shows the traceback
-        first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+        first = redacted(str(exc).strip().splitlines()[0][:500]) if str(exc).strip() else ""
         print(f"physml: error: {type(exc).__name__}: {first} (run with -v for the traceback)", file=sys.stderr)
         return 1
     raise exc
@@ -122,7 +132,7 @@ def replay_spool() -> None:
             return
         sent, _waiting = spool.replay_all(quick=True)
     except Exception as exc:
-        print(f"physml: warning: could not replay the spool: {exc}", file=sys.stderr)
+        print(f"physml: warning: could not replay the spool: {redacted(str(exc))}", file=sys.stderr)
         return
     for line in sent:
         print(f"physml: spool: {line}", file=sys.stderr)

@@ -10,8 +10,11 @@ def cmd_server(args: argparse.Namespace) -> int:
     from physml.tracking import server
 
     if args.action == "start":
-        check_host(args.host, args.allow_remote)
-        info = server.start(home=args.home, port=args.port, host=args.host)
+        host = args.host or "127.0.0.1"
+        check_host(host, args.allow_remote)
+        port = args.port or server.DEFAULT_PORT
+        # a port or host asked for that the running server does not have: an error, not that server
+        info = server.start(home=args.home, port=port, host=host, exact=args.port is not None or args.host is not None)
         print(f"MLflow server running at {info.url} (pid {info.pid}, store {info.home})")
         print(f"  export MLFLOW_TRACKING_URI={info.url}")
     elif args.action == "stop":
@@ -75,8 +78,8 @@ def add_commands(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     server.add_argument("action", choices=["start", "stop", "status"], help="what to do")
-    server.add_argument("--port", type=int, default=5000, help="port to listen on")
-    server.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback: this machine only)")
+    server.add_argument("--port", type=int, help="port to listen on (default: 5000)")
+    server.add_argument("--host", help="interface to bind (default: 127.0.0.1, loopback: this machine only)")
     server.add_argument(
         "--allow-remote", action="store_true", help="allow a --host other machines can reach (the server has no login)"
     )

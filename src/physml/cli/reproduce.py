@@ -8,6 +8,7 @@ Refused (exit 2) when the data's digest or the environment's hash differ from th
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from physml.cli.common import add_tracking_args
 from physml.errors import ConfigError, PhysmlError
 
+RUN_ID = re.compile(r"[A-Za-z0-9][\w\-]{0,255}")  # what MLflow accepts as a run id
 CONTEXT_TAG = "mlflow.data.context"  # MLflow's tag on a dataset input: training, evaluation, ...
 
 
@@ -118,6 +120,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from physml.tracking.runs import train_runs
     from physml.tracking.server import resolve_tracking_uri
 
+    if not RUN_ID.fullmatch(args.run_id):  # bad input (a path, a URI): exit 2 before any server is asked
+        raise PhysmlError(f"{args.run_id!r} is not a run id (letters, digits, '-' and '_'; e.g. 32 hex digits)")
     uri = resolve_tracking_uri(args.tracking_uri, autostart=False)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)

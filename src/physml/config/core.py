@@ -20,14 +20,22 @@ from physml.errors import ConfigError
 T = TypeVar("T")
 
 
-def projects_dir() -> Path:
-    """Where `projects/<task>/config.yaml` live: $PHYSML_PROJECTS_DIR, ./projects, or the source tree's."""
-    if env := os.environ.get("PHYSML_PROJECTS_DIR"):
-        return Path(env)
+def projects_dirs() -> list[Path]:
+    """Where task folders (`<task>/config.yaml`, a composition task's `task.yaml`) are looked for, in
+    order: each folder of $PHYSML_PROJECTS_DIR (colon-separated), then ./projects or the source tree's."""
+    listed = [Path(entry).expanduser() for entry in os.environ.get("PHYSML_PROJECTS_DIR", "").split(os.pathsep)]
     cwd_projects = Path.cwd() / "projects"
-    if cwd_projects.is_dir():
-        return cwd_projects
-    return Path(__file__).resolve().parents[3] / "projects"
+    own = cwd_projects if cwd_projects.is_dir() else Path(__file__).resolve().parents[3] / "projects"
+    return [folder for folder in listed if str(folder) not in ("", ".")] + [own]
+
+
+def projects_dir(name: str | None = None) -> Path:
+    """The folder holding task `name`: the first of projects_dirs() that has it (physml's own when
+    none does); without a name, the first folder searched."""
+    folders = projects_dirs()
+    if name is None:
+        return folders[0]
+    return next((folder / name for folder in folders if (folder / name).is_dir()), folders[-1] / name)
 
 
 def deep_merge(base: dict, update: dict) -> dict:

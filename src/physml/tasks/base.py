@@ -98,7 +98,7 @@ class Task:
     # --- config ---
     @property
     def project_dir(self) -> Path:
-        return projects_dir() / self.name
+        return projects_dir(self.name)
 
     def config_path(self) -> Path:
         return self.project_dir / "config.yaml"

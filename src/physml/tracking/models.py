@@ -81,12 +81,31 @@ def needs_tracking_server(model_uri: str) -> bool:
     return model_uri.split(":", 1)[0].lower() in ("models", "runs", "mlflow-artifacts") if ":" in model_uri else False
 
 
-def load_logged_model(model_uri: str):
-    """mlflow.pyfunc.load_model, with a one-line error naming the URI when there is no such model."""
+def logged_task(model_uri: str) -> str | None:
+    """The task of the run that logged the model (its `task` tag); None when that cannot be told (a
+    model folder with no run, a run not on this server, no such model: loading says so)."""
+    from mlflow import MlflowClient
+
+    from physml.tracking import spool
+
+    try:
+        run_id = mlflow.models.get_model_info(model_uri).run_id
+        return MlflowClient().get_run(run_id).data.tags.get("task") if run_id else None
+    except Exception as exc:
+        if spool.unreachable(exc):
+            raise
+        return None
+
+
+def load_logged_model(model_uri: str, task: str | None = None):
+    """mlflow.pyfunc.load_model, with a one-line error naming the URI when there is no such model,
+    or (given the `task` asking) when the model is another task's."""
     from mlflow.exceptions import MlflowException
 
     from physml.errors import PhysmlError
 
+    if task and (logged := logged_task(model_uri)) and logged != task:
+        raise PhysmlError(f"{model_uri} is a {logged} model, not a {task} one")
     try:
         return mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:

@@ -10,12 +10,13 @@ import matplotlib.pyplot as plt
 import mlflow
 
 import physml
+from physml.console import redacted
 from physml.errors import PhysmlError, TrainingDiverged
 from physml.run_result import RunResult
 from physml.tracking import spool
 from physml.tracking.lineage import canonical_name, lineage_tags, log_config, log_environment
 from physml.tracking.lineage import git_sha as git_sha  # re-exported: it lived here
-from physml.tracking.sweep import process_tags
+from physml.tracking.processes import process_tags
 
 
 def standard_tags(task: str, model: str, preset: str | None = None) -> dict[str, str]:
@@ -95,7 +96,7 @@ def finish_active_run(status: str, reason: str | None = None) -> None:
     if not spool.is_down(uri):
         try:
             if reason:
-                mlflow.set_tag("physml.error", reason[:1000])
+                mlflow.set_tag("physml.error", redacted(reason)[:1000])
             mlflow.end_run(status=status)
             return
         except Exception as exc:

@@ -7,6 +7,7 @@ exactly as they would to a team server.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
@@ -140,16 +141,66 @@ def launch(
 
 
 def start(
-    home: str | Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: float = 120
+    home: str | Path | None = None,
+    port: int = DEFAULT_PORT,
+    host: str = "127.0.0.1",
+    timeout: float = 120,
+    exact: bool = False,
 ) -> ServerInfo:
-    """Start the embedded `mlflow server` (SQLite + local artifacts) and wait until /health answers."""
+    """Start the embedded `mlflow server` (SQLite + local artifacts) and wait until /health answers.
+    One server per home: a lock on the home makes a second starter wait for the first and use its
+    server. `exact`: a running server on another host or port is an error, not the answer."""
     home = home_dir(home)
-    running = status(home)
-    if running:
-        return running
-    (home / "mlartifacts").mkdir(parents=True, exist_ok=True)
-    command = mlflow_server_command(f"sqlite:///{home / 'mlflow.db'}", str(home / "mlartifacts"), host, port)
-    return launch(command, home=home, host=host, port=port, env=server_env(), timeout=timeout)
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "server.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when this process ends, however it ends
+        running = status(home)
+        if running and exact and (running.host, running.port) != (host, port):
+            raise TrackingServerError(
+                f"this home's server already runs at {running.url} (pid {running.pid}, {home}), not on {host}:{port}: "
+                f"use it, or stop it first (`{physml_command()} server stop`)"
+            )
+        if running:
+            return running
+        (home / "mlartifacts").mkdir(parents=True, exist_ok=True)
+        command = mlflow_server_command(
+            f"sqlite:///{home / 'mlflow.db'}", str(home / "mlartifacts"), host, port, *remote_options(host, port)
+        )
+        return launch(command, home=home, host=host, port=port, env=server_env(), timeout=timeout)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ALLOWED_HOSTS_VARIABLE = "PHYSML_ALLOWED_HOSTS"
+
+
+def served_names(host: str) -> list[str]:
+    """The names a client may put in its Host header for a server bound to `host`: that address, this
+    machine's host name (short and full) and addresses, loopback (physml's own requests here), and the
+    names PHYSML_ALLOWED_HOSTS adds (comma-separated: a DNS alias, a proxy's name). Never `*`."""
+    extra = [name.strip() for name in os.environ.get(ALLOWED_HOSTS_VARIABLE, "").split(",") if name.strip()]
+    if any(set(name) <= {"*", "."} for name in extra):
+        raise TrackingServerError(
+            f"{ALLOWED_HOSTS_VARIABLE} must name hosts, not {os.environ[ALLOWED_HOSTS_VARIABLE]!r}"
+        )
+    names = {host, socket.gethostname(), socket.getfqdn(), *LOOPBACK, *extra}
+    try:
+        names.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        pass
+    return sorted(f"[{name}]" if ":" in name else name for name in names - {"0.0.0.0", "::", ""})
+
+
+def remote_options(host: str, port: int) -> list[str]:
+    """For a server other machines reach: MLflow's Host-header check (against DNS rebinding) and its
+    CORS origins set to this machine's names (`served_names`), with and without the port. MLflow's
+    default (loopback and private addresses) refuses a public address or a host name with 403, even
+    physml's own requests. A loopback server keeps MLflow's default."""
+    if host in LOOPBACK or host.startswith("127."):
+        return []
+    names = served_names(host)
+    hosts = [*names, *(f"{name}:{port}" for name in names)]
+    origins = [f"http://{name}:{port}" for name in names] + [f"https://{name}:{port}" for name in names]
+    return ["--allowed-hosts", ",".join(hosts), "--cors-allowed-origins", ",".join(origins)]
 
 
 def mlflow_server_command(backend_store: str, artifacts: str, host: str, port: int, *options: str) -> list[str]:

@@ -147,7 +147,8 @@ def server_command(settings: TeamSettings, home: Path, port: int, host: str) -> 
     }
     if settings.s3_endpoint:
         env["MLFLOW_S3_ENDPOINT_URL"] = settings.s3_endpoint
-    command = server.mlflow_server_command(settings.db_url, settings.artifacts, host, port, "--app-name", "basic-auth")
+    options = ("--app-name", "basic-auth", *server.remote_options(host, port))
+    command = server.mlflow_server_command(settings.db_url, settings.artifacts, host, port, *options)
     return command, env
 
 

@@ -37,10 +37,10 @@ from physml.tasks import get_task
 from physml.tasks.base import Task
 from physml.tracking import stops
 from physml.tracking.epochs import FLUSH_VARIABLE
+from physml.tracking.processes import process_tags
 from physml.tracking.runs import run_task, standard_tags, use_experiment
 from physml.tracking.server import home_dir
 from physml.tracking.spool import RETRY_VARIABLES
-from physml.tracking.sweep import process_tags
 from physml.tracking.system_metrics import VARIABLES as SYSTEM_METRICS
 from physml.tuning.options import SearchOptions
 from physml.tuning.searchers import bayes_searcher

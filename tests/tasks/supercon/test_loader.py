@@ -152,8 +152,8 @@ def test_truncated_gzip_is_reported_by_file(small_copy, supercon_dir):
 def test_measured_tc_of_a_formula_however_it_is_scaled(supercon_data):
     """`physml supercon predict` prints the data's Tc for a composition it holds: matched on element
     fractions, so YBa2Cu3O7 and Y2Ba4Cu6O14 are the same material."""
+    from physml.tasks.composition.formula import parse_formula
     from physml.tasks.supercon.cli import measured_text
-    from physml.tasks.supercon.formula import parse_formula
 
     mgb2 = supercon_data.measured(parse_formula("MgB2"))
     assert len(mgb2) >= 5 and 30 < mgb2.median() < 42  # MgB2's Tc is 39 K

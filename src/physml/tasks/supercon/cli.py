@@ -12,7 +12,7 @@ DEFAULT_MODEL = "models:/supercon-gbm@champion"
 def cmd_predict(args: argparse.Namespace) -> int:
     import mlflow
 
-    from physml.tasks.supercon.formula import featurise_formulas, parse_formula, reading
+    from physml.tasks.composition.formula import featurise_formulas, parse_formula, reading
     from physml.tracking.models import load_logged_model, needs_tracking_server
     from physml.tracking.server import resolve_tracking_uri
 

@@ -17,9 +17,9 @@ from physml.data.download import ArchiveSpec
 from physml.data.paths import task_data_dir
 from physml.data.validate import check_header, check_numeric, read_csv, where
 from physml.errors import DataValidationError
+from physml.tasks.composition.elements import element_symbols
+from physml.tasks.composition.formula import FEATURE_NAMES, FEATURE_SETS, element_fractions
 from physml.tasks.supercon.config import FAMILY_NAMES as FAMILIES
-from physml.tasks.supercon.elements import element_symbols
-from physml.tasks.supercon.formula import FEATURE_NAMES, FEATURE_SETS, element_fractions
 
 TARGET = "critical_temp"
 TRAIN_COLUMNS: tuple[str, ...] = FEATURE_NAMES + (TARGET,)
@@ -170,7 +170,7 @@ def load_supercon(data_dir: str | Path | None = None, max_tc: float = MAX_TC) ->
 def spot_check_features(train_path: Path, train: pd.DataFrame, unique_path: Path, amounts: np.ndarray) -> None:
     """Recompute the features of a seeded sample of rows from unique_m.csv's compositions: a row whose
     features contradict its composition (shuffled or edited files) is an error naming it."""
-    from physml.tasks.supercon.formula import featurise_amounts
+    from physml.tasks.composition.formula import featurise_amounts
 
     rows = np.random.default_rng(0).choice(len(train), size=min(SPOT_CHECKS, len(train)), replace=False)
     rows = np.sort(rows[amounts[rows].sum(axis=1) > 0])

@@ -1,10 +1,12 @@
-"""Featuriser: chemical formula -> the 81 UCI features (Hamidieh 2018) and the 86 element fractions.
+"""Featuriser: chemical formula -> the 81 UCI features (Hamidieh 2018) and the element fractions.
 
 For a material with k elements, property values t_i and atom fractions p_i = n_i / sum(n), each of
-the 8 element properties gives 10 statistics (the definitions of ../shared/data/supercon/SOURCE.md):
+the 8 element properties gives 10 statistics (the definitions of the UCI data's SOURCE.md):
 mean, wtd_mean, gmean, wtd_gmean, entropy, wtd_entropy, range, wtd_range, std, wtd_std.
 Formulas are parsed by pymatgen's Composition; symbols are then checked against the element table
-(pymatgen turns unknown symbols into dummy species rather than failing).
+(pymatgen turns unknown symbols into dummy species rather than failing). Every function takes the
+element table to use (elements.py): the shipped one by default (86 elements, H..Rn, gaps refused), or
+completed_table() (up to Pu, gaps filled and reported).
 """
 
 from __future__ import annotations
@@ -18,12 +20,7 @@ import pandas as pd
 from pymatgen.core import Composition, Element
 
 from physml.errors import FormulaError
-from physml.tasks.supercon.elements import (
-    PROPERTIES,
-    element_symbols,
-    element_table,
-    property_matrix,
-)
+from physml.tasks.composition.elements import PROPERTIES, ElementTable, element_symbols, uci_table
 
 STATISTICS = (
     "mean",
@@ -82,10 +79,13 @@ def _property_statistics(amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
     )
 
 
-def check_properties_known(amounts: np.ndarray, labels: Iterable[str] | None = None) -> None:
-    """Every present element needs all 8 property values (noble gases, Pm, Po, At, Rn lack some)."""
-    missing = np.isnan(property_matrix())  # (n_elements, 8)
-    symbols = element_symbols()
+def check_properties_known(
+    amounts: np.ndarray, labels: Iterable[str] | None = None, table: ElementTable | None = None
+) -> None:
+    """Every present element needs all 8 property values (in the shipped table the noble gases, Pm,
+    Po, At and Rn lack some; completed_table() has none missing)."""
+    table = table or uci_table()
+    missing = np.isnan(table.values)  # (n_elements, 8)
     uses_missing = (amounts > 0) & missing.any(axis=1)[None, :]
     if not uses_missing.any():
         return
@@ -93,35 +93,39 @@ def check_properties_known(amounts: np.ndarray, labels: Iterable[str] | None = N
     label = list(labels)[row] if labels is not None else f"row {row}"
     absent = [prop for prop, gap in zip(PROPERTIES, missing[col]) if gap]
     raise FormulaError(
-        f"{label}: element {symbols[col]} has no {', '.join(absent)} value in the element table "
+        f"{label}: element {table.symbols[col]} has no {', '.join(absent)} value in the element table "
         "(the UCI features are undefined for it)"
     )
 
 
-def element_fractions(amounts: np.ndarray) -> pd.DataFrame:
-    """Element amounts, (n, 86) in element_symbols() order -> each element's atom fraction (rows sum to 1)."""
+def element_fractions(amounts: np.ndarray, table: ElementTable | None = None) -> pd.DataFrame:
+    """Element amounts, (n, n_elements) in the table's order -> each element's atom fraction (rows sum to 1)."""
+    table = table or uci_table()
     amounts = np.asarray(amounts, dtype=float)
-    return pd.DataFrame(amounts / amounts.sum(axis=1, keepdims=True), columns=list(FRACTION_NAMES))
+    columns = [f"frac_{symbol}" for symbol in table.symbols]
+    return pd.DataFrame(amounts / amounts.sum(axis=1, keepdims=True), columns=columns)
 
 
-def featurise_amounts(amounts: np.ndarray, labels: Iterable[str] | None = None) -> pd.DataFrame:
-    """Element amounts, (n, 86) in element_symbols() order -> DataFrame of the 81 features."""
+def featurise_amounts(
+    amounts: np.ndarray, labels: Iterable[str] | None = None, table: ElementTable | None = None
+) -> pd.DataFrame:
+    """Element amounts, (n, n_elements) in the table's order -> DataFrame of the 81 features."""
+    table = table or uci_table()
     amounts = np.asarray(amounts, dtype=float)
-    n_elements = len(element_symbols())
+    n_elements = len(table.symbols)
     if amounts.ndim != 2 or amounts.shape[1] != n_elements:
         raise FormulaError(f"amounts must have shape (n, {n_elements}), got {amounts.shape}")
     empty = np.flatnonzero((amounts > 0).sum(axis=1) == 0)
     if empty.size:
         raise FormulaError(f"row {int(empty[0])}: composition has no element with a positive amount")
-    check_properties_known(amounts, labels)
-    values = property_matrix()
+    check_properties_known(amounts, labels, table)
     blocks = [(amounts > 0).sum(axis=1, keepdims=True).astype(float)]
-    blocks += [_property_statistics(amounts, values[:, j]) for j in range(len(PROPERTIES))]
+    blocks += [_property_statistics(amounts, table.values[:, j]) for j in range(len(PROPERTIES))]
     return pd.DataFrame(np.hstack(blocks), columns=list(FEATURE_NAMES))
 
 
 HYDRATE_DOTS = "·•∙⋅"  # CuSO4·5H2O; a "." between digits is a decimal amount (YBa2Cu3O6.95)
-MAX_AMOUNT = 1000.0  # SuperCon's largest amount is 185; larger ones are typing errors
+MAX_AMOUNT = 1000.0  # the largest amount in the UCI data is 185; larger ones are typing errors
 MIN_AMOUNT = 1e-6
 
 
@@ -140,14 +144,14 @@ def _parts(formula: str) -> list[tuple[float, str]]:
     return parts
 
 
-def parse_formula(formula: str) -> dict[str, float]:
+def parse_formula(formula: str, table: ElementTable | None = None) -> dict[str, float]:
     """`Ba0.2La1.8Cu1O4` -> {'Ba': 0.2, 'La': 1.8, 'Cu': 1.0, 'O': 4.0}; an element without a number
     counts 1; a hydrate's parts add up (`CuSO4·5H2O` -> Cu 1, S 1, O 9, H 10)."""
     if not isinstance(formula, str):
         raise FormulaError(f"formula must be a string, got {type(formula).__name__}: {formula!r}")
     if not formula.strip():
         raise FormulaError("formula is empty: give a chemical formula such as 'YBa2Cu3O7'")
-    table = element_table()
+    known = set((table or uci_table()).symbols)
     amounts: dict[str, float] = {}
     for count, body in _parts(formula):
         try:
@@ -156,7 +160,7 @@ def parse_formula(formula: str) -> dict[str, float]:
             raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
         for species, amount in composition.items():
             symbol = getattr(species, "symbol", str(species))
-            if not isinstance(species, Element) or symbol not in table.index:
+            if not isinstance(species, Element) or symbol not in known:
                 raise FormulaError(f"formula {formula!r}: unknown element {symbol!r}")
             amounts[symbol] = amounts.get(symbol, 0.0) + count * float(amount)
     for symbol, amount in amounts.items():
@@ -165,7 +169,7 @@ def parse_formula(formula: str) -> dict[str, float]:
                 f"formula {formula!r}: amount {amount:g} of {symbol} is outside {MIN_AMOUNT:g} to {MAX_AMOUNT:g}"
             )
     for token in _SYMBOL_TOKEN.findall(formula):
-        if token in table.index and token not in amounts:
+        if token in known and token not in amounts:
             raise FormulaError(f"formula {formula!r}: element {token} has amount 0")
     if not amounts or sum(amounts.values()) <= 0:
         raise FormulaError(f"formula {formula!r} has no element with a positive amount")
@@ -177,22 +181,23 @@ def reading(amounts: Mapping[str, float]) -> str:
     return " ".join(f"{symbol}{amount:g}" for symbol, amount in amounts.items())
 
 
-def amounts_vector(composition: Mapping[str, float]) -> np.ndarray:
-    symbols = element_symbols()
-    vector = np.zeros(len(symbols))
+def amounts_vector(composition: Mapping[str, float], table: ElementTable | None = None) -> np.ndarray:
+    table = table or uci_table()
+    vector = np.zeros(len(table.symbols))
     for symbol, amount in composition.items():
-        vector[symbols.index(symbol)] = amount
+        vector[table.index(symbol)] = amount
     return vector
 
 
-def featurise_formulas(formulas: Iterable[str]) -> pd.DataFrame:
-    """Formulas -> one row each of the 81 features and the 86 element fractions, every column of every
-    feature set (index = the formulas as given)."""
+def featurise_formulas(formulas: Iterable[str], table: ElementTable | None = None) -> pd.DataFrame:
+    """Formulas -> one row each of the 81 features and every element's atom fraction, every column of
+    every feature set (index = the formulas as given)."""
+    table = table or uci_table()
     formulas = list(formulas)
     if not formulas:
         raise FormulaError("no formula given")
-    matrix = np.vstack([amounts_vector(parse_formula(f)) for f in formulas])
-    features = featurise_amounts(matrix, labels=[f"formula {f!r}" for f in formulas])
-    frame = pd.concat([features, element_fractions(matrix)], axis=1)
+    matrix = np.vstack([amounts_vector(parse_formula(f, table), table) for f in formulas])
+    features = featurise_amounts(matrix, labels=[f"formula {f!r}" for f in formulas], table=table)
+    frame = pd.concat([features, element_fractions(matrix, table)], axis=1)
     frame.index = pd.Index(formulas, name="formula")
     return frame

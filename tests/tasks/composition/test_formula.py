@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from physml.errors import FormulaError
-from physml.tasks.supercon.elements import element_symbols
-from physml.tasks.supercon.formula import (
+from physml.tasks.composition.elements import element_symbols
+from physml.tasks.composition.formula import (
     FEATURE_NAMES,
     FEATURE_SETS,
     FRACTION_NAMES,
