@@ -38,6 +38,20 @@ def projects_dir(name: str | None = None) -> Path:
     return next((folder / name for folder in folders if (folder / name).is_dir()), folders[-1] / name)
 
 
+def read_mapping(path: Path, not_found: str, shape: str) -> dict:
+    """A YAML file that must hold a mapping: ConfigError `not_found` when the file is missing, and one
+    naming the file when it is not YAML or not a mapping (`shape` says what it should hold)."""
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(not_found) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: {shape}")
+    return tree
+
+
 def deep_merge(base: dict, update: dict) -> dict:
     merged = copy.deepcopy(base)
     for key, value in update.items():

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ray import tune
 
+from physml.config.core import read_mapping
 from physml.errors import ConfigError
 from physml.tasks.base import MODES, Task
 from physml.tuning.options import SEARCHES
@@ -133,14 +133,8 @@ def load_search_spec(task: Task, kind: str, path: str | Path | None = None) -> S
 
 def read_spec(path: Path) -> dict[str, Any]:
     """The spec file's YAML: a mapping of known top-level keys."""
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"search spec not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(tree, dict):
-        raise ConfigError(f"{path}: a search spec is a mapping (model, metric, grid/bayes/pbt sections)")
+    shape = "a search spec is a mapping (model, metric, grid/bayes/pbt sections)"
+    tree = read_mapping(path, f"search spec not found: {path}", shape)
     check_keys(path, "", tree, TOP_KEYS)
     return tree
 

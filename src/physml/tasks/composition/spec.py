@@ -21,8 +21,7 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import yaml
-
+from physml.config.core import read_mapping
 from physml.errors import ConfigError
 
 SPEC_FILE = "task.yaml"
@@ -61,14 +60,8 @@ def load_spec(folder: str | Path) -> CompositionSpec:
     """The checked spec of the task in `folder`; a ConfigError naming the file and field otherwise."""
     folder = Path(folder)
     path = folder / SPEC_FILE
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found (a composition task's folder holds task.yaml)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(tree, dict):
-        raise ConfigError(f"{path}: must be a mapping of fields (name, data, composition, target, kind, metric, ...)")
+    not_found = f"{path}: not found (a composition task's folder holds task.yaml)"
+    tree = read_mapping(path, not_found, "must be a mapping of fields (name, data, composition, target, kind, ...)")
     known = {f.name for f in fields(CompositionSpec)} - {"folder"}
     for key, value in tree.items():
         if key not in known:
