@@ -13,11 +13,10 @@ from physml.tracking.models import load_logged_model
 
 
 class Constant(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: list[int], params=None) -> list[float]:
         return [0.0] * len(model_input)
 
 
-@pytest.mark.filterwarnings("ignore:Add type hints:UserWarning")
 def test_a_model_of_another_task_is_named_as_such(tracking):
     mlflow.set_experiment("test-model-task")
     with mlflow.start_run(tags={"task": "galaxy", "model": "cnn"}):

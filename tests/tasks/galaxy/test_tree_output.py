@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from physml.tasks import get_task
-from physml.tasks.galaxy.cnn import build_cnn, conv_layer_names, output_kind
+from physml.tasks.galaxy.cnn import build_cnn, conv_layer_names
 from physml.tasks.galaxy.gz2_tree import GZ2
+from physml.tasks.galaxy.targets import TARGETS
 from physml.tasks.galaxy.tree_output import DecisionTreeFractions, question_order
 
 
@@ -34,7 +35,7 @@ def test_any_logits_give_fractions_that_sum_as_the_tree_says():
 
 def test_a_net_with_the_tree_output_saves_and_loads(tmp_path):
     config = get_task("galaxy").load_config(preset="quick")
-    net = build_cnn(60, 37, config.model, output_kind("regression", True))
+    net = build_cnn(60, 37, config.model, TARGETS["regression"].output(True))
     images = np.random.default_rng(1).integers(0, 256, size=(8, 60, 60, 3)).astype("float32")
     net.save(tmp_path / "net.keras")
     again = keras.models.load_model(tmp_path / "net.keras")
@@ -54,8 +55,8 @@ def test_every_logit_gets_a_gradient():
 
 
 def test_the_tree_output_is_for_the_vote_fractions_only():
-    assert output_kind("classes4", True) == "softmax" and output_kind("classes5", True) == "softmax"
-    assert output_kind("regression", False) == "sigmoid" and output_kind("regression", True) == "tree"
+    assert TARGETS["classes4"].output(True) == "softmax" and TARGETS["classes5"].output(True) == "softmax"
+    assert TARGETS["regression"].output(False) == "sigmoid" and TARGETS["regression"].output(True) == "tree"
     strong = get_task("galaxy").load_config(preset="strong")  # physml's recipe: the tree's output for the votes
     assert strong.model.tree_output and strong.data.target == "classes4"
 
@@ -71,5 +72,5 @@ def test_the_votes_preset_is_strong_training_for_the_vote_fractions():
     assert votes.train == dataclasses.replace(strong.train, epochs=120) and votes.evaluation == strong.evaluation
     assert len(votes.model.filters) == len(votes.model.kernel_sizes) == 4 and votes.model.dense_layers == 2
     assert (strong.model.dropout, votes.model.dropout) == (0.3, 0.1)
-    built = build_cnn(60, 37, votes.model, output_activation=output_kind("regression", votes.model.tree_output))
+    built = build_cnn(60, 37, votes.model, output_activation=TARGETS["regression"].output(votes.model.tree_output))
     assert built.output_shape == (None, 37) and len(conv_layer_names(built)) == 4

@@ -62,14 +62,6 @@ def build_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
-def output_kind(target: str, tree_output: bool) -> str:
-    """The output layer build_cnn gets: softmax over classes; for the vote fractions (regression) a
-    sigmoid each, or "tree": the decision tree's normalisation (model.tree_output)."""
-    if target != "regression":
-        return "softmax"
-    return "tree" if tree_output else "sigmoid"
-
-
 def averaged(nets: list[keras.Model]) -> keras.Model:
     """One model whose output is the mean of the nets' outputs (a seed ensemble), saved and served as
     a single .keras file; each net keeps its own name (build_cnn's `name`) inside it."""

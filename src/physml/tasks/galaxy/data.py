@@ -21,6 +21,7 @@ from physml.errors import DataValidationError
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.gz2_tree import GZ2, MORPHOLOGY, OTHER
 from physml.tasks.galaxy.manifest import scan
+from physml.tasks.galaxy.targets import TARGETS, galaxy_target
 
 DATA_FOLDER = "galaxy_zoo"
 LABELS_FILE = "training_solutions_rev1.csv"
@@ -171,7 +172,7 @@ def morphology_labels(votes: pd.DataFrame, target: str) -> tuple[np.ndarray, lis
     probs = GZ2.class_probabilities(votes, include_other=True)
     names = list(MORPHOLOGY) + [OTHER]
     labels = probs.to_numpy().argmax(axis=1)
-    if target == "classes4":
+    if not TARGETS[target].keeps_other:
         keep = labels != names.index(OTHER)
         return labels[keep], names[:-1], keep
     return labels, names, np.ones(len(labels), dtype=bool)
@@ -199,13 +200,7 @@ def prepare(config: GalaxyConfig, catalogue: GalaxyCatalogue, progress: bool = T
 
     labels, names, keep = morphology_labels(catalogue.votes, config.data.target)
     votes = catalogue.votes[keep]
-    if config.data.target == "regression":
-        targets = votes[GZ2.columns].to_numpy(dtype="float32")
-    elif config.train.soft_labels:  # the tree's probabilities of the kept classes, summing to 1 per galaxy
-        probs = GZ2.class_probabilities(votes, include_other=True)[names].to_numpy(dtype="float32")
-        targets = probs / probs.sum(axis=1, keepdims=True)
-    else:
-        targets = np.eye(len(names), dtype="float32")[labels]
+    targets = galaxy_target(config).targets(votes, labels, names, config.train.soft_labels)
     hashes = list(np.asarray(catalogue.image_hashes)[keep]) if catalogue.image_hashes else None
     paths = list(catalogue.image_paths[keep])
     images = decoded_images(paths, config.data.crop, config.data.size, progress=progress, hashes=hashes)

@@ -7,21 +7,18 @@ from __future__ import annotations
 import keras
 import mlflow
 import numpy as np
-import pandas as pd
 
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
 from physml.evaluation.calibration import Calibration, ece_change
-from physml.evaluation.metrics import rmse
 from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names, member_nets
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet
-from physml.tasks.galaxy.gz2_tree import GZ2
 from physml.tasks.galaxy.preprocess import dihedral_views, net_outputs
+from physml.tasks.galaxy.targets import ID_COLUMN, galaxy_target
 from physml.tracking.runs import log_figure
 
-ID_COLUMN = "GalaxyID"
 ITEMS = "galaxies"
 
 
@@ -36,9 +33,9 @@ def log_classification_report(
     names = data.class_names
     outputs = net_outputs(model, images, config.evaluation.tta)
     metrics: dict[str, float] = {}
-    if config.data.target == "regression":
-        metrics["test_rmse"] = vote_rmse(data.targets[test], outputs)  # the Kaggle metric
-        log_votes(data.ids[test], outputs)
+    target = galaxy_target(config)
+    metrics.update({f"test_{key}": value for key, value in target.scores(data.targets[test], outputs).items()})
+    target.log_predictions(data.ids[test], outputs)
     raw = unc.class_probabilities(config, outputs)
     probs = unc.calibrated(raw, calibration)
     metrics.update(cls.classification_metrics(y_true, probs, names))
@@ -63,19 +60,6 @@ def log_classification_report(
     return metrics
 
 
-def vote_rmse(targets: np.ndarray, outputs: np.ndarray) -> float:
-    """RMSE over every galaxy's 37 vote fractions at once (the Kaggle metric)."""
-    return float(rmse(np.ravel(targets), np.ravel(outputs)))
-
-
-def log_votes(ids: np.ndarray, outputs: np.ndarray) -> None:
-    """predictions/test_votes.csv: every test galaxy's 37 predicted vote fractions in Kaggle's
-    submission layout (GalaxyID, Class1.1, ...), so runs on the same split compare galaxy by galaxy."""
-    table = pd.DataFrame(outputs, columns=GZ2.columns)
-    table.insert(0, ID_COLUMN, ids)
-    mlflow.log_text(table.sort_values(ID_COLUMN).to_csv(index=False, float_format="%.6f"), "predictions/test_votes.csv")
-
-
 def member_metrics(
     config: GalaxyConfig, model: keras.Model, images: np.ndarray, y_true: np.ndarray, targets: np.ndarray
 ) -> dict[str, float]:
@@ -87,8 +71,8 @@ def member_metrics(
     metrics = {}
     for k, net in enumerate(nets):
         outputs = net_outputs(net, images, config.evaluation.tta)
-        if config.data.target == "regression":
-            metrics[f"member{k + 1}/test_rmse"] = vote_rmse(targets, outputs)
+        scores = galaxy_target(config).scores(targets, outputs)
+        metrics.update({f"member{k + 1}/test_{key}": value for key, value in scores.items()})
         probs = unc.class_probabilities(config, outputs)
         metrics[f"member{k + 1}/test_accuracy"] = float((probs.argmax(axis=1) == y_true).mean())
     return metrics

@@ -27,20 +27,14 @@ from physml.evaluation.calibration import Calibration
 from physml.models.callbacks import EpochReporter, as_hook_list, extra_state, restore_net
 from physml.models.checkpoints import Checkpoints
 from physml.tasks.base import RunResult
-from physml.tasks.galaxy.cnn import (
-    averaged,
-    build_cnn,
-    compile_classifier,
-    compile_regressor,
-    focal_alpha,
-    output_kind,
-)
+from physml.tasks.galaxy.cnn import averaged, build_cnn
 from physml.tasks.galaxy.config import GalaxyConfig
 from physml.tasks.galaxy.data import GalaxySet, training_input
 from physml.tasks.galaxy.images import evaluation_dataset, stronger_augmentation, training_dataset
 from physml.tasks.galaxy.model import network_input
 from physml.tasks.galaxy.preprocess import RAW_SIZE, decode_jpeg, net_outputs
-from physml.tasks.galaxy.report import log_classification_report, vote_rmse
+from physml.tasks.galaxy.report import log_classification_report
+from physml.tasks.galaxy.targets import galaxy_target
 from physml.tasks.galaxy.uncertainty import calibrate, part_images
 from physml.tracking.epochs import EpochMetricLog
 from physml.tracking.models import log_task_model
@@ -117,7 +111,7 @@ def build_member(config: GalaxyConfig, data: GalaxySet, member: EnsembleMember) 
         config.data.input_size,
         data.targets.shape[1],
         config.model,
-        output_kind(config.data.target, config.model.tree_output),
+        galaxy_target(config).output(config.model.tree_output),
         name=f"galaxy_cnn_{member.label}" if member.ensemble else "galaxy_cnn",
         prefix=f"m{member.index + 1}_" if member.index else "",  # member 1's layers keep the single net's names
     )
@@ -127,13 +121,9 @@ def compile_cnn(model: keras.Model, config: GalaxyConfig, data: GalaxySet) -> tu
     """Compile the net for the target; the validation metric that picks the best epoch, and its direction."""
     train_rows = data.split["train"]
     steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
-    if config.data.target == "regression":
-        compile_regressor(model, config.train, steps_per_epoch)
-        return "val_rmse", "min"
-    alpha = focal_alpha(data.labels[train_rows], len(data.class_names), config.train.class_weighted)
-    mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
-    compile_classifier(model, config.train, alpha, steps_per_epoch)
-    return "val_accuracy", "max"
+    target = galaxy_target(config)
+    target.compile(model, config.train, data.labels[train_rows], len(data.class_names), steps_per_epoch)
+    return target.monitor
 
 
 def fit_datasets(config: GalaxyConfig, data: GalaxySet, seed: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
@@ -243,12 +233,7 @@ def log_fit(
             f"{prefix}best_{monitor}": float(scores[best_epoch - 1]),
         }
     )
-    panels = {"loss": ("loss", "val_loss")}
-    panels.update(
-        {"rmse": ("rmse", "val_rmse")}
-        if config.data.target == "regression"
-        else {"accuracy": ("accuracy", "val_accuracy", "top2", "val_top2")}
-    )
+    panels = {"loss": ("loss", "val_loss"), **galaxy_target(config).curves}
     title = f"{net.label + ': ' if net.ensemble else ''}best epoch {best_epoch} ({monitor})"
     curves = f"plots/training_curves_{net.label}.png" if net.ensemble else "plots/training_curves.png"
     log_figure(plots.history_panels(history, panels, title), curves)
@@ -273,11 +258,9 @@ def fit_members(
     val_rows = data.split["val"]
     # scored on one view, as Keras scores validation during fit
     outputs = model.predict(part_images(config, data, "val"), batch_size=256, verbose=0)
-    if config.data.target == "regression":
-        score = {"best_val_rmse": vote_rmse(data.targets[val_rows], outputs)}
-    else:
-        score = {"best_val_accuracy": float((outputs.argmax(axis=1) == data.labels[val_rows]).mean())}
-    mlflow.log_metrics({"fit_seconds": time.perf_counter() - started, **score})
+    target = galaxy_target(config)
+    score = target.validation(data.targets[val_rows], data.labels[val_rows], outputs)
+    mlflow.log_metrics({"fit_seconds": time.perf_counter() - started, f"best_{target.monitor[0]}": score})
     return model
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import pandas as pd
 
 from physml.evaluation.calibration import Calibration, fit_calibration
 from physml.evaluation.conformal import conformal_sets, set_metrics
@@ -20,6 +19,7 @@ from physml.tasks.galaxy.data import GalaxySet
 from physml.tasks.galaxy.gz2_tree import GZ2
 from physml.tasks.galaxy.images import centre_crop
 from physml.tasks.galaxy.preprocess import net_outputs
+from physml.tasks.galaxy.targets import galaxy_target
 
 AGREEMENT = (0.5, 0.8, 0.9)  # the decision tree's probability of a galaxy's top class, at least
 BATCH = 256
@@ -32,10 +32,7 @@ def part_images(config: GalaxyConfig, data: GalaxySet, part: str) -> np.ndarray:
 
 def class_probabilities(config: GalaxyConfig, outputs: np.ndarray) -> np.ndarray:
     """Softmax outputs as they are; predicted vote fractions turned into the 5 tree-derived classes."""
-    if config.data.target != "regression":
-        return outputs
-    fractions = pd.DataFrame(np.clip(outputs, 0, 1), columns=GZ2.columns)
-    return GZ2.class_probabilities(fractions, include_other=True).to_numpy()
+    return galaxy_target(config).probabilities(outputs)
 
 
 def raw_probabilities(config: GalaxyConfig, model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -45,7 +42,7 @@ def raw_probabilities(config: GalaxyConfig, model: keras.Model, images: np.ndarr
 def calibrate(config: GalaxyConfig, model: keras.Model, data: GalaxySet) -> Calibration | None:
     """evaluation.calibration (matrix or temperature scaling) fitted on the calibration part, for a
     softmax target (the regression target's vote fractions are not a softmax); None for `none`."""
-    if config.data.target == "regression" or config.evaluation.calibration == "none":
+    if not galaxy_target(config).calibrated or config.evaluation.calibration == "none":
         return None
     probs = raw_probabilities(config, model, part_images(config, data, "calibration"))
     return fit_calibration(probs, data.labels[data.split["calibration"]], config.evaluation.calibration)

@@ -19,7 +19,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     features = featurise_formulas(args.formula)
     if needs_tracking_server(args.model):  # a fresh embedded server would hold no model: never start one
         mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, autostart=False))
-    model = load_logged_model(args.model)
+    model = load_logged_model(args.model, task="supercon")
     columns = model.metadata.get_input_schema().input_names()
     predictions = pd.DataFrame(model.predict(features[columns].reset_index(drop=True)))
     data = known_materials(args.data_dir)
