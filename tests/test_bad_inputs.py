@@ -210,6 +210,14 @@ def set_cell(row: int, column: str, value: str):
             lambda f: rewrite(f / "unique_m.csv.gz", lambda frame: swap_compositions(frame)),
             "contradicts the composition in unique_m.csv.gz",
         ),
+        (
+            lambda f: rewrite(f / "unique_m.csv.gz", set_cell(2, "Cu", "-2")),
+            "unique_m.csv.gz row 3 (line 4), column 'Cu': amount -2 must be a finite number >= 0",
+        ),
+        (  # one edited row anywhere is found: every row is recomputed, not a sample
+            lambda f: rewrite(f / "unique_m.csv.gz", set_cell(99, "O", "13")),
+            "train.csv.gz row 100 (line 101)",
+        ),
     ],
 )
 def test_data_check_refuses_nonsense(supercon_copy, damage, message, capsys):

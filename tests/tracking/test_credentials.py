@@ -51,4 +51,19 @@ def test_credentials_are_never_printed_or_spooled(tracking, monkeypatch, tmp_pat
     monkeypatch.setenv("PHYSML_SERVER_WAIT_SECONDS", "1")
     assert cli.main(["compare", "supercon"]) == 2
     err = capsys.readouterr().err
-    assert "cannot reach the tracking server http://alice:***@127.0.0.1:9" in err and SECRET not in err, err
+    # the login went to MLflow's variables: the URI physml uses and names holds no user info
+    assert "cannot reach the tracking server http://127.0.0.1:9" in err and SECRET not in err, err
+
+
+def test_mlflows_own_view_run_lines_show_no_password(tracking, supercon_dir, monkeypatch, capsys):
+    """With -v, MLflow prints "View run ... at: <tracking URI>" itself: physml hands it the URI without
+    the user info (the login goes through MLFLOW_TRACKING_USERNAME/PASSWORD instead)."""
+    from physml.cli import main
+
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", with_password(tracking))
+    args = ["--model", "linear", "--preset", "quick", "--experiment", "test-credentials-view-run"]
+    assert main(["-v", "supercon", "train", *args, "--data-dir", str(supercon_dir), "--no-register"]) == 0
+    out, err = capsys.readouterr()
+    assert "View run" in out and SECRET not in out + err

@@ -310,12 +310,27 @@ def checked_uri(uri: str, origin: str) -> str:
     return uri
 
 
+def credentials_to_environment(uri: str) -> str:
+    """An http(s) URI's user and password moved into MLflow's own variables (MLFLOW_TRACKING_USERNAME
+    and _PASSWORD, unless set) and the URI returned without them: MLflow writes the tracking URI into
+    its "View run ... at:" lines, so a password left in it would be printed."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or parts.password is None:
+        return uri
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
+    os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 def resolve_tracking_uri(explicit: str | None = None, autostart: bool = True, port: int = DEFAULT_PORT) -> str:
-    """--tracking-uri > $MLFLOW_TRACKING_URI > the running embedded server > start the embedded server."""
+    """--tracking-uri > $MLFLOW_TRACKING_URI > the running embedded server > start the embedded server.
+    Credentials in the URI go to MLflow's variables (credentials_to_environment)."""
     if explicit:
-        return checked_uri(explicit, "--tracking-uri")
+        return credentials_to_environment(checked_uri(explicit, "--tracking-uri"))
     if env := os.environ.get("MLFLOW_TRACKING_URI"):
-        return checked_uri(env, "MLFLOW_TRACKING_URI")
+        return credentials_to_environment(checked_uri(env, "MLFLOW_TRACKING_URI"))
     running = status()
     if running:
         return running.url

@@ -87,6 +87,15 @@ def set_cell(row, column, value):
     return edit
 
 
+def zero_row(row):
+    def edit(frame):
+        elements = [column for column in frame.columns if column not in ("critical_temp", "material")]
+        frame.loc[row, elements] = "0"
+        return frame
+
+    return edit
+
+
 @pytest.mark.parametrize(
     "stem, edit, message",
     [
@@ -126,6 +135,17 @@ def set_cell(row, column, value):
             "unique_m",
             lambda f: f.drop(columns=["material"]),
             "unique_m.csv: 87 columns, expected 88 (missing ['material'])",
+        ),
+        (
+            "unique_m",
+            set_cell(5, "O", "-1"),
+            "unique_m.csv row 6 (line 7), column 'O': amount -1 must be a finite number >= 0",
+        ),
+        ("unique_m", zero_row(8), "unique_m.csv: 1 row(s) have no element with a positive amount (rows 9)"),
+        (  # any row, not a sample: the composition of row 41 no longer gives its features
+            "unique_m",
+            set_cell(40, "Cu", "7"),
+            "train.csv row 41 (line 42), column 'wtd_mean_atomic_mass': 81.4567 contradicts the composition in unique_m.csv",
         ),
     ],
 )
