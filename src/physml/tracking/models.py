@@ -83,11 +83,14 @@ def needs_tracking_server(model_uri: str) -> bool:
 
 def logged_task(model_uri: str) -> str | None:
     """The task of the run that logged the model (its `task` tag); None when that cannot be told (a
-    model folder with no run, a run not on this server, no such model: loading says so)."""
+    model folder, which is read without a tracking server; a run not on this server; no such model:
+    loading says so)."""
     from mlflow import MlflowClient
 
     from physml.tracking import spool
 
+    if not needs_tracking_server(model_uri):
+        return None
     try:
         run_id = mlflow.models.get_model_info(model_uri).run_id
         return MlflowClient().get_run(run_id).data.tags.get("task") if run_id else None
