@@ -115,9 +115,8 @@ def test_compare_ranks_by_the_declared_direction(loop, mlflow_server, capsys):
         patch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
         assert main(["compare", loop["experiment"], "--metric", metric, "--top", "10", "--no-log"]) == 0
     ranked = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:] if line.strip()]
-    runs = MlflowClient(mlflow_server.url).search_runs(
-        [MlflowClient(mlflow_server.url).get_experiment_by_name(loop["experiment"]).experiment_id]
-    )
+    client = MlflowClient(mlflow_server.url)
+    runs = client.search_runs([client.get_experiment_by_name(loop["experiment"]).experiment_id])
     by_server = {r.info.run_id: r.data.metrics[metric] for r in runs if metric in r.data.metrics}
     assert len(ranked) == len(by_server) >= 3  # the two trials and the retrained best
     values = [by_server[run_id] for run_id in ranked]

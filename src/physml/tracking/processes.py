@@ -44,17 +44,21 @@ def gone(pid: int, started: str) -> bool:
     return bool(started and now and now != started)  # the pid now belongs to another process
 
 
+def local_pid(tags: dict[str, str]) -> int | None:
+    """The pid of a run opened on this host, in this pid namespace; None for any other run."""
+    if tags.get(HOST) != socket.gethostname() or tags.get(PID_NAMESPACE, "") != pid_namespace():
+        return None
+    pid = tags.get(PID, "")
+    return int(pid) if pid.isdigit() else None
+
+
 def ours_and_gone(tags: dict[str, str]) -> bool:
     """A run opened on this host, in this pid namespace, by a process that is gone."""
-    if tags.get(HOST) != socket.gethostname() or tags.get(PID_NAMESPACE, "") != pid_namespace():
-        return False
-    pid = tags.get(PID, "")
-    return pid.isdigit() and int(pid) != os.getpid() and gone(int(pid), tags.get(PID_START, ""))
+    pid = local_pid(tags)
+    return pid is not None and pid != os.getpid() and gone(pid, tags.get(PID_START, ""))
 
 
 def alive_here(tags: dict[str, str]) -> bool:
     """A run opened on this host, in this pid namespace, by a process that still runs."""
-    if tags.get(HOST) != socket.gethostname() or tags.get(PID_NAMESPACE, "") != pid_namespace():
-        return False
-    pid = tags.get(PID, "")
-    return pid.isdigit() and not gone(int(pid), tags.get(PID_START, ""))
+    pid = local_pid(tags)
+    return pid is not None and not gone(pid, tags.get(PID_START, ""))
