@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -17,3 +18,4 @@ class RunResult:
     registered_name: str | None = None
     registered_version: str | None = None
     diverged: bool = False
+    predictions: Any = None  # the test part's predictions, in its row order, where a task keeps them

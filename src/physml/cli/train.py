@@ -69,7 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\npublished figures on this split (projects/{task.name}/anchors.yaml):")
         for anchor in anchors:
             model = f"{anchor.model} " if anchor.model else ""
-            print(f"  {model}{anchor.metric} {anchor.value:g}  {anchor.source}")
+            print(f"  {model}{anchor.metric} {anchor.shown}  {anchor.source}")
     for result in results:  # what a person reads first, from the run's logged numbers
         if result.run_id and not result.diverged:
             report = log_run_report(task, result.run_id, task.anchors_for(config, [result]))

@@ -171,6 +171,11 @@ def load_config(
     overrides: list[str] | dict[str, Any] | None = None,
 ) -> T:
     """Defaults from the YAML file at `path`, then the preset, then overrides (dotted keys)."""
+    return config_from_tree(cls, read_config_tree(path), path, preset, overrides)
+
+
+def read_config_tree(path: str | Path) -> dict:
+    """A config YAML file as a dict; a missing or broken file is one ConfigError naming it."""
     path = Path(path)
     try:
         tree = yaml.safe_load(path.read_text()) or {}
@@ -178,6 +183,19 @@ def load_config(
         raise ConfigError(f"config file not found: {path} (set PHYSML_PROJECTS_DIR or --config)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: must be a mapping of config keys")
+    return tree
+
+
+def config_from_tree(
+    cls: type[T],
+    tree: dict,
+    path: str | Path,
+    preset: str | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> T:
+    """`tree` (read from `path`, or merged from several files) with the preset, then the overrides."""
     if preset:
         presets = tree.get("presets", {})
         if preset not in presets:

@@ -296,9 +296,7 @@ def anchor_table(comparison: Comparison, groups: list[SeedGroup]) -> tuple[list[
             interval = "" if math.isnan(sd) else f" [{low:.4g}, {high:.4g}]"
             described = ", ".join(f"{k}={v}" for k, v in best.key.items())
             cells = [f"{mean:.4g}{interval}", described, str(len(best.values(anchor.metric)))]
-        rows.append(
-            [anchor.source, anchor.model or "any", anchor.split or "any", anchor.metric, f"{anchor.value:g}", *cells]
-        )
+        rows.append([anchor.source, anchor.model or "any", anchor.split or "any", anchor.metric, anchor.shown, *cells])
     return header, rows
 
 

@@ -53,7 +53,7 @@ def markdown(task: Task, run, anchors: list[Anchor], plots: list[str]) -> str:
         lines += ["| source | metric | published | this run |", "|---|---|---|---|"]
         for anchor in anchors:
             mine = f"{metrics[anchor.metric]:.4g}" if anchor.metric in metrics else "not logged"
-            lines.append(f"| {anchor.source} | {anchor.metric} | {anchor.value:g} | {mine} |")
+            lines.append(f"| {anchor.source} | {anchor.metric} | {anchor.shown} | {mine} |")
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(plot).stem}]({plot})" for plot in plots]
     return "\n".join(lines) + "\n"

@@ -7,14 +7,20 @@ installed package, or in a folder on the Python path with its own `*.dist-info/e
     mytask = "mypackage.task:MyTask"
 
 An entry point names a `physml.tasks.base.Task` subclass (or an instance of one).
+
+A composition task needs neither: a folder holding task.yaml in one of the projects folders
+($PHYSML_PROJECTS_DIR, colon-separated, then physml's projects/) is registered as it is
+(tasks/composition/task.py); an entry point of the same name wins.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from importlib.metadata import entry_points
 
+from physml.config.core import projects_dirs
 from physml.errors import PhysmlError
 from physml.tasks.base import Task
 
@@ -23,11 +29,29 @@ GROUP = "physml.tasks"
 
 def registered() -> dict[str, Task]:
     """Every registered task by name, sorted (found again whenever sys.path changes)."""
-    return _registered(tuple(sys.path))
+    return _registered(tuple(sys.path), os.environ.get("PHYSML_PROJECTS_DIR", ""), str(projects_dirs()[-1]))
 
 
 @lru_cache(maxsize=4)
-def _registered(_path: tuple[str, ...]) -> dict[str, Task]:
+def _registered(_path: tuple[str, ...], _projects: str, _own: str) -> dict[str, Task]:
+    found = entry_point_tasks()
+    try:
+        folders = composition_tasks()
+    except PhysmlError as exc:  # a broken task.yaml: the other tasks still work, and it says why
+        print(f"physml: warning: {exc}", file=sys.stderr)
+        folders = {}
+    for name, task in folders.items():
+        found.setdefault(name, task)
+    return dict(sorted(found.items()))
+
+
+def composition_tasks() -> dict[str, Task]:
+    from physml.tasks.composition.task import tasks_in
+
+    return tasks_in(projects_dirs())
+
+
+def entry_point_tasks() -> dict[str, Task]:
     found: dict[str, Task] = {}
     for point in entry_points(group=GROUP):
         if point.name in found:  # the same distribution seen twice on the path
@@ -45,7 +69,7 @@ def _registered(_path: tuple[str, ...]) -> dict[str, Task]:
             print(f"physml: warning: entry point {point.name!r} names task {task.name!r}; ignored", file=sys.stderr)
             continue
         found[task.name] = task
-    return dict(sorted(found.items()))
+    return found
 
 
 def task_names() -> list[str]:

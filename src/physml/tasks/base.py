@@ -56,6 +56,12 @@ class Anchor:
     split: str = ""
     model: str = ""
     note: str = ""
+    std: float | None = None  # the spread the source reports (Matbench: the population std over its folds)
+
+    @property
+    def shown(self) -> str:
+        """The value as printed: `0.3463 ± 0.0088` where a spread is reported."""
+        return f"{self.value:g} ± {self.std:g}" if self.std else f"{self.value:g}"
 
 
 class Task:

@@ -28,7 +28,10 @@ def make_gbm(params: GBMParams, seed: int) -> XGBRegressor:
         reg_lambda=params.reg_lambda,
         reg_alpha=params.reg_alpha,
         early_stopping_rounds=params.early_stopping_rounds or None,
-        eval_metric="rmse",
+        objective=f"reg:{params.objective}",
+        # one metric, reported each round (val_rmse or val_mae) and read by early stopping: a list of two
+        # breaks set_params after the fit in xgboost 3.2 ("Unknown metric function ['rmse', 'mae']")
+        eval_metric="mae" if params.objective == "absoluteerror" else "rmse",
         tree_method="hist",
         random_state=seed,
         n_jobs=-1,

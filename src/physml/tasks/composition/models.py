@@ -42,6 +42,7 @@ class ModelSpec:
     members: Callable[[Any], list[str]] | None = None  # a stack: the single models it blends
     # its last epoch already logged the final model's val_rmse (same part, same weights)
     logs_final_validation: bool = False
+    in_all: bool = True  # trained by `--model all` (and can be an ensemble's member)
 
 
 def build_linear(config):
@@ -150,6 +151,18 @@ def fit_ensemble(config, regressor, X, y, validation, hooks, checkpoints, split)
     regressor.beats_best_member_ = beats
 
 
+def build_hurdle(config):
+    from physml.tasks.composition.hurdle import make_hurdle
+
+    return make_hurdle(config)
+
+
+def fit_hurdle(config, regressor, X, y, validation, hooks, checkpoints, split) -> None:
+    from physml.tasks.composition.hurdle import fit_hurdle as fit
+
+    fit(regressor, X, y, validation, hooks, config.gbm.report_every)
+
+
 def prefixed(hook, name: str):
     """The per-epoch hook with each metric named `name/metric` (an ensemble's members share a run)."""
     return lambda epoch, metrics: hook(epoch, {f"{name}/{key}": value for key, value in metrics.items()})
@@ -176,12 +189,15 @@ MODELS: dict[str, ModelSpec] = {
         curve=dnn_curve,
         logs_final_validation=True,
     ),
+    # zero or not, then how much (hurdle.py): for a target that is exactly 0 on many rows; gbm's settings
+    "hurdle": ModelSpec(build_hurdle, fit_hurdle, "PermutationExplainer", (*LOADING, "xgboost"), in_all=False),
     # stacks single models (ensemble.py); asked for by name, as it refits its members
     "ensemble": ModelSpec(
         build_ensemble, fit_ensemble, "PermutationExplainer", members=lambda config: list(config.ensemble.members)
     ),
 }
-SINGLE_MODELS = tuple(name for name, spec in MODELS.items() if spec.members is None)
+CLASSIFIERS = ("linear", "gbm")  # what a classification task trains (the dense net and the stack regress only)
+SINGLE_MODELS = tuple(name for name, spec in MODELS.items() if spec.members is None and spec.in_all)
 EPOCHS_KEYS = {name: spec.epochs_key for name, spec in MODELS.items() if spec.epochs_key}
 RESUMABLE = tuple(name for name, spec in MODELS.items() if spec.resumable)
 
@@ -196,3 +212,26 @@ def requirements_of(config, model: str) -> tuple[str, ...]:
     """What loading `model` imports: its own list, or the union of its members' lists."""
     names = members_of_model(config, model) or [model]
     return tuple(dict.fromkeys(name for member in names for name in MODELS[member].requirements))
+
+
+def validate_model_settings(config, models) -> None:
+    """Rules across a config's model sections (each key's own range is on its field): registered names
+    only for `models`, an ensemble of two or more different single models, no 1-fold cross-fitting."""
+    from physml.config.core import check
+
+    members = config.ensemble.members
+    check(
+        [
+            (
+                set(config.registry.names) <= set(models),
+                "registry.names",
+                f"a mapping from {tuple(models)} to model names",
+            ),
+            (
+                len(members) >= 2 and len(set(members)) == len(members) and set(members) <= set(SINGLE_MODELS),
+                "ensemble.members",
+                f"two or more different models of {', '.join(SINGLE_MODELS)}",
+            ),
+            (config.gbm.folds != 1, "gbm.folds", "0 (one model) or the number of cross-fitted models (2 or more)"),
+        ]
+    )

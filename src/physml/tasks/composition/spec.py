@@ -1,8 +1,8 @@
 """A composition task described as data: `task.yaml` in the task's folder (no Python).
 
-    name: expt_gap
+    name: band_gap
     description: experimental band gap from composition (Matbench v0.1)
-    data: matbench/matbench_expt_gap.csv.gz   # under the data root
+    data: gaps/band_gaps.csv.gz               # under the data root
     id: mbid                                  # optional: a column naming each row
     composition: composition                  # the formula column
     target: gap expt
@@ -10,6 +10,7 @@
     metric: mae                               # the headline; the kind declares its metrics' directions
     folds: fold                               # optional: official outer test folds
     units: eV
+    label: gap                                # optional: the target's short name (plots, served output)
 
 `load_spec(folder)` reads and checks it: a missing or wrong field is one line naming the file and
 the field. Everything else a task needs (models, presets, search spaces) defaults in the kind.
@@ -47,6 +48,7 @@ class CompositionSpec:
     id: str | None = None  # a column naming each row (Matbench's mbid)
     folds: str | None = None  # a column of official outer test folds (0..k-1)
     units: str = ""
+    label: str | None = None  # a short name of the target (the served model's output column); default: target
 
     @property
     def metrics(self) -> dict[str, str]:

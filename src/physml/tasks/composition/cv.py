@@ -1,0 +1,123 @@
+"""`physml <task> cv`: the task's outer folds, nested as Matbench's protocol asks.
+
+For each outer fold k the test part is the rows of fold k and every choice is made on the other rows:
+the validation part (early stopping) and the calibration part (conformal intervals, probability
+calibration) are carved out of them, the threshold comes from them, and the test fold only scores.
+One parent MLflow run holds the protocol: a child run per fold (a full run of the kind, scored on its
+fold), the per-fold metric at step k, its mean and population std (Matbench's figures, under the
+metric's own name so `compare --anchors` sets them beside the leaderboard's), and predictions.csv
+(id, fold, target, prediction). Without a `folds` column the folds are seeded KFold
+(StratifiedKFold for classification), as Matbench made its own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold
+from tqdm.auto import tqdm
+
+from physml.run_result import RunResult
+from physml.tasks.composition.split import fit_parts
+from physml.tracking.lineage import log_config, log_environment
+from physml.tracking.runs import standard_tags, task_run
+
+PROTOCOL_SPLIT = "matbench-v0.1"  # what a task with official folds names its protocol (anchors' split)
+SEEDED_FOLDS = 5
+
+
+@dataclass
+class CvResult:
+    parent_run_id: str
+    metric: str
+    per_fold: list[float]
+    predictions: pd.DataFrame
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.per_fold))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.per_fold))  # population std (ddof=0), as Matbench reports
+
+
+def outer_folds(task, data, seed: int) -> tuple[str, list[np.ndarray]]:
+    """(the protocol's name, each fold's test rows): the data's fold column, or seeded (Stratified)KFold."""
+    if data.folds is not None:
+        folds = data.folds.to_numpy()
+        return PROTOCOL_SPLIT, [np.flatnonzero(folds == k) for k in np.unique(folds)]
+    splitter = (StratifiedKFold if task.spec.kind == "classification" else KFold)(
+        SEEDED_FOLDS, shuffle=True, random_state=seed
+    )
+    rows = np.arange(len(data.target))
+    return f"kfold{SEEDED_FOLDS}-seed{seed}", [test for _, test in splitter.split(rows, data.target)]
+
+
+def fold_run(task, config, model: str, data, fold: int, test_rows: np.ndarray, protocol: str) -> RunResult:
+    """One outer fold as a child run: fit on the other rows, score on `test_rows`."""
+    fit_rows = np.setdiff1d(np.arange(len(data.target)), test_rows)
+    parts = fit_parts(fit_rows, test_rows, "grouped", config.data, config.seed, data.groups)
+    split = task.cut(config, data, parts, f"{protocol} fold {fold}")
+    tags = {**standard_tags(task.name, model, config.preset), "cv.fold": str(fold), "cv.protocol": protocol}
+    with task_run(config.experiment, f"{model}-fold{fold}", tags):
+        log_config(config)
+        log_environment()
+        mlflow.log_param("cv.fold", fold)
+        return task.train(config, model, data, split=split)
+
+
+def run_cv(task, config, model: str, data, only: list[int] | None = None) -> CvResult:
+    """The protocol under one parent run (module docstring); `only` runs just those folds (a smoke test)."""
+    protocol, folds = outer_folds(task, data, config.seed)
+    metric = task.spec.metric
+    tags = {**standard_tags(task.name, model, config.preset), "cv.protocol": protocol}
+    with task_run(config.experiment, f"cv-{model}", tags) as parent:
+        mlflow.log_params({"model": model, "split": protocol, "cv.folds": len(folds), "seed": config.seed})
+        per_fold, frames = [], []
+        chosen = [k for k in range(len(folds)) if only is None or k in only]
+        for k in tqdm(chosen, desc=f"{task.name} cv ({model})", unit="fold"):
+            result = fold_run(task, config, model, data, k, folds[k], protocol)
+            value = result.metrics[f"test_{metric}"]
+            per_fold.append(value)
+            mlflow.log_metric(f"fold_{metric}", value, step=k)
+            frames.append(fold_predictions(task, data, k, folds[k], result))
+        predictions = pd.concat(frames, ignore_index=True)
+        log_summary(task, metric, per_fold, predictions)
+        return CvResult(parent.info.run_id, metric, per_fold, predictions)
+
+
+def fold_predictions(task, data, fold: int, test_rows: np.ndarray, result: RunResult) -> pd.DataFrame:
+    ids = data.ids.iloc[test_rows].to_numpy() if data.ids is not None else test_rows
+    frame = pd.DataFrame({"id": ids, "fold": fold, "target": data.target.iloc[test_rows].to_numpy()})
+    return pd.concat([frame, result.predictions.reset_index(drop=True)], axis=1)
+
+
+def log_summary(task, metric: str, per_fold: list[float], predictions: pd.DataFrame) -> None:
+    """The mean and population std of the per-fold metric (and of every other metric the kind pools),
+    and predictions.csv."""
+    mlflow.log_metrics({metric: float(np.mean(per_fold)), f"{metric}_std": float(np.std(per_fold))})
+    pooled = pooled_metrics(task.spec.kind, predictions)
+    mlflow.log_metrics({f"pooled_{key}": value for key, value in pooled.items()})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "predictions.csv"
+        predictions.rename(columns={"id": task.spec.id or "row"}).to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def pooled_metrics(kind: str, predictions: pd.DataFrame) -> dict[str, float]:
+    """Metrics over every fold's predictions at once (beside the per-fold mean)."""
+    from sklearn.metrics import balanced_accuracy_score, mean_absolute_error, roc_auc_score
+
+    y, predicted = predictions["target"], predictions["prediction"]
+    if kind == "classification":
+        values = {"balanced_accuracy": balanced_accuracy_score(y, predicted)}
+        if y.nunique() == 2:
+            values["roc_auc"] = roc_auc_score(y, predictions["probability"])
+        return {key: float(value) for key, value in values.items()}
+    return {"mae": float(mean_absolute_error(y, predicted))}

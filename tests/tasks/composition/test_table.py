@@ -1,0 +1,68 @@
+"""A YAML task's data file checked row by row: each problem is one line naming the file, the row and
+the column; every Matbench composition gets features (U, Th and Pm from the completed element table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from physml.errors import DataValidationError
+from physml.tasks.composition.spec import load_spec
+from physml.tasks.composition.table import load_table
+
+PROJECTS = Path(__file__).resolve().parents[3] / "projects"
+
+
+def write(tmp_path: Path, rows: dict) -> Path:
+    frame = pd.DataFrame(
+        {"mbid": ["a", "b", "c"], "composition": ["Fe2O3", "Cu", "NaCl"], "gap expt": [2.1, 0, 8.5], "fold": [0, 1, 2]}
+    )
+    for column, values in rows.items():
+        if values is None:
+            frame = frame.drop(columns=column)
+        else:
+            frame[column] = values
+    path = tmp_path / "matbench_expt_gap.csv.gz"
+    frame.to_csv(path, index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        ({"gap expt": None}, "no column 'gap expt' (task.yaml names it"),
+        (
+            {"composition": ["Fe2O3", "Qq3", "NaCl"]},
+            "row 2 (line 3), column 'composition': formula 'Qq3': unknown element 'Qq'",
+        ),
+        ({"gap expt": ["2.1", "n/a", "1"]}, "row 2 (line 3), column 'gap expt': 'n/a' is not a finite number"),
+        ({"fold": [0, -1, 2]}, "row 2 (line 3), column 'fold': '-1' is not a fold number"),
+    ],
+)
+def test_bad_rows_are_one_line_naming_file_row_and_column(tmp_path, rows, expected):
+    spec = load_spec(PROJECTS / "expt_gap")
+    with pytest.raises(DataValidationError) as caught:
+        load_table(spec, write(tmp_path, rows))
+    message = str(caught.value)
+    assert expected in message and "\n" not in message and "matbench_expt_gap.csv.gz" in message
+
+
+def test_a_classification_label_must_be_0_or_1(tmp_path):
+    spec = load_spec(PROJECTS / "expt_is_metal")
+    frame = pd.DataFrame({"mbid": ["a", "b"], "composition": ["Fe2O3", "Cu"], "is_metal": [0, 2], "fold": [0, 1]})
+    frame.to_csv(tmp_path / "matbench_expt_is_metal.csv.gz", index=False)
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 3\), column 'is_metal': 2 is not 0 or 1"):
+        load_table(spec, tmp_path)
+
+
+def test_every_matbench_composition_gets_features(data_root):
+    spec = load_spec(PROJECTS / "expt_gap")
+    table = load_table(spec, data_root / "matbench")
+    assert len(table.target) == 4604 and np.isfinite(table.features.to_numpy()).all()
+    assert table.features.shape[1] == 81 + 94  # property statistics, then H..Pu fractions
+    imputed = set(table.filled_cells["element"])
+    assert {"U", "Th", "Pm"} <= imputed  # the elements the shipped table cannot featurise
+    assert table.folds.value_counts().sort_index().tolist() == [921, 921, 921, 921, 920]
