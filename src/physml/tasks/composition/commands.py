@@ -85,7 +85,7 @@ def print_cv(task, result) -> None:
         print(f"\nthe leaderboard on the same protocol (projects/{task.name}/anchors.yaml):")
         for anchor in anchors:
             print(f"  {anchor.metric} {anchor.shown}  {anchor.source}")
-    print(f"predictions: runs:/{result.parent_run_id}/predictions.csv")
+    print(f"predictions: runs:/{result.parent_run_id}/predictions.csv; report: runs:/{result.parent_run_id}/report.md")
 
 
 def add_cv(actions: argparse._SubParsersAction, task) -> None:

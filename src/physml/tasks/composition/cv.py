@@ -78,36 +78,69 @@ def run_cv(task, config, model: str, data, only: list[int] | None = None) -> CvR
     metric = task.spec.metric
     tags = {**standard_tags(task.name, model, config.preset), "cv.protocol": protocol}
     with task_run(config.experiment, f"cv-{model}", tags) as parent:
-        mlflow.log_params({"model": model, "split": protocol, "cv.folds": len(folds), "seed": config.seed})
-        per_fold, frames = [], []
+        log_config(config)
+        params = {"model": model, "split": protocol, "cv.folds": len(folds), "seed": config.seed}
+        params |= {"feature_set": config.data.feature_set, **config.model_params(model)}
+        mlflow.log_params(params)
+        results, frames = {}, []
         chosen = [k for k in range(len(folds)) if only is None or k in only]
         for k in tqdm(chosen, desc=f"{task.name} cv ({model})", unit="fold"):
-            result = fold_run(task, config, model, data, k, folds[k], protocol)
-            value = result.metrics[f"test_{metric}"]
-            per_fold.append(value)
-            mlflow.log_metric(f"fold_{metric}", value, step=k)
-            frames.append(fold_predictions(task, data, k, folds[k], result))
+            results[k] = fold_run(task, config, model, data, k, folds[k], protocol)
+            mlflow.log_metric(f"fold_{metric}", results[k].metrics[f"test_{metric}"], step=k)
+            frames.append(fold_predictions(data, k, folds[k], results[k]))
         predictions = pd.concat(frames, ignore_index=True)
-        log_summary(task, metric, per_fold, predictions)
+        per_fold = [result.metrics[f"test_{metric}"] for result in results.values()]
+        log_summary(task, results, predictions)
         return CvResult(parent.info.run_id, metric, per_fold, predictions)
 
 
-def fold_predictions(task, data, fold: int, test_rows: np.ndarray, result: RunResult) -> pd.DataFrame:
+def fold_predictions(data, fold: int, test_rows: np.ndarray, result: RunResult) -> pd.DataFrame:
     ids = data.ids.iloc[test_rows].to_numpy() if data.ids is not None else test_rows
     frame = pd.DataFrame({"id": ids, "fold": fold, "target": data.target.iloc[test_rows].to_numpy()})
     return pd.concat([frame, result.predictions.reset_index(drop=True)], axis=1)
 
 
-def log_summary(task, metric: str, per_fold: list[float], predictions: pd.DataFrame) -> None:
-    """The mean and population std of the per-fold metric (and of every other metric the kind pools),
-    and predictions.csv."""
-    mlflow.log_metrics({metric: float(np.mean(per_fold)), f"{metric}_std": float(np.std(per_fold))})
+def fold_means(task, results: dict[int, RunResult]) -> dict[str, tuple[float, float]]:
+    """Each headline metric's (mean, population std) over the folds, by its name without `test_`."""
+    summary = {}
+    for key in task.headline:
+        values = [result.metrics[key] for result in results.values() if key in result.metrics]
+        if len(values) == len(results):
+            summary[key.removeprefix("test_")] = (float(np.mean(values)), float(np.std(values)))
+    return summary
+
+
+def log_summary(task, results: dict[int, RunResult], predictions: pd.DataFrame) -> None:
+    """The mean and population std over the folds of each headline metric (under its own name, so
+    `compare --anchors` sets it beside the leaderboard's), pooled metrics, predictions.csv and report.md."""
+    means = fold_means(task, results)
+    for name, (mean, std) in means.items():
+        mlflow.log_metrics({name: mean, f"{name}_std": std})
     pooled = pooled_metrics(task.spec.kind, predictions)
     mlflow.log_metrics({f"pooled_{key}": value for key, value in pooled.items()})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "predictions.csv"
         predictions.rename(columns={"id": task.spec.id or "row"}).to_csv(path, index=False)
         mlflow.log_artifact(str(path))
+    mlflow.log_text(cv_report(task, results, means), "report.md")
+
+
+def cv_report(task, results: dict[int, RunResult], means: dict[str, tuple[float, float]]) -> str:
+    """report.md: the per-fold figures, their mean ± std and the leaderboard's on the same metric."""
+    from physml.display import markdown_table
+
+    names = list(means)
+    rows = [
+        [f"fold {k}", *(f"{result.metrics[f'test_{name}']:.4f}" for name in names)] for k, result in results.items()
+    ]
+    rows.append(["mean ± std", *(f"{mean:.4f} ± {std:.4f}" for mean, std in means.values())])
+    lines = [f"# {task.name}: {task.description}", "", markdown_table(["", *names], rows), ""]
+    anchors = [a for a in task.anchors() if a.metric in means]
+    if anchors:
+        lines += ["## Published figures on the same protocol", ""]
+        anchor_rows = [[a.source, a.metric, a.shown, f"{means[a.metric][0]:.4f}"] for a in anchors]
+        lines.append(markdown_table(["source", "metric", "value", "physml"], anchor_rows))
+    return "\n".join(lines) + "\n"
 
 
 def pooled_metrics(kind: str, predictions: pd.DataFrame) -> dict[str, float]:
