@@ -55,23 +55,30 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
     from physml.config.core import parse_override
     from physml.tasks.composition.cv import run_cv
+    from physml.tracking.project_run import experiment_from_env, within_project_run
     from physml.tracking.server import resolve_tracking_uri
     from physml.tracking.ui_links import print_ui_link
 
     task = args.task_object
     overrides = {"registry.log_model": False, "registry.register": False, "evaluation.explain": False}
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    overrides |= {"seed": args.seed} if args.seed is not None else {}
+    overrides |= {"model": args.model} if args.model else {}
     overrides |= dict(parse_override(item) for item in args.set or [])
-    if args.model:
-        overrides["model"] = args.model
-    config = task.load_config(args.config, args.preset, overrides)  # names the key when --model is wrong
-    data = task.load_data(config, args.data_dir)  # a bad file stops here, before any run
-    mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri, port=args.port))
-    result = run_cv(task, config, config.model, data, args.fold)
+    config = task.load_config(args.config or None, args.preset or None, overrides)  # a wrong key is one line
+    data = task.load_data(config, args.data_dir or None)  # a bad file stops here, before any run
+    uri = resolve_tracking_uri(args.tracking_uri, port=args.port)
+    mlflow.set_tracking_uri(uri)
+    if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
+        config.experiment = experiment
+    result = within_project_run(lambda: run_cv(task, config, config.model, data, args.fold))
     print_cv(task, result)
     print_ui_link(result.parent_run_id)
     return 0
+
+
+def optional_int(text: str) -> int | None:
+    """An int, or None for "" (what `mlflow run` passes for an unset parameter)."""
+    return int(text) if text.strip() else None
 
 
 def print_cv(task, result) -> None:
@@ -97,7 +104,7 @@ def add_cv(actions: argparse._SubParsersAction, task) -> None:
     cv.add_argument("--model", help=f"one of {', '.join(task.models)} (default: the config's `model`)")
     cv.add_argument("--preset", help=f"a preset of the task's config ({', '.join(task.presets())})")
     cv.add_argument("--config", help="config YAML merged over the task's")
-    cv.add_argument("--seed", type=int, help="seed of the inner parts and the model (default: the config's)")
+    cv.add_argument("--seed", type=optional_int, help="seed of the inner parts and the model (default: the config's)")
     cv.add_argument("--fold", type=int, action="append", help="run only this outer fold (repeatable; default: all)")
     cv.add_argument("--data-dir", help=f"the task's data folder (default: $PHYSML_DATA_DIR/{task.data_folder})")
     cv.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. gbm.max_depth=8")
