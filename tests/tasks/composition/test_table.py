@@ -66,3 +66,20 @@ def test_every_matbench_composition_gets_features(data_root):
     imputed = set(table.filled_cells["element"])
     assert {"U", "Th", "Pm"} <= imputed  # the elements the shipped table cannot featurise
     assert table.folds.value_counts().sort_index().tolist() == [921, 921, 921, 921, 920]
+
+
+def test_without_a_folds_column_cv_makes_seeded_folds_stratified_for_classification(data_root):
+    import dataclasses
+
+    from physml.tasks import get_task
+    from physml.tasks.composition.cv import outer_folds
+
+    task = get_task("expt_is_metal")
+    table = dataclasses.replace(load_table(task.spec, data_root / "matbench", max_rows=500, seed=1), folds=None)
+    protocol, folds = outer_folds(task, table, seed=7)
+    assert protocol == "kfold5-seed7" and sorted(np.concatenate(folds).tolist()) == list(range(500))
+    share = table.target.mean()
+    assert all(abs(table.target.iloc[rows].mean() - share) < 0.02 for rows in folds)  # stratified
+    assert [rows.tolist() for rows in outer_folds(task, table, seed=7)[1]] == [rows.tolist() for rows in folds]
+    official = outer_folds(task, load_table(task.spec, data_root / "matbench", max_rows=500, seed=1), seed=7)
+    assert official[0] == "matbench-v0.1"
