@@ -40,7 +40,7 @@ def test_tuned_candidate_is_promoted_only_when_better(tracking, mlflow_server, s
         "--search",
         "bayes",
         "--num-samples",
-        "3",
+        "2",
         "--epochs",
         str(ROUNDS),  # the boosted model's epochs are its rounds
         "--preset",

@@ -156,7 +156,9 @@ def load_supercon(data_dir: str | Path | None = None, max_tc: float = MAX_TC) ->
             f"{train_path.name} ({train[TARGET].iat[row]}): the files are not aligned"
         )
     amounts = check_amounts(unique_path, unique[elements])
-    check_features(train_path, train, unique_path, amounts)
+    if (key := files_key(train_path, unique_path)) not in _CONSISTENT:  # once per pair of files a process reads
+        check_features(train_path, train, unique_path, amounts)
+        _CONSISTENT.add(key)
     return SuperconData(
         features=train[list(FEATURE_NAMES)],
         tc=train[TARGET],
@@ -165,6 +167,14 @@ def load_supercon(data_dir: str | Path | None = None, max_tc: float = MAX_TC) ->
         train_path=train_path,
         unique_m_path=unique_path,
     )
+
+
+_CONSISTENT: set[tuple] = set()  # pairs of files whose features were found to match their compositions
+
+
+def files_key(*paths: Path) -> tuple:
+    """The files as they are now: path, size and modification time of each (an edit changes it)."""
+    return tuple((str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns) for path in paths)
 
 
 def check_amounts(unique_path: Path, amounts: pd.DataFrame) -> np.ndarray:
