@@ -303,10 +303,11 @@ def start_ray(address: str | None) -> bool:
         return False
     # trials (on any node) inherit the driver's quiet TensorFlow/MLflow settings, its bounded
     # retries, its system-metrics and per-epoch flush settings and its home (where a trial's spool
-    # goes when the server dies), and the login to the tracking server (a URI's user info is moved into
-    # these variables: tracking/server.py credentials_to_environment)
+    # goes when the server dies), the folders its tasks' YAML is found in, and the login to the tracking
+    # server (a URI's user info is moved into these variables: tracking/server.py credentials_to_environment)
     logins = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-    shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, "PHYSML_SERVER_WAIT_SECONDS", FLUSH_VARIABLE, *logins)
+    physml = ("PHYSML_SERVER_WAIT_SECONDS", "PHYSML_PROJECTS_DIR")
+    shared = (*QUIET, *RETRY_VARIABLES, *SYSTEM_METRICS, *physml, FLUSH_VARIABLE, *logins)
     quiet = {name: value for name, value in os.environ.items() if name in shared}
     quiet["PHYSML_HOME"] = str(home_dir())
     ray.init(
