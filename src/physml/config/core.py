@@ -182,7 +182,7 @@ def read_config_tree(path: str | Path) -> dict:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path} (set PHYSML_PROJECTS_DIR or --config)") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: must be a mapping of config keys")
     return tree

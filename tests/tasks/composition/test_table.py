@@ -83,3 +83,20 @@ def test_without_a_folds_column_cv_makes_seeded_folds_stratified_for_classificat
     assert [rows.tolist() for rows in outer_folds(task, table, seed=7)[1]] == [rows.tolist() for rows in folds]
     official = outer_folds(task, load_table(task.spec, data_root / "matbench", max_rows=500, seed=1), seed=7)
     assert official[0] == "matbench-v0.1"
+
+
+def test_a_broken_config_yaml_in_a_task_folder_is_one_line_and_spares_the_other_tasks(tmp_path, monkeypatch, capsys):
+    from physml.cli import main
+
+    folder = tmp_path / "my_t"
+    folder.mkdir()
+    spec = (PROJECTS / "expt_gap" / "task.yaml").read_text().replace("name: expt_gap", "name: my_t")
+    (folder / "task.yaml").write_text(spec)
+    (folder / "config.yaml").write_text("gbm: {max_depth: -1\n")
+    monkeypatch.setenv("PHYSML_PROJECTS_DIR", str(tmp_path))
+    assert main(["my_t", "cv", "--preset", "quick"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"physml: error: {folder / 'config.yaml'}: not valid YAML")
+    with pytest.raises(SystemExit) as shown:  # every other command still parses
+        main(["supercon", "--help"])
+    assert shown.value.code == 0

@@ -33,6 +33,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_model(task) -> str:
+    """The config's `model` (a broken config.yaml is reported when the task runs, not here)."""
+    from physml.errors import PhysmlError
+
+    try:
+        return task.load_config().model
+    except PhysmlError:
+        return "gbm"
+
+
 def add_predict(actions: argparse._SubParsersAction, task) -> None:
     predict = actions.add_parser(
         "predict",
@@ -44,7 +54,7 @@ def add_predict(actions: argparse._SubParsersAction, task) -> None:
     )
     predict.add_argument(
         "--model",
-        default=f"models:/{task.name}-{task.load_config().model}@champion",
+        default=f"models:/{task.name}-{default_model(task)}@champion",
         help="model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local folder",
     )
     predict.set_defaults(func=cmd_predict, task_object=task)

@@ -104,7 +104,12 @@ class CompositionTask(Task):
         return config
 
     def presets(self) -> list[str]:
-        return list(self.config_tree().get("presets") or {})
+        from physml.errors import PhysmlError
+
+        try:
+            return list(self.config_tree().get("presets") or {})
+        except PhysmlError:  # a broken config.yaml is reported when the task runs, not in --help
+            return []
 
     def validate_config(self, config: CompositionConfig) -> None:
         from physml.config.core import check
