@@ -38,6 +38,14 @@ def make_gbm(params: GBMParams, seed: int) -> XGBRegressor:
     )
 
 
+def make_gbm_classifier(params: GBMParams, seed: int):
+    """XGBoost's classifier with the regressor's settings: the probability of class 1, log loss each round."""
+    from xgboost import XGBClassifier
+
+    settings = make_gbm(params, seed).get_params()
+    return XGBClassifier(**{**settings, "eval_metric": "logloss", "objective": "binary:logistic"})
+
+
 class RoundReporter(xgboost.callback.TrainingCallback):
     """Every `every` rounds (and the last): the validation RMSE to the hooks as epoch = rounds done,
     after saving the booster to `checkpoints`. `done` counts the rounds of a booster resumed from."""

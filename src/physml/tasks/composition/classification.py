@@ -33,12 +33,9 @@ def build_classifier(config, model: str):
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(max_iter=2000)
-    from xgboost import XGBClassifier
+    from physml.tasks.composition.boosting import make_gbm_classifier
 
-    from physml.tasks.composition.boosting import make_gbm
-
-    settings = make_gbm(config.gbm, config.seed).get_params()
-    return XGBClassifier(**{**settings, "eval_metric": "logloss", "objective": "binary:logistic"})
+    return make_gbm_classifier(config.gbm, config.seed)
 
 
 class Calibrated:

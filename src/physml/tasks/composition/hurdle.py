@@ -30,13 +30,10 @@ class ZeroHurdle(RegressorMixin, BaseEstimator):
 
 
 def make_hurdle(config) -> ZeroHurdle:
-    from xgboost import XGBClassifier
+    from physml.tasks.composition.boosting import make_gbm, make_gbm_classifier
 
-    from physml.tasks.composition.boosting import make_gbm
-
-    regressor = make_gbm(config.gbm, config.seed)
-    settings = {**regressor.get_params(), "eval_metric": "logloss", "objective": "binary:logistic"}
-    return ZeroHurdle(XGBClassifier(**settings), regressor, config.hurdle.threshold)
+    classifier = make_gbm_classifier(config.gbm, config.seed)
+    return ZeroHurdle(classifier, make_gbm(config.gbm, config.seed), config.hurdle.threshold)
 
 
 def fit_hurdle(model: ZeroHurdle, X, y, validation, hooks, every: int) -> None:
