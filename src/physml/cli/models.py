@@ -24,7 +24,16 @@ def cmd_promote(args: argparse.Namespace) -> int:
         )
     client = MlflowClient(resolve_tracking_uri(args.tracking_uri, autostart=False))
     decision = promote(
-        client, args.model, metric, args.min, args.max, args.alias, args.from_alias, args.mode, args.coverage_tolerance
+        client,
+        args.model,
+        metric,
+        args.min,
+        args.max,
+        args.alias,
+        args.from_alias,
+        args.mode,
+        args.coverage_tolerance,
+        tuple(args.ignore_evidence or ()),
     )
     verdict = "promoted" if decision.promoted else "not promoted"
     print(f"{args.model} v{decision.candidate_version}: {verdict} to {args.alias}: {decision.reason}")
@@ -69,6 +78,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
+    from physml.judging.evidence_gate import CHECKS
+
     promote = sub.add_parser(
         "promote",
         help="move an alias to the candidate version if it beats the current one",
@@ -91,7 +102,15 @@ def add_commands(sub) -> None:
         "--coverage-tolerance",
         type=float,
         help="gate: the candidate's interval (or set) coverage on the decision part must be within this of its "
-        "level, and its interval no wider than the champion's at the same level (e.g. 0.03)",
+        "level, and its interval no wider than the champion's at the same level (e.g. 0.03); without it the "
+        "task's tolerance applies where the run logged a coverage, widened by the part's sampling noise",
+    )
+    promote.add_argument(
+        "--ignore-evidence",
+        action="append",
+        choices=CHECKS,
+        metavar="CHECK",
+        help=f"override one evidence check ({', '.join(CHECKS)}); repeat for several; the decision records it",
     )
     promote.add_argument("--alias", default="champion", help="the alias to move")
     promote.add_argument("--from-alias", default="candidate", help="the alias of the candidate version")

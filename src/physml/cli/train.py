@@ -43,7 +43,7 @@ def flag_dest(flag: Flag) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     import mlflow
 
-    from physml.judging.run_report import log_run_report
+    from physml.judging.model_card import log_report_and_card
     from physml.tracking.runs import run_task
     from physml.tracking.server import resolve_tracking_uri
     from physml.tracking.sweep import sweep_quietly
@@ -62,7 +62,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     sweep_quietly(uri)  # runs left RUNNING by processes killed here (tracking/sweep.py)
     if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
         config.experiment = experiment
-    results = within_project_run(lambda: run_task(task, config, models, none_if_empty(args.data_dir)))
+    data_dir = none_if_empty(args.data_dir)
+    results = within_project_run(lambda: run_task(task, config, models, data_dir))
     print(task.summary(results))
     anchors = task.anchors_for(config, results)
     if anchors:
@@ -72,8 +73,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  {model}{anchor.metric} {anchor.shown}  {anchor.source}")
     for result in results:  # what a person reads first, from the run's logged numbers
         if result.run_id and not result.diverged:
-            report = log_run_report(task, result.run_id, task.anchors_for(config, [result]))
-            print(f"report ({result.model}): runs:/{result.run_id}/{report} (and report.html)")
+            report = log_report_and_card(task, result.run_id, task.anchors_for(config, [result]), data_dir)
+            print(f"report ({result.model}): runs:/{result.run_id}/{report} (and report.html, card.md)")
     print_ui_link(results[0].run_id if results else None)
     return 3 if any(result.diverged for result in results) else 0
 

@@ -62,7 +62,7 @@ def report_retrained(options, outcome, uri: str) -> None:
     """The retrained best (the registry's new candidate) gets the report every trained run has."""
     from mlflow import MlflowClient
 
-    from physml.judging.run_report import log_run_report
+    from physml.judging.model_card import log_report_and_card
     from physml.run_result import RunResult
     from physml.tasks import get_task
 
@@ -70,7 +70,7 @@ def report_retrained(options, outcome, uri: str) -> None:
     run = MlflowClient(uri).get_run(outcome.best_run_id)
     config = task.load_config(preset=options.preset, overrides={**options.overrides, **outcome.best_config})
     result = RunResult(model=run.data.tags.get("model", ""), run_id=run.info.run_id, metrics=run.data.metrics)
-    report = log_run_report(task, run.info.run_id, task.anchors_for(config, [result]))
+    report = log_report_and_card(task, run.info.run_id, task.anchors_for(config, [result]), options.data_dir)
     print(f"report (retrained best): runs:/{run.info.run_id}/{report} (and report.html)")
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from physml.errors import PhysmlError
 from physml.judging.directions import better, direction_words, metric_mode
-from physml.judging.uncertainty import FAMILIES
+from physml.judging.evidence_gate import evidence_failure
+from physml.judging.uncertainty import Coverage, coverage_of
 from physml.tasks import registered
 from physml.tasks.base import SPLIT_PREFIXES
 from physml.tracking.registry import alias_version
@@ -41,31 +43,6 @@ class Decision:
     candidate_coverage: Coverage | None = None
 
 
-@dataclass
-class Coverage:
-    level: float
-    coverage: float
-    size: float  # mean interval width or set size
-    coverage_metric: str
-    size_metric: str
-
-    def misses(self, tolerance: float) -> bool:
-        return abs(self.coverage - self.level) > tolerance
-
-    def text(self) -> str:
-        return f"{self.coverage_metric}={self.coverage:.4g} (level {self.level:g}), {self.size_metric}={self.size:.4g}"
-
-
-def coverage_of(run, part: str) -> Coverage | None:
-    """The run's interval (or set) coverage and size on `part` (val, test), if it logged them."""
-    for family in FAMILIES:
-        names = f"{part}_{family.coverage}", f"{part}_{family.size}"
-        if family.level_param in run.data.params and all(name in run.data.metrics for name in names):
-            values = run.data.metrics
-            return Coverage(float(run.data.params[family.level_param]), values[names[0]], values[names[1]], *names)
-    return None
-
-
 def decision_metric(metric: str, part: str = "val") -> str:
     """The metric a decision reads: a base name (`rmse`) on `part` (`val_rmse`); a prefixed name as given."""
     return metric if metric.startswith(SPLIT_PREFIXES) else f"{part}_{metric}"
@@ -80,6 +57,7 @@ class RunFacts:
     task: str | None
     test: dict[str, float]
     coverage: Coverage | None = None
+    run: Any = None  # the run itself, for the evidence checks
 
 
 def _run_facts(client: MlflowClient, version, metric: str) -> RunFacts:
@@ -98,7 +76,8 @@ def _run_facts(client: MlflowClient, version, metric: str) -> RunFacts:
     headline = task.headline if task else sorted(m for m in metrics if m.startswith("test_"))[:3]
     test = {name: metrics[name] for name in headline if name in metrics}
     part = logged.removeprefix("best_").split("_", 1)[0]
-    return RunFacts(metrics[logged], logged, digest, split, run.data.tags.get("task"), test, coverage_of(run, part))
+    coverage = coverage_of(run, part)
+    return RunFacts(metrics[logged], logged, digest, split, run.data.tags.get("task"), test, coverage, run)
 
 
 def decide(
@@ -111,9 +90,11 @@ def decide(
     from_alias: str,
     mode: str | None = None,
     coverage_tolerance: float | None = None,
+    ignored: tuple[str, ...] = (),
 ) -> Decision:
-    """Whether the `from_alias` version may take `alias`: it passes the gates, and there is no other
-    holder of the alias or it beats that one on comparable terms. Nothing is changed here."""
+    """Whether the `from_alias` version may take `alias`: it passes the gates and the evidence checks
+    (judging/evidence_gate.py; `ignored` names those overridden), and there is no other holder of the
+    alias or it beats that one on comparable terms. Nothing is changed here."""
     try:
         candidate = client.get_model_version_by_alias(name, from_alias)
     except MlflowException:
@@ -123,7 +104,9 @@ def decide(
     decision = Decision(False, "", candidate.version, value, metric=metric, candidate_test=facts.test)
     decision.candidate_coverage = facts.coverage
     mode = metric_mode(metric, [facts.task], mode)
-    failed = gate_failure(facts, minimum, maximum, coverage_tolerance)
+    failed = gate_failure(facts, minimum, maximum, coverage_tolerance) or evidence_of(
+        facts, coverage_tolerance, ignored
+    )
     if failed:
         decision.reason = failed
         return decision
@@ -162,6 +145,15 @@ def gate_failure(
     return None
 
 
+def evidence_of(facts: RunFacts, coverage_tolerance: float | None, ignored: tuple[str, ...]) -> str | None:
+    """Why the candidate's evidence refuses it (the task's tolerances; an explicit --coverage-tolerance
+    was checked by the gate already), or None."""
+    task = registered().get(facts.task or "")
+    tolerance = dict(task.evidence_tolerance) if task else {}
+    skip = ("coverage",) if coverage_tolerance is not None else ()
+    return evidence_failure(facts.run, tolerance, ignored, skip)
+
+
 def against_champion(
     facts: RunFacts, held: RunFacts, mode: str, alias: str, version: str, coverage_tolerance: float | None
 ) -> tuple[bool, str]:
@@ -195,8 +187,9 @@ def promote(
     from_alias: str = "candidate",
     mode: str | None = None,
     coverage_tolerance: float | None = None,
+    ignored: tuple[str, ...] = (),
 ) -> Decision:
-    decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode, coverage_tolerance)
+    decision = decide(client, name, metric, minimum, maximum, alias, from_alias, mode, coverage_tolerance, ignored)
     if decision.promoted:
         client.set_registered_model_alias(name, alias, decision.candidate_version)
     metric = decision.metric
@@ -212,6 +205,7 @@ def promote(
         if decision.champion_version
         else "none",
         f"promotion.{alias}.coverage": decision.candidate_coverage.text() if decision.candidate_coverage else "none",
+        f"promotion.{alias}.ignored_evidence": ",".join(ignored) or "none",
         f"promotion.{alias}.time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for key, value in tags.items():

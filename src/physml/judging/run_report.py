@@ -113,9 +113,9 @@ def as_html(text: str, images: dict[str, bytes]) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"
 
 
-def log_run_report(task: Task, run_id: str, anchors: list[Anchor]) -> str:
-    """Write the run's report from what the server holds and log it at the run's artifact root;
-    returns the report's artifact path."""
+def log_run_report(task: Task, run_id: str, anchors: list[Anchor], card: str = "") -> str:
+    """Write the run's report from what the server holds and log it at the run's artifact root, the
+    model card's text (judging/model_card.py) at the end of its HTML; returns the report's artifact path."""
     client = MlflowClient()
     run = client.get_run(run_id)
     plots = sorted(item.path for item in client.list_artifacts(run_id, "plots") if item.path.endswith(".png"))
@@ -124,7 +124,7 @@ def log_run_report(task: Task, run_id: str, anchors: list[Anchor]) -> str:
         folder = Path(tmp)
         images = {plot: Path(client.download_artifacts(run_id, plot, str(folder))).read_bytes() for plot in plots}
         (folder / REPORT).write_text(text)
-        (folder / "report.html").write_text(as_html(text, images))
+        (folder / "report.html").write_text(as_html(text + "\n" + card, images))
         client.log_artifact(run_id, str(folder / REPORT))
         client.log_artifact(run_id, str(folder / "report.html"))
     return REPORT

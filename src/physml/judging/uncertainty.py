@@ -41,3 +41,28 @@ def is_uncertainty_metric(name: str) -> bool:
         return False
     names = (*CALIBRATION, *(metric for family in FAMILIES for metric in family.metrics))
     return name in names or any(name.endswith(f"_{metric}") for metric in names)
+
+
+@dataclass
+class Coverage:
+    level: float
+    coverage: float
+    size: float  # mean interval width or set size
+    coverage_metric: str
+    size_metric: str
+
+    def misses(self, tolerance: float) -> bool:
+        return abs(self.coverage - self.level) > tolerance
+
+    def text(self) -> str:
+        return f"{self.coverage_metric}={self.coverage:.4g} (level {self.level:g}), {self.size_metric}={self.size:.4g}"
+
+
+def coverage_of(run, part: str) -> Coverage | None:
+    """The run's interval (or set) coverage and size on `part` (val, test), if it logged them."""
+    for family in FAMILIES:
+        names = f"{part}_{family.coverage}", f"{part}_{family.size}"
+        if family.level_param in run.data.params and all(name in run.data.metrics for name in names):
+            values = run.data.metrics
+            return Coverage(float(run.data.params[family.level_param]), values[names[0]], values[names[1]], *names)
+    return None

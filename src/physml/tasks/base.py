@@ -33,6 +33,24 @@ EpochHook = Callable[[int, dict[str, float]], None]
 MODES = ("min", "max")  # Tune's words: lower or higher is better
 SPLIT_PREFIXES = ("best_", "test_", "val_", "train_")
 INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
+# what the platform logs on every run from the task's declared evidence (tracking/evidence.py), by base
+# name; a baseline's score (`knn_rmse`, `dummy_balanced_accuracy`) or a score on repeated groups
+# (`repeated_rmse`) goes the way the task declares the score itself
+EVIDENCE_METRICS = {
+    "skill_over_*": "max",
+    "mad_ratio": "min",
+    "rows": "max",
+    "repeated_rows": "max",
+    "shared_ids": "min",
+    "identical_rows": "min",
+    "shared_groups": "min",
+    "trained_group_share": "min",
+    "floor_*": "min",
+    "by_*": "min",
+    "rmse": "min",  # the baselines' own scores, where a task reports neither (evaluation/baselines.py)
+    "balanced_accuracy": "max",
+}
+SCORED_BY = ("knn_", "dummy_", "repeated_")
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,9 @@ class Task:
     resumable_models: ClassVar[tuple[str, ...]] = ()
     # config keys a population-based search may change mid-training (a checkpoint loads under them)
     pbt_keys: ClassVar[tuple[str, ...]] = ()
+    # how far `promote` lets the validation part's interval (set) coverage stray from its level and how
+    # high its ECE may be, before the sampling noise of the part's size (judging/evidence_gate.py)
+    evidence_tolerance: ClassVar[dict[str, float]] = {"coverage": 0.05, "ece": 0.05}
     train_flags: ClassVar[tuple[Flag, ...]] = ()  # task-specific `train` flags
     examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in `physml --help`
 
@@ -181,15 +202,11 @@ class Task:
         """Override: what `physml <task> train` prints at the end."""
         from physml.display import text_table
 
-        rows = [
-            [
-                r.model,
-                "diverged"
-                if r.diverged
-                else ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items()) if "_ci_" not in k),
-            ]
-            for r in results
-        ]
+        def shown(metrics: dict[str, float]) -> str:
+            names = [k for k in self.headline if k in metrics] or sorted(k for k in metrics if "_ci_" not in k)
+            return ", ".join(f"{k}={metrics[k]:.4g}" for k in names)
+
+        rows = [[r.model, "diverged" if r.diverged else shown(r.metrics)] for r in results]
         return text_table(["model", "metrics"], rows)
 
     def next_steps(self, physml: str, data_dir: str) -> list[tuple[str, str]]:
@@ -243,6 +260,15 @@ def declared_mode(metrics: dict[str, str], metric: str, owner: str = "the task")
         for name, mode in metrics.items():
             if name.endswith("*") and fnmatch.fnmatchcase(candidate, name):
                 return mode
+    for candidate in candidates:
+        for scorer in SCORED_BY:
+            if candidate.startswith(scorer) and candidate != scorer.rstrip("_"):
+                return declared_mode(metrics, candidate.removeprefix(scorer), owner)
+    if metrics is not EVIDENCE_METRICS:
+        try:
+            return declared_mode(EVIDENCE_METRICS, metric, owner)
+        except ConfigError:
+            pass
     known = ", ".join(sorted(metrics))
     raise ConfigError(
         f"{owner} does not declare the metric {metric!r} (declared: {known}; "

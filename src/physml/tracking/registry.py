@@ -36,3 +36,22 @@ def record_registration(name: str | None, version, result) -> None:
     result.registered_name, result.registered_version = name, str(version)
     aliases = mark_new_version(MlflowClient(), name, result.registered_version)
     mlflow.set_tag("registered_model", f"{name} v{result.registered_version} ({', '.join(aliases)})")
+
+
+def withhold_first_champion(result, reason: str) -> bool:
+    """A first version made `champion` on registration whose evidence refuses it (a leak, a score
+    below the repeat-scatter floor) loses that alias: `physml promote` decides from then on. Returns
+    whether it did."""
+    if not result.registered_name:
+        return False
+    client = MlflowClient()
+    if alias_version(client, result.registered_name, CHAMPION) != result.registered_version:
+        return False
+    client.delete_registered_model_alias(result.registered_name, CHAMPION)
+    client.set_model_version_tag(
+        result.registered_name, result.registered_version, f"promotion.{CHAMPION}.decision", "withheld"
+    )
+    client.set_model_version_tag(
+        result.registered_name, result.registered_version, f"promotion.{CHAMPION}.reason", reason
+    )
+    return True

@@ -142,12 +142,13 @@ def guarded_run(
 
 def train_runs(task, config, models: list[str], data, tags: dict[str, str] | None = None) -> list[RunResult]:
     """One run per model (nested under an active run, e.g. `mlflow run`), each through `guarded_run`,
-    with the standard tags and `tags`; each logs its config and environment (lineage.py) first."""
+    with the standard tags and `tags`; each logs its config and environment (lineage.py) first and
+    the evidence its task declared (tracking/evidence.py) last."""
 
     def train(model: str) -> RunResult:
         log_config(config)
         log_environment()
-        return task.train(config, model, data)
+        return with_evidence(task.train(config, model, data))
 
     results = []
     for model in models:
@@ -155,6 +156,27 @@ def train_runs(task, config, models: list[str], data, tags: dict[str, str] | Non
         run_name = task.run_name(config, model)
         results.append(guarded_run(config.experiment, run_name, run_tags, model, lambda model=model: train(model)))
     return results
+
+
+def with_evidence(result: RunResult) -> RunResult:
+    """Log the evidence the task declared on the active run (then drop its arrays)."""
+    from physml.tracking.evidence import log_evidence
+    from physml.tracking.registry import withhold_first_champion
+
+    if result.evidence is None:
+        return result
+    metrics, tags = log_evidence(result.evidence)
+    result.metrics.update(metrics)
+    result.evidence = None
+    refusal = [f"leak: {tags['evidence.leak']}"] if tags.get("evidence.leak", "none") != "none" else []
+    refusal += (
+        ["validation RMSE below the repeat-scatter floor"] if tags.get("evidence.below_floor.val") == "true" else []
+    )
+    if refusal and withhold_first_champion(result, "; ".join(refusal)):
+        print(
+            f"{result.model}: {result.registered_name} v{result.registered_version} is not made champion: {'; '.join(refusal)}"
+        )
+    return result
 
 
 def run_task(task, config, models: list[str], data_dir=None) -> list[RunResult]:

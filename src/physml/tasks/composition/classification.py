@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from physml.evaluation.calibration import expected_calibration_error
-from physml.run_result import RunResult
+from physml.run_result import RunEvidence, RunResult
 from physml.tasks.composition.models import CLASSIFIERS as CLASSIFIERS
 from physml.tasks.composition.regression import fit_timed, log_model, log_shap
 from physml.tasks.composition.split import SplitData
@@ -96,6 +96,22 @@ def log_figures(model: str, y_test, probability: np.ndarray, threshold: float, t
         log_figure(figure, f"plots/{name}.png")
 
 
+def declared_evidence(calibrated: Calibrated, split: SplitData, config) -> RunEvidence:
+    """The run's parts, with the calibrated probabilities and the labels they give, for the platform's
+    evidence (tracking/evidence.py)."""
+    parts = {}
+    for name in ("train", "val", "cal", "test"):
+        probability = calibrated.probability(getattr(split, f"X_{name}"))
+        part = split.evidence_part(name, (probability > calibrated.threshold).astype("int64"))
+        part.y = part.y.astype("int64")
+        part.probabilities = np.column_stack([1 - probability, probability])
+        parts[name] = part
+    resamples = config.evaluation.bootstrap_resamples
+    return RunEvidence(
+        "classification", split.name, split.policy == "grouped", parts, seed=config.seed, resamples=resamples
+    )
+
+
 def fit_and_log(config, model: str, split: SplitData, target: Target, on_epoch_end=None, checkpoints=None) -> RunResult:
     """Train, calibrate and evaluate one classifier inside the active MLflow run; log metrics, plots,
     SHAP and the model (its calibration and threshold with it)."""
@@ -114,6 +130,7 @@ def fit_and_log(config, model: str, split: SplitData, target: Target, on_epoch_e
     result.predictions = pd.DataFrame({"prediction": label, "probability": probability})
     predictions = pd.DataFrame({f"true_{target.label}": split.y_test, f"probability_{target.label}": probability})
     mlflow.log_table(predictions, "predictions/test_predictions.json")
+    result.evidence = declared_evidence(calibrated, split, config)
     if config.evaluation.plots:
         log_figures(model, split.y_test, probability, calibrated.threshold, target)
     if config.evaluation.explain:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from physml.run_result import RunResult
 from physml.tasks.composition.split import fit_parts
 from physml.tracking.lineage import log_config, log_environment
-from physml.tracking.runs import standard_tags, task_run
+from physml.tracking.runs import standard_tags, task_run, with_evidence
 
 PROTOCOL_SPLIT = "matbench-v0.1"  # what a task with official folds names its protocol (anchors' split)
 SEEDED_FOLDS = 5
@@ -69,7 +69,7 @@ def fold_run(task, config, model: str, data, fold: int, test_rows: np.ndarray, p
         log_config(config)
         log_environment()
         mlflow.log_param("cv.fold", fold)
-        return task.train(config, model, data, split=split)
+        return with_evidence(task.train(config, model, data, split=split))
 
 
 def run_cv(task, config, model: str, data, only: list[int] | None = None) -> CvResult:

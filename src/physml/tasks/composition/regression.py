@@ -21,9 +21,9 @@ from sklearn.preprocessing import StandardScaler
 
 from physml.evaluation import explain, plots
 from physml.evaluation.conformal import ConformalInterval, calibrate, interval_metrics
-from physml.evaluation.metrics import regression_metrics, stratified_metrics
+from physml.evaluation.metrics import regression_metrics
 from physml.models.callbacks import as_hook_list
-from physml.run_result import RunResult
+from physml.run_result import RunEvidence, RunResult
 from physml.tasks.composition.models import MODELS, members_of_model, requirements_of
 from physml.tasks.composition.out_of_fold import members_of, validation_predictions
 from physml.tasks.composition.served_model import CompositionModel, save_parts
@@ -75,8 +75,6 @@ def log_evaluation(model: str, pipeline: Pipeline, split: SplitData, config, tar
     predictions = pipeline.predict(split.X_test)
     metrics = regression_metrics(split.y_test, predictions, "test_", config.evaluation.bootstrap_resamples, config.seed)
     metrics.update(regression_metrics(split.y_train, pipeline.predict(split.X_train), "train_", 0))
-    spread = float(np.mean(np.abs(split.y_test - split.y_test.mean())))  # the MAE of predicting the mean
-    metrics["test_mad_ratio"] = metrics["test_mae"] / spread if spread > 0 else float("nan")
     validation = regression_metrics(split.y_val, predict_validation(pipeline, split), "val_", 0)
     mlflow.log_metrics(metrics)
     # The latest val_rmse must be the final model's. The net's last epoch logged it (the same part and
@@ -150,7 +148,6 @@ def log_intervals(
     values.update(interval_metrics(split.y_val, *interval.bounds(predict_validation(pipeline, split)), "val_"))
     mlflow.log_metrics(values)
     metrics.update(values)
-    log_strata(split, test_predictions, low, high)
     if config.evaluation.plots:
         level = f"{interval.level:.0%}"
         title = f"{model}: {level} conformal intervals, test coverage {values['test_interval_coverage']:.1%}"
@@ -159,18 +156,28 @@ def log_intervals(
     return interval
 
 
-def log_strata(split: SplitData, predictions, low, high) -> None:
-    """Test metrics by each of the split's strata (e.g. by Tc range, by family): RMSE, MAE, interval
-    coverage and width, as metrics (`test_by_<name>/<stratum>/rmse`) and one table."""
-    tables = []
-    for name, strata in split.strata.items():
-        table = stratified_metrics(split.y_test, predictions, low, high, strata)
-        for row in table.itertuples(index=False):
-            values = {key: getattr(row, key) for key in ("n", "rmse", "mae", "coverage", "mean_width")}
-            mlflow.log_metrics({f"test_by_{name}/{row.stratum}/{key}": value for key, value in values.items()})
-        tables.append(table.assign(by=name))
-    if tables:
-        mlflow.log_table(pd.concat(tables, ignore_index=True), "metrics/test_by_stratum.json")
+def declared_evidence(pipeline: Pipeline, split: SplitData, interval, config, target: Target) -> RunEvidence:
+    """The run's parts as the platform's evidence reads them (tracking/evidence.py): each part's truth
+    and predictions (the validation part's from models that did not fit it), features, group key,
+    ids and strata; the test part's intervals."""
+    predicted = {
+        "train": pipeline.predict(split.X_train),
+        "val": predict_validation(pipeline, split),
+        "cal": pipeline.predict(split.X_cal),
+        "test": pipeline.predict(split.X_test),
+    }
+    parts = {name: split.evidence_part(name, values) for name, values in predicted.items()}
+    parts["test"].low, parts["test"].high = interval.bounds(predicted["test"])
+    grouped = split.policy == "grouped"
+    return RunEvidence(
+        "regression",
+        split.name,
+        grouped,
+        parts,
+        target.unit,
+        seed=config.seed,
+        resamples=config.evaluation.bootstrap_resamples,
+    )
 
 
 def served_example(split: SplitData, target: Target) -> pd.DataFrame:
@@ -242,6 +249,7 @@ def fit_and_log(config, model: str, split: SplitData, target: Target, on_epoch_e
     if members_of_model(config, model):
         log_member_tests(pipeline, split)
     interval = log_intervals(model, pipeline, split, config, result.metrics, target)
+    result.evidence = declared_evidence(pipeline, split, interval, config, target)
     if config.evaluation.explain:
         log_shap(model, regressor, pipeline.named_steps["scaler"], split, config)
     if config.registry.log_model:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from physml.data.splits import carve, split_three
+from physml.run_result import EvidencePart
 
 
 @dataclass
@@ -34,9 +35,36 @@ class SplitData:
     policy: str  # random | grouped: how the parts were cut (and cross-fitting's folds are)
     fit_groups: np.ndarray | None  # grouped: the group id of each training row, then each validation row
     name: str = ""  # how a figure's title names the split ("random split", "fold 3")
-    strata: dict[str, pd.Categorical] = field(default_factory=dict)  # test rows' strata, by what they group
     test_formulas: pd.Series | None = None  # the test rows' formulas (the served model's input)
     test_ids: pd.Series | None = None  # the test rows' ids (a task's `id` column)
+    # of every row of the data, what the platform's evidence reads (tracking/evidence.py), cut by `parts`:
+    # strata by what they group (Tc range, family), the group key whatever the policy (the composition),
+    # and the record ids
+    row_strata: dict[str, pd.Categorical] = field(default_factory=dict)
+    group_key: np.ndarray | None = None
+    row_ids: np.ndarray | None = None
+    parts: Parts | None = None
+
+    def rows_of(self, part: str) -> np.ndarray:
+        """The data's row indices of a part (train, val, cal, test)."""
+        return getattr(self.parts, part)
+
+    def evidence_part(self, name: str, predicted) -> EvidencePart:
+        """A part (train, val, cal, test) with the model's predictions on it, as the platform's evidence reads it."""
+        rows = self.rows_of(name)
+        return EvidencePart(
+            y=getattr(self, f"y_{name}").to_numpy(),
+            predicted=np.asarray(predicted),
+            features=getattr(self, f"X_{name}").to_numpy(dtype=float),
+            groups=None if self.group_key is None else np.asarray(self.group_key)[rows],
+            ids=None if self.row_ids is None else np.asarray(self.row_ids)[rows],
+            strata={key: labels[rows] for key, labels in self.row_strata.items()},
+        )
+
+    @property
+    def strata(self) -> dict[str, pd.Categorical]:
+        """The test rows' strata."""
+        return {name: labels[self.parts.test] for name, labels in self.row_strata.items()}
 
     @property
     def validation_rows(self) -> slice:
@@ -78,6 +106,7 @@ def cut(
         split_digest=parts.digest(),
         policy=policy,
         fit_groups=None if groups is None else np.concatenate([groups[parts.train], groups[parts.val]]),
+        parts=parts,
         **extra,
     )
 

@@ -156,9 +156,9 @@ class CompositionTask(Task):
         features = data.select(config.data.feature_set)
         ids = data.ids.iloc[parts.test].reset_index(drop=True) if data.ids is not None else None
         formulas = data.formulas.iloc[parts.test].reset_index(drop=True)
-        return cut(
-            features, data.target, parts, "grouped", data.groups, name=name, test_formulas=formulas, test_ids=ids
-        )
+        row_ids = data.ids.to_numpy() if data.ids is not None else None
+        extra = {"test_formulas": formulas, "test_ids": ids, "group_key": data.groups, "row_ids": row_ids}
+        return cut(features, data.target, parts, "grouped", data.groups, name=name, **extra)
 
     def train(
         self, config, model, data, on_epoch_end=None, checkpoints=None, split: SplitData | None = None

@@ -7,10 +7,12 @@ from __future__ import annotations
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 
 from physml.evaluation import classification as cls
 from physml.evaluation import vision
 from physml.evaluation.calibration import Calibration, ece_change
+from physml.run_result import EvidencePart, RunEvidence
 from physml.tasks.galaxy import uncertainty as unc
 from physml.tasks.galaxy.cnn import conv_layer_names, member_nets
 from physml.tasks.galaxy.config import GalaxyConfig
@@ -50,14 +52,49 @@ def log_classification_report(
     log_figure(cls.confusion_figure(y_true, predicted, names, normalise=True), "plots/confusion_normalised.png")
     metrics.update(log_calibration(raw, probs, y_true, calibration))
 
-    sets, set_figures = unc.prediction_sets(config, model, data, calibration, probs)
+    val_probs = unc.calibrated(unc.raw_probabilities(config, model, unc.part_images(config, data, "val")), calibration)
+    sets, set_figures = unc.prediction_sets(config, model, data, calibration, probs, val_probs)
     metrics.update(set_figures)
     metrics.update(unc.agreement_accuracy(data, probs))
     log_review(config, data, images, probs, y_true, sets, metrics)
     if config.evaluation.network_views:  # an ensemble's: its first member's
         log_network_views(config, member_nets(model)[0], images, data.ids[test], predicted, y_true, names)
     mlflow.log_metrics(metrics)
-    return metrics
+    return metrics, declared_evidence(config, data, {"val": val_probs, "test": probs})
+
+
+def declared_evidence(config: GalaxyConfig, data: GalaxySet, probabilities: dict[str, np.ndarray]) -> RunEvidence:
+    """The split as the platform's evidence reads it (tracking/evidence.py): every part's galaxy ids
+    and small pictures (the k-NN baseline's features), the validation and test parts' calibrated
+    probabilities, and the test galaxies' vote agreement as a stratum."""
+    parts = {}
+    for name in ("train", "val", "calibration", "test"):
+        rows = data.split[name]
+        probs = probabilities.get(name)
+        parts[name] = EvidencePart(
+            y=data.labels[rows],
+            predicted=None if probs is None else probs.argmax(axis=1),
+            features=thumbnails(data.images[rows]),
+            ids=data.ids[rows],
+            probabilities=probs,
+        )
+    parts["test"].strata = {"vote_agreement": agreement_bins(unc.vote_agreement(data, "test"))}
+    classes = tuple(data.class_names)
+    return RunEvidence("classification", "stratified", False, parts, classes=classes, seed=config.seed)
+
+
+def thumbnails(images: np.ndarray, size: int = 10) -> np.ndarray:
+    """Each image averaged down to size x size pixels per channel, flattened: what k-NN compares."""
+    n, height, width, channels = images.shape
+    step_h, step_w = height // size, width // size
+    cropped = images[:, : step_h * size, : step_w * size].astype("float32")
+    return cropped.reshape(n, size, step_h, size, step_w, channels).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def agreement_bins(agreement: np.ndarray) -> pd.Categorical:
+    """Vote agreement in bins (below 0.5, 0.5-0.8, 0.8-0.9, 0.9 and above)."""
+    names = ["below_0.5", "0.5-0.8", "0.8-0.9", "0.9_and_above"]
+    return pd.cut(agreement, [-np.inf, 0.5, 0.8, 0.9, np.inf], right=False, labels=names)
 
 
 def member_metrics(

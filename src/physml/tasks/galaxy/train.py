@@ -309,7 +309,7 @@ def train(config: GalaxyConfig, data: GalaxySet, on_epoch_end=None, checkpoints=
     with tempfile.TemporaryDirectory() as tmp:
         model = fit_members(config, data, Path(tmp), on_epoch_end, checkpoints)
     calibration = calibrate(config, model, data)
-    result.metrics = log_classification_report(config, model, data, calibration)
+    result.metrics, result.evidence = log_classification_report(config, model, data, calibration)
     if config.registry.log_model:
         log_model(config, model, data, result, calibration)
     return result

@@ -58,12 +58,13 @@ def prediction_sets(
     data: GalaxySet,
     calibration: Calibration | None,
     test_probs: np.ndarray,
+    val: np.ndarray,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The test part's conformal sets at evaluation.set_level, conformalized on the calibration part's
-    (calibrated) probabilities, and their coverage, size, singletons and empties on val and test."""
+    (calibrated) probabilities, and their coverage, size, singletons and empties on val and test
+    (`test_probs`, `val`: the parts' calibrated probabilities)."""
     level, score = config.evaluation.set_level, config.evaluation.set_score
     fitted = calibrated(raw_probabilities(config, model, part_images(config, data, "calibration")), calibration)
-    val = calibrated(raw_probabilities(config, model, part_images(config, data, "val")), calibration)
     labels = {part: data.labels[data.split[part]] for part in ("calibration", "val", "test")}
     val_sets = conformal_sets(fitted, labels["calibration"], val, level, score, config.seed)
     test_sets = conformal_sets(fitted, labels["calibration"], test_probs, level, score, config.seed)
@@ -73,12 +74,17 @@ def prediction_sets(
     }
 
 
+def vote_agreement(data: GalaxySet, part: str) -> np.ndarray:
+    """Each galaxy's agreement: the decision-tree probability of its top class from the volunteers' votes."""
+    votes = data.catalogue.votes.loc[data.ids[data.split[part]]]
+    return GZ2.class_probabilities(votes, include_other=True).to_numpy().max(axis=1)
+
+
 def agreement_accuracy(data: GalaxySet, probs: np.ndarray) -> dict[str, float]:
     """Accuracy on the test galaxies whose top class has decision-tree probability (from the
     volunteers' votes) at least 0.5, 0.8 and 0.9, with how many there are: as Dieleman 2015 reports."""
     test = data.split["test"]
-    votes = data.catalogue.votes.loc[data.ids[test]]
-    agreement = GZ2.class_probabilities(votes, include_other=True).to_numpy().max(axis=1)
+    agreement = vote_agreement(data, "test")
     correct = probs.argmax(axis=1) == data.labels[test]
     metrics: dict[str, float] = {}
     for least in AGREEMENT:

@@ -40,9 +40,17 @@ def make_split(config: SuperconConfig, data: SuperconData) -> SplitData:
         groups = data.composition_groups() if settings.split == "grouped" else None
         policy = settings.split
         parts = three_parts(len(features), policy, settings, config.seed, groups)
-    test_compositions = data.compositions.iloc[parts.test].reset_index(drop=True)
-    strata = {"tc": tc_ranges(data.tc.iloc[parts.test]), "family": families(test_compositions)}
-    return cut(features, data.tc, parts, policy, groups, name=f"{settings.split} split", strata=strata)
+    strata = {"tc": tc_ranges(data.tc), "family": families(data.compositions)}
+    return cut(
+        features,
+        data.tc,
+        parts,
+        policy,
+        groups,
+        name=f"{settings.split} split",
+        row_strata=strata,
+        group_key=data.composition_groups(),
+    )
 
 
 def log_run_inputs(config: SuperconConfig, model: str, data: SuperconData, split: SplitData) -> None:

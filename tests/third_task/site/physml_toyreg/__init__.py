@@ -12,6 +12,7 @@ from mlflow.models import infer_signature
 
 from physml.config.core import check
 from physml.models.pyfunc import TaskModel
+from physml.run_result import EvidencePart, RunEvidence
 from physml.tasks.base import RunResult, Task
 from physml.tracking.models import log_task_model
 
@@ -23,6 +24,7 @@ class ToyData:
     rows: int = 600
     noise: float = 0.1
     val_fraction: float = 0.25
+    leak_rows: int = 0  # a broken split, for the evidence tests: this many training rows also in the validation part
 
 
 @dataclass
@@ -63,7 +65,16 @@ def generate(config: ToyConfig) -> dict[str, np.ndarray]:
     x = rng.uniform(-1, 1, size=(config.data.rows, 3))
     y = np.sin(3 * x[:, 0]) + x[:, 1] ** 2 - x[:, 0] * x[:, 2] + rng.normal(0, config.data.noise, config.data.rows)
     cut = int(config.data.rows * (1 - config.data.val_fraction))
-    return {"x_train": x[:cut], "y_train": y[:cut], "x_val": x[cut:], "y_val": y[cut:]}
+    val = np.r_[np.arange(config.data.leak_rows), np.arange(cut, config.data.rows)]
+    ids = np.arange(config.data.rows)
+    return {
+        "x_train": x[:cut],
+        "y_train": y[:cut],
+        "x_val": x[val],
+        "y_val": y[val],
+        "id_train": ids[:cut],
+        "id_val": ids[val],
+    }
 
 
 class ToyRegression(Task):
@@ -121,6 +132,19 @@ class ToyRegression(Task):
             if on_epoch_end:
                 on_epoch_end(epoch, metrics)
         result.metrics = metrics
+        # what the platform's evidence reads: the parts, their features (the k-NN baseline's) and ids,
+        # under a split that declares itself grouped by record
+        parts = {
+            part: EvidencePart(
+                y=data[f"y_{part}"],
+                predicted=net.predict(data[f"x_{part}"]),
+                features=data[f"x_{part}"],
+                groups=data[f"id_{part}"],
+                ids=data[f"id_{part}"],
+            )
+            for part in ("train", "val")
+        }
+        result.evidence = RunEvidence("regression", "fixed", True, parts, seed=config.seed)
         if config.registry.log_model:
             example = data["x_val"][:3]
             name = config.registry.name if config.registry.register else None
