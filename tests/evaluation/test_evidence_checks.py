@@ -71,7 +71,9 @@ def test_a_group_on_both_sides_leaks_only_under_a_grouped_split():
     test = part([4, 5], groups=np.array(["c", "d"]))
     random = audit({"train": train, "test": test}, grouped=False)
     assert random.leaks() == [] and random.overlaps[0].trained_group_share == 0.5  # declared: reported only
-    assert "1 groups in both train and test under a grouped split" in audit({"train": train, "test": test}, True).leaks()
+    assert (
+        "1 groups in both train and test under a grouped split" in audit({"train": train, "test": test}, True).leaks()
+    )
 
 
 def test_identical_rows_leak_where_no_group_key_is_declared():

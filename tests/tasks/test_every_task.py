@@ -136,12 +136,55 @@ def test_promote_moves_the_champion_only_when_the_candidate_is_better(loop, mlfl
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-        code = main(["promote", name, "--metric", metric])
+        # a quick preset's model is weak by design: its baseline, coverage and ECE checks are overridden
+        # here (tests/tracking/test_evidence_gate.py tests the gate); a leak or the floor still refuses
+        weak = [f"--ignore-evidence={check}" for check in ("baseline", "coverage", "ece")]
+        code = main(["promote", name, "--metric", metric, *weak])
     wins = better(task, metric, value(candidate), value(champion))
     comparable = "not comparable" not in capsys.readouterr().out
     assert code == (0 if wins and comparable else 1)
     expected = candidate if code == 0 else champion
     assert client.get_model_version_by_alias(name, "champion").version == expected.version
+
+
+CARD_SECTIONS = (
+    "1. Data",
+    "2. Split and leakage checks",
+    "3. Metrics",
+    "4. Baselines",
+    "5. Repeat-scatter floor",
+    "6. Uncertainty",
+    "7. Published figures",
+    "8. Environment",
+)
+
+
+def test_every_run_carries_its_evidence_and_card(loop, mlflow_server, tmp_path):
+    """The split audit, both baselines on the validation part (the test part where the task has one),
+    the floor or why not, and the model card with its first lines as the run's description: from the
+    task's declarations alone."""
+    client = MlflowClient(mlflow_server.url)
+    run = loop["champion_run"]
+    metrics, tags = run.data.metrics, run.data.tags
+    assert tags["evidence.leak"] == "none"
+    for baseline in ("dummy", "knn"):
+        skill = [metrics[f"val_skill_over_{baseline}{end}"] for end in ("_ci_low", "", "_ci_high")]
+        assert skill == sorted(skill) and all(np.isfinite(skill))
+    repeats = "floor_rmse" in metrics
+    assert (tags["evidence.floor"] == "computed") == repeats
+    if repeats:  # a group key that repeats: the floor is a spread, and below what the model reaches
+        assert metrics["floor_rmse"] > 0 and 0 < metrics["floor_share"] < 1 and metrics["floor_r2_max"] <= 1
+        assert tags["evidence.below_floor.val"] == "false"
+    else:
+        assert tags["evidence.floor"].startswith("not computable: ")
+    card = Path(client.download_artifacts(run.info.run_id, "card.md", str(tmp_path))).read_text()
+    assert [section for section in CARD_SECTIONS if f"## {section}" in card] == list(CARD_SECTIONS)
+    model = run.data.params.get("model", tags["model"])
+    description = tags["mlflow.note.content"]
+    assert description.startswith(f"**{loop['task'].name} {model}**") and "Flags: none." in description
+    assert description.split("\n\n")[0] in card  # the card's first lines are the description
+    if not repeats:
+        assert f"{tags['evidence.floor'][0].upper()}{tags['evidence.floor'][1:]}." in card
 
 
 def test_registered_model_is_served_over_rest(loop, mlflow_server, tmp_path):

@@ -4,6 +4,8 @@ both sides of a split that declares itself grouped) is never made champion, on r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mlflow import MlflowClient
 
 from physml.cli import main
@@ -44,8 +46,7 @@ def test_a_leaky_run_is_refused_and_a_clean_one_promoted(tracking, capsys):
         client.set_registered_model_alias(NAME, "candidate", leaky)
         assert main(["promote", NAME, "--metric", "mse", "--ignore-evidence", "leak", "--alias", "review"]) == 0
         assert client.get_model_version(NAME, leaky).tags["promotion.review.ignored_evidence"] == "leak"
-    card = client.download_artifacts(run.info.run_id, "card.md")
-    text = open(card).read()
+    text = Path(client.download_artifacts(run.info.run_id, "card.md")).read_text()
     assert run.data.tags["mlflow.note.content"].startswith("**toyreg mlp**")
     for section in ("## 1. Data", "## 2. Split", "## 4. Baselines", "## 5. Repeat-scatter floor", "## 8. Environment"):
         assert section in text

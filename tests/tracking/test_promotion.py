@@ -33,7 +33,9 @@ def train_linear(supercon_dir, *args: str) -> str:
 
 
 def promote(*args: str) -> int:
-    return main(["promote", NAME, *args])
+    """Promote with the baseline check overridden: a linear model of Tc is no better than the
+    nearest-neighbour baseline (the evidence gate refuses it by default, asserted below)."""
+    return main(["promote", NAME, *args, "--ignore-evidence", "baseline"])
 
 
 def test_promotion_decisions(tracking, supercon_dir, capsys):
@@ -42,6 +44,8 @@ def test_promotion_decisions(tracking, supercon_dir, capsys):
     assert client.get_model_version_by_alias(NAME, "champion").version == v1  # the first version
 
     v2 = train_linear(supercon_dir)  # all81 beats seed17
+    assert main(["promote", NAME, "--metric", "rmse"]) == 1  # the evidence gate, by default
+    assert "evidence check 'baseline' failed: val_skill_over_knn = -" in capsys.readouterr().out
     assert promote("--metric", "rmse") == 0  # on the validation part; lower is better
     assert client.get_model_version_by_alias(NAME, "champion").version == v2
     tags = client.get_model_version(NAME, v2).tags
@@ -51,6 +55,7 @@ def test_promotion_decisions(tracking, supercon_dir, capsys):
         in tags["promotion.champion.reason"]
     )
     assert tags["promotion.champion.previous"].startswith(f"v{v1} val_rmse=")
+    assert tags["promotion.champion.ignored_evidence"] == "baseline"
     # the test part is in the record, not in the decision
     assert tags["promotion.champion.test"].startswith("test_r2=") and "test_rmse=" in tags["promotion.champion.test"]
     assert tags["promotion.champion.previous_test"].startswith("test_r2=")

@@ -163,7 +163,8 @@ def floor_section(run) -> list[str]:
     metrics, tags = run.data.metrics, run.data.tags
     lines = ["", "## 5. Repeat-scatter floor", ""]
     if "floor_rmse" not in metrics:
-        return lines + [f"{tags.get('evidence.floor', 'not computable: the run declared no evidence').capitalize()}."]
+        reason = tags.get("evidence.floor", "not computable: the run declared no evidence")
+        return lines + [f"{reason[:1].upper()}{reason[1:]}."]
     lines.append(
         f"Pooled within-group SD {fmt(metrics['floor_rmse'])} over {fmt(metrics['floor_rows'])} rows "
         f"({metrics['floor_share']:.1%}) in {fmt(metrics['floor_groups'])} repeated groups: no model of the group "

@@ -38,6 +38,7 @@ INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
 # (`repeated_rmse`) goes the way the task declares the score itself
 EVIDENCE_METRICS = {
     "skill_over_*": "max",
+    "evidence_seconds": "min",
     "mad_ratio": "min",
     "rows": "max",
     "repeated_rows": "max",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
@@ -165,7 +166,9 @@ def with_evidence(result: RunResult) -> RunResult:
 
     if result.evidence is None:
         return result
+    started = time.perf_counter()
     metrics, tags = log_evidence(result.evidence)
+    mlflow.log_metric("evidence_seconds", time.perf_counter() - started)
     result.metrics.update(metrics)
     result.evidence = None
     refusal = [f"leak: {tags['evidence.leak']}"] if tags.get("evidence.leak", "none") != "none" else []
