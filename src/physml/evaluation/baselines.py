@@ -53,11 +53,15 @@ class NearestNeighbour:
         return self
 
     def predict(self, X, groups=None) -> np.ndarray:
-        predicted = self.knn.predict(np.asarray(X, dtype=float))
-        if groups is not None and self.group_values is not None:
-            known = pd.Series(np.asarray(groups)).astype(str).map(self.group_values)
-            predicted = np.where(known.notna(), known.to_numpy(), predicted).astype(predicted.dtype)
-        return predicted
+        X = np.asarray(X, dtype=float)
+        if groups is None or self.group_values is None:
+            return self.knn.predict(X)
+        known = pd.Series(np.asarray(groups)).astype(str).map(self.group_values)
+        unseen = known.isna().to_numpy()
+        predicted = known.to_numpy(copy=True)
+        if unseen.any():  # the neighbours are searched only for rows whose group was not trained on
+            predicted[unseen] = self.knn.predict(X[unseen])
+        return predicted.astype(float if self.kind == "regression" else self.group_values.dtype)
 
 
 def skill(kind: str, y, model_predicted, baseline_predicted, resamples: int, seed: int) -> dict[str, float]:
