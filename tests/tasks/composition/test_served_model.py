@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -16,21 +17,23 @@ from physml.tasks.composition.served_model import CompositionModel, save_parts
 FORMULAS = ["Fe2O3", "Cu", "NaCl", "GaAs", "Al", "SiO2", "ZnO", "Ni", "TiO2", "Mg", "UO2", "ThO2"] * 4
 
 
-def fitted(estimator, y):
-    X = featurise_formulas(FORMULAS, completed_table()).reset_index(drop=True)
+def fitted(estimator, y, descriptors: bool = False):
+    X = featurise_formulas(FORMULAS, completed_table(), descriptors).reset_index(drop=True)
     pipeline = Pipeline([("scaler", StandardScaler()), ("model", estimator)])
     scaled = pipeline.steps[0][1].fit(X).transform(X)
     pipeline.steps[1][1].fit(scaled, y)
     return pipeline, X
 
 
-def test_the_hurdle_model_serves_what_it_predicts(tmp_path):
+@pytest.mark.parametrize("descriptors", [False, True], ids=["all175", "all431"])
+def test_the_hurdle_model_serves_what_it_predicts(tmp_path, descriptors):
     from xgboost import XGBClassifier, XGBRegressor
 
     rng = np.random.default_rng(0)
     y = np.where(rng.random(len(FORMULAS)) < 0.5, 0.0, rng.uniform(0.5, 4, len(FORMULAS)))
     hurdle = ZeroHurdle(XGBClassifier(n_estimators=5), XGBRegressor(n_estimators=5))
-    pipeline, X = fitted(hurdle, y)
+    pipeline, X = fitted(hurdle, y, descriptors)
+    assert X.shape[1] == (431 if descriptors else 175)  # the served model featurises what it was fitted on
     artifacts = save_parts(pipeline, tmp_path, {"output": "gap", "formula_column": "composition", "interval": None})
     served = CompositionModel.loaded(artifacts).predict(None, pd.DataFrame({"composition": FORMULAS}))
     np.testing.assert_allclose(served["gap"], pipeline.predict(X), rtol=1e-5, atol=1e-6)

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from physml.errors import DataValidationError
+from physml.tasks.composition.elements import completed_table
+from physml.tasks.composition.formula import featurise_formulas
 from physml.tasks.composition.spec import load_spec
 from physml.tasks.composition.table import load_table
 
@@ -100,3 +102,22 @@ def test_a_broken_config_yaml_in_a_task_folder_is_one_line_and_spares_the_other_
     with pytest.raises(SystemExit) as shown:  # every other command still parses
         main(["supercon", "--help"])
     assert shown.value.code == 0
+
+
+def test_the_descriptors_of_a_known_salt():
+    """NaCl's element descriptors, from pymatgen's values: Pauling electronegativities 0.93 and 3.16,
+    one valence s electron on Na, s2 p5 on Cl."""
+    from physml.tasks.composition.descriptors import COMPOSITION_FEATURES, descriptor_names
+
+    table = completed_table()
+    frame = featurise_formulas(["NaCl", "Cu"], table, descriptors=True)
+    assert frame.shape[1] == 175 + 256 and list(frame.columns[175:]) == list(descriptor_names(table.symbols))
+    assert not frame.isna().any().any()
+    salt, metal = frame.loc["NaCl"], frame.loc["Cu"]
+    assert salt["electronegativity_min"] == pytest.approx(0.93) and salt["electronegativity_max"] == pytest.approx(3.16)
+    assert salt["electronegativity_wmean"] == pytest.approx((0.93 + 3.16) / 2)
+    assert salt["valence_s_wmean"] == pytest.approx(1.5) and salt["valence_p_wmean"] == pytest.approx(2.5)
+    assert salt["max_ionic_character"] == pytest.approx(1 - np.exp(-0.25 * (3.16 - 0.93) ** 2))
+    assert salt["metal_share"] == 0.5 and metal["metal_share"] == 1.0 and metal["electronegativity_gap"] == 0.0
+    assert salt["pnorm_2"] == pytest.approx(np.sqrt(0.5)) and metal["pnorm_10"] == pytest.approx(1.0)
+    assert len(COMPOSITION_FEATURES) == 16

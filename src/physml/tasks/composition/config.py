@@ -78,7 +78,8 @@ class EvaluationParams:
     conformity_score: str = setting("absolute", choices=("absolute", "gamma"))
 
 
-FEATURE_SETS = ("all81", "all175")  # the 81 property statistics; and every element's atom fraction (H..Pu)
+# the 81 property statistics; and every element's atom fraction (H..Pu); and 256 element descriptors (descriptors.py)
+FEATURE_SETS = ("all81", "all175", "all431")
 
 
 @dataclass

@@ -189,9 +189,17 @@ def amounts_vector(composition: Mapping[str, float], table: ElementTable | None 
     return vector
 
 
-def featurise_formulas(formulas: Iterable[str], table: ElementTable | None = None) -> pd.DataFrame:
-    """Formulas -> one row each of the 81 features and every element's atom fraction, every column of
-    every feature set (index = the formulas as given)."""
+def needs_descriptors(columns: Iterable[str]) -> bool:
+    """Whether a model's columns go beyond the 81 and the element fractions (an all431 model)."""
+    return any(not (column in FEATURE_NAMES or column.startswith("frac_")) for column in columns)
+
+
+def featurise_formulas(
+    formulas: Iterable[str], table: ElementTable | None = None, descriptors: bool = False
+) -> pd.DataFrame:
+    """Formulas -> one row each of the 81 features and every element's atom fraction, and with
+    `descriptors` the 256 element descriptors (descriptors.py): every column of every feature set
+    (index = the formulas as given)."""
     table = table or uci_table()
     formulas = list(formulas)
     if not formulas:
@@ -199,5 +207,9 @@ def featurise_formulas(formulas: Iterable[str], table: ElementTable | None = Non
     matrix = np.vstack([amounts_vector(parse_formula(f, table), table) for f in formulas])
     features = featurise_amounts(matrix, labels=[f"formula {f!r}" for f in formulas], table=table)
     frame = pd.concat([features, element_fractions(matrix, table)], axis=1)
+    if descriptors:
+        from physml.tasks.composition.descriptors import descriptor_features
+
+        frame = pd.concat([frame, descriptor_features(matrix, tuple(table.symbols))], axis=1)
     frame.index = pd.Index(formulas, name="formula")
     return frame

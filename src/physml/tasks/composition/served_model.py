@@ -204,9 +204,10 @@ class CompositionModel(TaskModel):
         """The regressor's prediction, or the classifier's uncalibrated probability."""
         if self.formula_column:
             from physml.tasks.composition.elements import completed_table
-            from physml.tasks.composition.formula import featurise_formulas
+            from physml.tasks.composition.formula import featurise_formulas, needs_descriptors
 
-            model_input = featurise_formulas(model_input[self.formula_column].astype(str), completed_table())
+            formulas = model_input[self.formula_column].astype(str)
+            model_input = featurise_formulas(formulas, completed_table(), needs_descriptors(self.columns))
         scaled = (np.asarray(model_input[self.columns], dtype="float64") - self.mean) / self.scale
         raw = self.regressor.predict(scaled)
         return 1.0 / (1.0 + np.exp(-raw)) if self.threshold is not None and self.linear else raw

@@ -8,7 +8,7 @@ one DataValidationError naming the file, the row (1-based data row and the file 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 
 from physml.data.validate import read_csv, where
 from physml.errors import DataValidationError, FormulaError
+from physml.tasks.composition.descriptors import descriptor_features
 from physml.tasks.composition.elements import completed_table
 from physml.tasks.composition.formula import (
     FEATURE_NAMES,
@@ -40,9 +41,20 @@ class CompositionTable:
     folds: pd.Series | None  # the official outer test fold of each row
     groups: np.ndarray  # rows with the same element fractions share an id (the grouped split's groups)
     filled_cells: pd.DataFrame  # element, property, value, source of each imputed cell these rows use
+    amounts: np.ndarray | None = None  # each row's element amounts, in the completed table's order
+    symbols: tuple[str, ...] = ()  # that order
+    computed: dict = field(default_factory=dict, repr=False, compare=False)  # the descriptors, once made
 
     def select(self, feature_set: str) -> pd.DataFrame:
-        return self.features[list(FEATURE_NAMES)] if feature_set == "all81" else self.features
+        """all81: the property statistics; all175: and the element fractions; all431: and the 256
+        element descriptors (descriptors.py, computed on first use)."""
+        if feature_set == "all81":
+            return self.features[list(FEATURE_NAMES)]
+        if feature_set == "all431":
+            if "descriptors" not in self.computed:
+                self.computed["descriptors"] = descriptor_features(self.amounts, self.symbols)
+            return pd.concat([self.features, self.computed["descriptors"]], axis=1)
+        return self.features
 
 
 def data_path(spec: CompositionSpec, folder: Path) -> Path:
@@ -87,6 +99,8 @@ def load_table(spec: CompositionSpec, folder: Path, max_rows: int = 0, seed: int
         folds=folds.reset_index(drop=True) if folds is not None else None,
         groups=groups.ravel(),
         filled_cells=table.filled[table.filled["element"].isin(used)].reset_index(drop=True),
+        amounts=amounts,
+        symbols=tuple(table.symbols),
     )
 
 

@@ -66,7 +66,7 @@ class CompositionTask(Task):
             Flag(
                 "--feature-set",
                 "data.feature_set",
-                help="all81 or all175 (and the element fractions)",
+                help="all81, all175 (and the element fractions) or all431 (and 256 element descriptors)",
                 choices=FEATURE_SETS,
             ),
             Flag("--n-estimators", "gbm.n_estimators", int, "boosting rounds of the gbm model"),
