@@ -9,9 +9,9 @@ electrons' shares by orbital, Pauling's ionic character, a band centre, the meta
 electronegativity gap and an oxidation-state balance): 256 features, the `descriptors` of the
 `all431` feature set (the 175 and these).
 
-Chosen for Matbench's expt_gap and expt_is_metal by inner cross-validation on outer fold 0's training
-rows (docs/notes/matbench-inner-cv.md): over the 175, they cut the hurdle's inner MAE from 0.358 to
-0.304 eV and raised the classifier's balanced accuracy from 0.916 to 0.935. A value pymatgen lacks
+Chosen for Matbench's two composition tasks by inner cross-validation on outer fold 0's training rows
+(docs/notes/matbench-inner-cv.md): over the 175, they cut the band-gap hurdle's inner MAE from 0.358
+to 0.304 eV and raised the metal classifier's balanced accuracy from 0.916 to 0.935. A value pymatgen lacks
 is the property's median over H to Pu.
 """
 
