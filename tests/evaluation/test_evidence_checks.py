@@ -83,3 +83,20 @@ def test_identical_rows_leak_where_no_group_key_is_declared():
     found = audit({"train": train, "test": test}, grouped=False)
     assert found.overlaps[0].identical_rows == 1  # the second row has the same features but another target
     assert found.leaks() == ["1 identical rows in both train and test"]
+
+
+def test_class_strata_give_accuracy_and_ece_in_the_strata_order():
+    import pandas as pd
+
+    from physml.evaluation.calibration import expected_calibration_error
+    from physml.tracking.evidence import class_strata
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet([1, 1, 1], size=60)
+    y = rng.integers(0, 3, 60)
+    labels = pd.Categorical(np.where(np.arange(60) < 20, "high", "low"), categories=["low", "high"])
+    part = EvidencePart(y=y, predicted=probabilities.argmax(axis=1), probabilities=probabilities)
+    table = class_strata(part, labels)
+    assert list(table.stratum) == ["low", "high"] and list(table.n) == [40, 20]
+    assert table.accuracy[1] == pytest.approx(np.mean(y[:20] == probabilities[:20].argmax(axis=1)))
+    assert table.ece[1] == pytest.approx(expected_calibration_error(probabilities[:20], y[:20]))

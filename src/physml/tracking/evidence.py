@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from physml.evaluation import baselines
+from physml.evaluation.calibration import expected_calibration_error
 from physml.evaluation.floor import repeat_floor, repeated
 from physml.evaluation.metrics import regression_metrics, stratified_metrics
 from physml.evaluation.split_audit import audit
@@ -142,11 +143,20 @@ def strata_metrics(evidence: RunEvidence) -> dict[str, float]:
 
 
 def class_strata(part: EvidencePart, labels) -> pd.DataFrame:
-    frame = pd.DataFrame({"stratum": np.asarray(labels), "right": np.asarray(part.y) == np.asarray(part.predicted)})
-    grouped = frame.groupby("stratum", sort=True, observed=True).right
-    return pd.DataFrame(
-        {"stratum": grouped.size().index, "n": grouped.size().to_numpy(), "accuracy": grouped.mean().to_numpy()}
-    )
+    """Rows, accuracy and (with probabilities) the top class's ECE, per stratum, in the strata's order."""
+    labels = pd.Series(labels)
+    order = labels.cat.categories if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(labels.unique())
+    y, predicted = np.asarray(part.y), np.asarray(part.predicted)
+    rows = []
+    for stratum in order:
+        inside = (labels == stratum).to_numpy()
+        if not inside.any():
+            continue
+        row = {"stratum": stratum, "n": int(inside.sum()), "accuracy": float(np.mean(y[inside] == predicted[inside]))}
+        if part.probabilities is not None:
+            row["ece"] = expected_calibration_error(np.asarray(part.probabilities)[inside], y[inside])
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def strata_frame(metrics: dict[str, float]) -> pd.DataFrame:

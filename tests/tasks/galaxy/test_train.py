@@ -159,6 +159,12 @@ def test_calibration_and_sets_are_logged(quick_run):
     assert 0 <= m["test_dihedral_consistency"] <= 1
     counts = [m[f"test_by_agreement/at_least_{least}/n"] for least in ("0.5", "0.8", "0.9")]
     assert int(params["n_test"]) >= counts[0] >= counts[1] >= counts[2] >= 0  # stricter agreement, fewer galaxies
+    # the platform's strata (tracking/evidence.py): every test galaxy in one vote-agreement bin, each
+    # bin with its accuracy and its top class's ECE
+    bins = {name.split("/")[1] for name in m if name.startswith("test_by_vote_agreement/")}
+    assert sum(m[f"test_by_vote_agreement/{b}/n"] for b in bins) == int(params["n_test"])
+    for b in bins:
+        assert 0 <= m[f"test_by_vote_agreement/{b}/accuracy"] <= 1 and 0 <= m[f"test_by_vote_agreement/{b}/ece"] <= 1
 
 
 def test_model_is_registered_and_predicts_calibrated_probabilities(quick_run, tracking, galaxy_dir):
