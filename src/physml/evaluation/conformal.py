@@ -27,9 +27,10 @@ class ConformalInterval:
     n_calibration: int
     floor: float | None = None  # the least value the target can take (Tc: 0 K); bounds below it are raised to it
 
-    def bounds(self, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, predictions: np.ndarray, by=None) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) around `predictions`, as MAPIE's predict_interval gives them, the low bound
-        raised to `floor`: no true value lies below it, so coverage is unchanged."""
+        raised to `floor`: no true value lies below it, so coverage is unchanged. (`by`: the same width
+        for every row; a stratified interval's rows differ, stratified_conformal.py.)"""
         predictions = np.asarray(predictions, dtype="float64")
         if self.score == "absolute":
             low, high = predictions + self.low, predictions + self.high

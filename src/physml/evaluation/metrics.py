@@ -7,10 +7,12 @@ import pandas as pd
 
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """R^2 along the last axis (works for a batch of bootstrap resamples)."""
+    """R^2 along the last axis (works for a batch of bootstrap resamples); NaN where every true value is
+    the same (a resample of a few repeated rows, all of them 0)."""
     residual = ((y_true - y_pred) ** 2).sum(axis=-1)
     total = ((y_true - y_true.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
-    return 1.0 - residual / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), np.nan)
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -40,7 +42,9 @@ def regression_metrics(
             chunks.append((r2_score(y_true[idx], y_pred[idx]), rmse(y_true[idx], y_pred[idx])))
         r2s = np.concatenate([c[0] for c in chunks])
         rmses = np.concatenate([c[1] for c in chunks])
-        metrics["r2_ci_low"], metrics["r2_ci_high"] = map(float, np.quantile(r2s, [0.025, 0.975]))
+        finite = r2s[np.isfinite(r2s)]
+        r2_bounds = np.quantile(finite, [0.025, 0.975]) if len(finite) else (np.nan, np.nan)
+        metrics["r2_ci_low"], metrics["r2_ci_high"] = map(float, r2_bounds)
         metrics["rmse_ci_low"], metrics["rmse_ci_high"] = map(float, np.quantile(rmses, [0.025, 0.975]))
     return {prefix + key: value for key, value in metrics.items()}
 

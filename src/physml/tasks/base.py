@@ -76,6 +76,7 @@ class Anchor:
     model: str = ""
     note: str = ""
     std: float | None = None  # the spread the source reports (Matbench: the population std over its folds)
+    folds: list[float] | None = None  # its score on each fold of `split`, where the source published them
 
     @property
     def shown(self) -> str:

@@ -103,3 +103,35 @@ def test_a_formula_that_cannot_be_read_is_one_line(tracking, capsys):
     assert main(["expt_gap", "predict", "--formula", "Xx2O3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["physml: error: formula 'Xx2O3': unknown element 'Xx'"]
+
+
+SMALL_STRONG = ["data.max_rows=400", "gbm.n_estimators=60", "gbm.early_stopping_rounds=10", "registry.log_model=false"]
+
+
+@pytest.mark.parametrize("name", ["expt_gap", "expt_is_metal"])
+def test_the_strong_preset_cross_fits_and_scores_its_validation_part_out_of_fold(tracking, name):
+    """`--preset strong` (the Matbench recipe) on a small sample: all431 features, 5 boosters (pairs for the
+    hurdle) cross-fitted, the hurdle's intervals stratified by P(non-zero) and never below zero."""
+    sets = [arg for setting in SMALL_STRONG for arg in ("--set", setting)]
+    assert main([name, "cv", "--preset", "strong", "--fold", "0", "--seed", "3", *sets]) == 0
+    experiment = tracking.get_experiment_by_name(get_task(name).load_config().experiment)
+    (parent,) = tracking.search_runs([experiment.experiment_id], "params.split = 'matbench-v0.1'", max_results=1)
+    assert parent.data.params["feature_set"] == "all431" and parent.info.status == "FINISHED"
+    (child,) = tracking.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert int(child.data.params["n_features"]) == 431 and child.data.params["folds"] == "5"
+    history = tracking.get_metric_history(
+        child.info.run_id, "fold5/nonzero/val_logloss" if name == "expt_gap" else "fold5/val_logloss"
+    )
+    assert history, "the fifth cross-fitted member reported its held-out fold"
+    predictions = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{parent.info.run_id}/predictions.csv"))
+    report = Path(mlflow.artifacts.download_artifacts(f"runs:/{parent.info.run_id}/report.md")).read_text()
+    assert "Paired per fold" in report and "RF-SCM/Magpie" in report
+    if name == "expt_gap":
+        assert child.data.params["threshold"] == "0.65" and child.data.params["colsample_bytree"] == "0.3"
+        assert (predictions["low"] >= 0).all() and (predictions["low"] <= predictions["prediction"]).all()
+        assert (predictions["prediction"] <= predictions["high"]).all()
+        assert 0.6 <= parent.data.metrics["pooled_interval_coverage"] <= 1
+        assert any(key.startswith("test_interval_width/p0.9-1") for key in child.data.metrics)
+    else:
+        assert 0.6 <= child.data.metrics["val_balanced_accuracy"] <= 1
+        assert set(predictions["prediction"]) <= {0, 1}

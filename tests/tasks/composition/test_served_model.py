@@ -52,3 +52,35 @@ def test_a_classifier_serves_its_calibrated_probability_and_label(tmp_path):
     expected = np.interp(pipeline.predict_proba(X)[:, 1], *knots)
     np.testing.assert_allclose(served["is_metal_probability"], expected, rtol=1e-6)
     assert (served["is_metal"] == (expected > 0.3)).all()
+
+
+def test_a_cross_fitted_hurdle_serves_its_mean_and_stratified_intervals(tmp_path):
+    """gbm.folds pairs (hurdle.py): the served model averages the members' probabilities and amounts as the
+    fitted one does, and widens each row's interval by the stratum its P(non-zero) falls in."""
+    from xgboost import XGBClassifier, XGBRegressor
+
+    from physml.data.splits import fold_indices
+    from physml.evaluation.stratified_conformal import calibrate_stratified
+    from physml.tasks.composition.crossfit import CrossFitted
+    from physml.tasks.composition.hurdle import cross_fit_hurdle
+
+    rng = np.random.default_rng(1)
+    y = np.where(rng.random(len(FORMULAS)) < 0.5, 0.0, rng.uniform(0.5, 4, len(FORMULAS)))
+    template = ZeroHurdle(
+        CrossFitted(XGBClassifier(n_estimators=5), 3, 0), CrossFitted(XGBRegressor(n_estimators=5), 3, 0)
+    )
+    X = featurise_formulas(FORMULAS, completed_table(), False).reset_index(drop=True)
+    pipeline = Pipeline([("scaler", StandardScaler()), ("regressor", template)])
+    scaled = pipeline.steps[0][1].fit(X).transform(X)
+    cross_fit_hurdle(template, scaled, y, fold_indices(len(y), "random", 3, 0), slice(0, 0), [], 5)
+    assert len(template.classifier.members_) == 3 and not np.isnan(template.oof_).any()
+    interval = calibrate_stratified(y, template.oof_, template.oof_probability_, [0.1, 0.3, 0.5, 0.9], 0.9)
+    served_parts = {"output": "gap", "formula_column": "composition", "interval": interval.as_dict()}
+    artifacts = save_parts(pipeline, tmp_path, served_parts)
+    served = CompositionModel.loaded(artifacts).predict(None, pd.DataFrame({"composition": FORMULAS}))
+    predicted = pipeline.predict(X)
+    np.testing.assert_allclose(served["gap"], predicted, rtol=1e-5, atol=1e-6)
+    low, high = interval.bounds(predicted, template.nonzero_probability(scaled))
+    np.testing.assert_allclose(served["gap_low"], low, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["gap_high"], high, rtol=1e-5, atol=1e-6)
+    assert (served["gap_low"] >= 0).all() and served["gap_high"].nunique() > 1

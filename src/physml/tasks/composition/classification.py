@@ -34,27 +34,44 @@ def build_classifier(config, model: str):
 
         return LogisticRegression(max_iter=2000)
     from physml.tasks.composition.boosting import make_gbm_classifier
+    from physml.tasks.composition.crossfit import CrossFitted
 
-    return make_gbm_classifier(config.gbm, config.seed)
+    classifier = make_gbm_classifier(config.gbm, config.seed)
+    return CrossFitted(classifier, config.gbm.folds, config.seed) if config.gbm.folds >= 2 else classifier
 
 
 class Calibrated:
-    """The classifier's probability of class 1, mapped by isotonic regression fitted on the calibration part."""
+    """The classifier's probability of class 1, mapped by isotonic regression fitted on the calibration
+    part (`evaluation.calibrate_probabilities`; off, the classifier's own probability)."""
 
-    def __init__(self, pipeline: Pipeline, split: SplitData):
-        self.pipeline = pipeline
-        self.isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        self.isotonic.fit(self.raw(split.X_cal), split.y_cal.to_numpy())
+    def __init__(self, pipeline: Pipeline, split: SplitData, calibrate: bool = True):
+        self.pipeline, self.isotonic = pipeline, None
+        if calibrate:
+            self.isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            self.isotonic.fit(self.raw(split.X_cal), split.y_cal.to_numpy())
         self.threshold = float(split.y_train.mean())
+        # a cross-fitted classifier scores its validation part out of fold (crossfit.py)
+        self.validation_raw = getattr(pipeline.steps[1][1], "validation_oof_", None)
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         return self.pipeline.predict_proba(X)[:, 1]
 
+    def mapped(self, raw: np.ndarray) -> np.ndarray:
+        return self.isotonic.predict(raw) if self.isotonic is not None else raw
+
     def probability(self, X: pd.DataFrame) -> np.ndarray:
-        return self.isotonic.predict(self.raw(X))
+        return self.mapped(self.raw(X))
+
+    def of_part(self, split: SplitData, name: str) -> np.ndarray:
+        """The probability on a part (train, val, cal, test): the validation part's out of fold where it can be."""
+        if name == "val" and self.validation_raw is not None:
+            return self.mapped(self.validation_raw)
+        return self.probability(getattr(split, f"X_{name}"))
 
     def as_dict(self) -> dict:
         """What the served model needs: the isotonic map as (x, y) knots for np.interp, the threshold."""
+        if self.isotonic is None:
+            return {"calibration": None, "threshold": self.threshold}
         knots = [self.isotonic.X_thresholds_.tolist(), self.isotonic.y_thresholds_.tolist()]
         return {"calibration": knots, "threshold": self.threshold}
 
@@ -101,7 +118,7 @@ def declared_evidence(calibrated: Calibrated, split: SplitData, config) -> RunEv
     evidence (tracking/evidence.py)."""
     parts = {}
     for name in ("train", "val", "cal", "test"):
-        probability = calibrated.probability(getattr(split, f"X_{name}"))
+        probability = calibrated.of_part(split, name)
         part = split.evidence_part(name, (probability > calibrated.threshold).astype("int64"))
         part.y = part.y.astype("int64")
         part.probabilities = np.column_stack([1 - probability, probability])
@@ -118,10 +135,10 @@ def fit_and_log(config, model: str, split: SplitData, target: Target, on_epoch_e
     result = RunResult(model=model, run_id=mlflow.active_run().info.run_id)
     pipeline = Pipeline([("scaler", StandardScaler()), ("classifier", build_classifier(config, model))])
     fit_timed(config, model, pipeline, split, on_epoch_end, checkpoints)
-    calibrated = Calibrated(pipeline, split)
+    calibrated = Calibrated(pipeline, split, config.evaluation.calibrate_probabilities)
     probability = calibrated.probability(split.X_test)
     metrics = scores(split.y_test, probability, calibrated.threshold, "test_")
-    metrics |= scores(split.y_val, calibrated.probability(split.X_val), calibrated.threshold, "val_")
+    metrics |= scores(split.y_val, calibrated.of_part(split, "val"), calibrated.threshold, "val_")
     metrics |= scores(split.y_train, calibrated.probability(split.X_train), calibrated.threshold, "train_")
     metrics["threshold"] = calibrated.threshold
     mlflow.log_metrics(metrics)

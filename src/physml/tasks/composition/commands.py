@@ -93,8 +93,9 @@ def optional_int(text: str) -> int | None:
 
 def print_cv(task, result) -> None:
     from physml.display import text_table
+    from physml.tasks.composition.cv import paired_differences
 
-    rows = [[f"fold {k}", f"{value:.4f}"] for k, value in enumerate(result.per_fold)]
+    rows = [[f"fold {k}", f"{value:.4f}"] for k, value in zip(result.folds, result.per_fold, strict=True)]
     rows.append(["mean ± std", f"{result.mean:.4f} ± {result.std:.4f}"])
     print(text_table(["", result.metric], rows))
     anchors = [a for a in task.anchors() if a.metric == result.metric]
@@ -102,6 +103,10 @@ def print_cv(task, result) -> None:
         print(f"\nthe leaderboard on the same protocol (projects/{task.name}/anchors.yaml):")
         for anchor in anchors:
             print(f"  {anchor.metric} {anchor.shown}  {anchor.source}")
+    if paired := paired_differences(task, dict(zip(result.folds, result.per_fold, strict=True))):
+        print(f"\npaired per fold (physml's {result.metric} minus the entry's; mean, folds physml is better on):")
+        for pair in paired:
+            print(f"  {pair.mean:+.4f}  {pair.better}/{len(pair.differences)}  {pair.source}")
     print(f"predictions: runs:/{result.parent_run_id}/predictions.csv; report: runs:/{result.parent_run_id}/report.md")
 
 

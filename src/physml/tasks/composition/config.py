@@ -62,8 +62,9 @@ class EnsembleParams:
 
 
 @dataclass
-class HurdleParams:  # its two XGBoost models take gbm's settings
+class HurdleParams:  # its two XGBoost models take gbm's settings (gbm.folds: cross-fitted pairs) but these
     threshold: float = setting(0.5, gt=0, lt=1)  # predict 0 where P(non-zero) is at most this
+    colsample_bytree: float = setting(0.6, gt=0, le=1)  # both models' share of the features per tree
 
 
 @dataclass
@@ -76,6 +77,9 @@ class EvaluationParams:
     interval_level: float = setting(0.9, gt=0, lt=1)  # the conformal prediction intervals' coverage
     # MAPIE's conformity score: absolute (Tc +- q K) | gamma (Tc x (1 +- q): wider for higher Tc)
     conformity_score: str = setting("absolute", choices=("absolute", "gamma"))
+    # a classifier's probabilities mapped by isotonic regression fitted on the calibration part; off: its
+    # own (a score of labels alone, at the training share of positives, needs no calibration)
+    calibrate_probabilities: bool = True
 
 
 # the 81 property statistics; and every element's atom fraction (H..Pu); and 256 element descriptors (descriptors.py)
@@ -110,5 +114,6 @@ class CompositionConfig(TaskConfig):
     registry: CompositionRegistry = field(default_factory=CompositionRegistry)
 
     def model_params(self, model: str) -> dict[str, Any]:
-        """The hyperparameters of one model, as a flat dict."""
-        return dataclasses.asdict(getattr(self, model))
+        """The hyperparameters of one model, as a flat dict (the hurdle's: gbm's, which its boosters take, and its own)."""
+        own = dataclasses.asdict(getattr(self, model))
+        return {**dataclasses.asdict(self.gbm), **own} if model == "hurdle" else own

@@ -8,8 +8,8 @@ predicts the members' mean (bagging, which also lowers the variance of one model
 
 Each row of the two parts is predicted once by the member that never saw it (out of fold): the
 validation part's metrics are those predictions, so `val_rmse` stays an honest score on the same rows
-as a single model's, and an ensemble blends its members on them. The calibration and test parts are
-outside every fold.
+as a single model's, and an ensemble blends its members on them (a classifier's: its probability of
+class 1). The calibration and test parts are outside every fold.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils.metaestimators import available_if
 
 # fit_member(index, unfitted member, X_fit, y_fit, (X_held, y_held)) fits the member in place
 FitMember = Callable[[int, object, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]], object]
@@ -40,10 +41,20 @@ class CrossFitted(RegressorMixin, BaseEstimator):
             if "random_state" in member.get_params():
                 member.set_params(random_state=self.seed + index)
             fit_member(index, member, X[fit_rows], y[fit_rows], (X[held_rows], y[held_rows]))
-            self.oof_[held_rows] = member.predict(X[held_rows])
+            self.oof_[held_rows] = predicted(member, X[held_rows])
             self.members_.append(member)
         self.validation_oof_ = self.oof_[validation_rows] if validation_rows is not None else None
         return self
 
     def predict(self, X) -> np.ndarray:
         return np.mean([member.predict(np.asarray(X)) for member in self.members_], axis=0)
+
+    @available_if(lambda self: hasattr(self.template, "predict_proba"))
+    def predict_proba(self, X) -> np.ndarray:
+        """A cross-fitted classifier's probabilities: its members' mean."""
+        return np.mean([member.predict_proba(np.asarray(X)) for member in self.members_], axis=0)
+
+
+def predicted(member, X) -> np.ndarray:
+    """What a member's out-of-fold prediction is: a classifier's probability of class 1, a regressor's value."""
+    return member.predict_proba(X)[:, 1] if hasattr(member, "predict_proba") else member.predict(X)

@@ -37,6 +37,7 @@ class CvResult:
     metric: str
     per_fold: list[float]
     predictions: pd.DataFrame
+    folds: list[int]  # which outer fold each of per_fold scores
 
     @property
     def mean(self) -> float:
@@ -91,7 +92,7 @@ def run_cv(task, config, model: str, data, only: list[int] | None = None) -> CvR
         predictions = pd.concat(frames, ignore_index=True)
         per_fold = [result.metrics[f"test_{metric}"] for result in results.values()]
         log_summary(task, results, predictions)
-        return CvResult(parent.info.run_id, metric, per_fold, predictions)
+        return CvResult(parent.info.run_id, metric, per_fold, predictions, list(results))
 
 
 def fold_predictions(data, fold: int, test_rows: np.ndarray, result: RunResult) -> pd.DataFrame:
@@ -140,7 +141,46 @@ def cv_report(task, results: dict[int, RunResult], means: dict[str, tuple[float,
         lines += ["## Published figures on the same protocol", ""]
         anchor_rows = [[a.source, a.metric, a.shown, f"{means[a.metric][0]:.4f}"] for a in anchors]
         lines.append(markdown_table(["source", "metric", "value", "physml"], anchor_rows))
+    per_fold = {k: result.metrics[f"test_{task.spec.metric}"] for k, result in results.items()}
+    if paired := paired_differences(task, per_fold):
+        lines += ["", f"## Paired per fold: physml's {task.spec.metric} minus the entry's", ""]
+        header = ["source", *(f"fold {k}" for k in per_fold), "mean", "physml better"]
+        lines.append(markdown_table(header, [pair.row() for pair in paired]))
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Paired:
+    """physml's score minus a published entry's on the same folds."""
+
+    source: str
+    differences: list[float]
+    better: int  # folds on which physml's score is the better one
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.differences))
+
+    def row(self) -> list[str]:
+        return [
+            self.source,
+            *(f"{d:+.4f}" for d in self.differences),
+            f"{self.mean:+.4f}",
+            f"{self.better}/{len(self.differences)}",
+        ]
+
+
+def paired_differences(task, per_fold: dict[int, float]) -> list[Paired]:
+    """Against each anchor with per-fold scores on the task's protocol (anchors.yaml `folds`), on the folds run."""
+    lower = task.metric_mode(task.spec.metric) == "min"
+    paired = []
+    for anchor in task.anchors():
+        if anchor.metric != task.spec.metric or not anchor.folds or anchor.split != PROTOCOL_SPLIT:
+            continue
+        differences = [score - anchor.folds[k] for k, score in per_fold.items() if k < len(anchor.folds)]
+        better = sum((d < 0) if lower else (d > 0) for d in differences)
+        paired.append(Paired(anchor.source, differences, better))
+    return paired
 
 
 def pooled_metrics(kind: str, predictions: pd.DataFrame) -> dict[str, float]:
@@ -153,4 +193,13 @@ def pooled_metrics(kind: str, predictions: pd.DataFrame) -> dict[str, float]:
         if y.nunique() == 2:
             values["roc_auc"] = roc_auc_score(y, predictions["probability"])
         return {key: float(value) for key, value in values.items()}
-    return {"mae": float(mean_absolute_error(y, predicted))}
+    values = {"mae": float(mean_absolute_error(y, predicted))}
+    if "low" in predictions:  # the conformal intervals pooled over the folds, and on the non-zero rows
+        inside = (y >= predictions["low"]) & (y <= predictions["high"])
+        values |= {
+            "interval_coverage": float(inside.mean()),
+            "interval_width": float((predictions["high"] - predictions["low"]).mean()),
+        }
+        if (y == 0).any() and (y != 0).any():
+            values["interval_coverage_nonzero"] = float(inside[y != 0].mean())
+    return values

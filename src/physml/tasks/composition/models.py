@@ -158,9 +158,19 @@ def build_hurdle(config):
 
 
 def fit_hurdle(config, regressor, X, y, validation, hooks, checkpoints, split) -> None:
-    from physml.tasks.composition.hurdle import fit_hurdle as fit
+    """One pair early-stopping on the validation part, or (gbm.folds >= 2) pairs cross-fitted over the
+    training and validation parts (hurdle.py)."""
+    import numpy as np
 
-    fit(regressor, X, y, validation, hooks, config.gbm.report_every)
+    from physml.data.splits import fold_indices
+    from physml.tasks.composition import hurdle
+
+    if config.gbm.folds < 2:
+        hurdle.fit_hurdle(regressor, X, y, validation, hooks, config.gbm.report_every)
+        return
+    X_all, y_all = np.vstack([X, validation[0]]), np.concatenate([y, validation[1]])
+    folds = fold_indices(len(y_all), split.policy, config.gbm.folds, config.seed, split.fit_groups)
+    hurdle.cross_fit_hurdle(regressor, X_all, y_all, folds, split.validation_rows, hooks, config.gbm.report_every)
 
 
 def prefixed(hook, name: str):

@@ -16,7 +16,7 @@ def validation_predictions(regressor, X_val) -> np.ndarray:
     """The fitted regressor's predictions on the (scaled) validation part, each from a model that did
     not fit that row: a cross-fitted model's out-of-fold ones, an ensemble's blend of its members' such
     predictions, any other model's own."""
-    if isinstance(regressor, CrossFitted):
+    if isinstance(regressor, CrossFitted) or hasattr(regressor, "validation_oof_"):  # a cross-fitted hurdle too
         return regressor.validation_oof_
     if isinstance(regressor, StackingRegressor):
         members = np.column_stack([validation_predictions(member, X_val) for _, member in members_of(regressor)])

@@ -20,8 +20,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from physml.evaluation import explain, plots
-from physml.evaluation.conformal import ConformalInterval, calibrate, interval_metrics
+from physml.evaluation.conformal import calibrate, interval_metrics
 from physml.evaluation.metrics import regression_metrics
+from physml.evaluation.stratified_conformal import StratifiedInterval, calibrate_stratified, stratum_metrics
 from physml.models.callbacks import as_hook_list
 from physml.run_result import RunEvidence, RunResult
 from physml.tasks.composition.models import MODELS, members_of_model, requirements_of
@@ -133,19 +134,56 @@ def log_shap(model: str, estimator, scaler, split: SplitData, config) -> pd.Seri
     return importance
 
 
-def log_intervals(
-    model: str, pipeline: Pipeline, split: SplitData, config, metrics: dict[str, float], target: Target
-) -> ConformalInterval:
-    """Split-conformal intervals (MAPIE) calibrated on the calibration part; their coverage and mean
-    width on the test part (and the validation part) are logged beside the other metrics."""
+def nonzero_probability(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray | None:
+    """A hurdle model's probability of a non-zero target on X (what its intervals are stratified by); None
+    for any other model."""
+    regressor = pipeline.named_steps["regressor"]
+    if not hasattr(regressor, "nonzero_probability"):
+        return None
+    return regressor.nonzero_probability(pipeline.named_steps["scaler"].transform(X))
+
+
+def calibrate_interval(pipeline: Pipeline, split: SplitData, config):
+    """Split-conformal intervals (MAPIE) calibrated on the calibration part; a hurdle model's stratified
+    by its P(non-zero) (stratified_conformal.py), its quantile from the calibration part and, where it
+    was cross-fitted, its strata's scales from the training part's out-of-fold predictions."""
     evaluation = config.evaluation
-    interval = calibrate(
-        pipeline, split.X_cal, split.y_cal, evaluation.interval_level, evaluation.conformity_score, 0.0
-    )
+    regressor = pipeline.named_steps["regressor"]
+    if not hasattr(regressor, "nonzero_probability"):
+        return calibrate(
+            pipeline, split.X_cal, split.y_cal, evaluation.interval_level, evaluation.conformity_score, 0.0
+        )
+    edges = sorted({0.1, 0.3, regressor.threshold, 0.9})
+    floor = 0.0 if regressor.lower_ == 0.0 else None
+    calibration = (split.y_cal.to_numpy(), pipeline.predict(split.X_cal), nonzero_probability(pipeline, split.X_cal))
+    scaled_by = None
+    if hasattr(regressor, "oof_"):  # cross-fitted: the strata's scales from the training part's out-of-fold rows
+        train = slice(0, len(split.X_train))
+        scaled_by = (split.y_train.to_numpy(), regressor.oof_[train], regressor.oof_probability_[train])
+    return calibrate_stratified(*calibration, edges, evaluation.interval_level, floor, scaled_by)
+
+
+def validation_probability(pipeline: Pipeline, split: SplitData) -> np.ndarray | None:
+    """A hurdle's P(non-zero) on the validation part, out of fold where it was cross-fitted."""
+    regressor = pipeline.named_steps["regressor"]
+    if hasattr(regressor, "oof_probability_"):
+        return regressor.oof_probability_[split.validation_rows]
+    return nonzero_probability(pipeline, split.X_val)
+
+
+def log_intervals(model: str, pipeline: Pipeline, split: SplitData, config, metrics: dict[str, float], target: Target):
+    """The conformal intervals (calibrate_interval); their coverage and mean width on the test part (and
+    the validation part) are logged beside the other metrics."""
+    interval = calibrate_interval(pipeline, split, config)
     test_predictions = pipeline.predict(split.X_test)
-    low, high = interval.bounds(test_predictions)
+    test_by, val_by = nonzero_probability(pipeline, split.X_test), validation_probability(pipeline, split)
+    low, high = interval.bounds(test_predictions, test_by)
     values = {"interval_half_width": interval.half_width, **interval_metrics(split.y_test, low, high, "test_")}
-    values.update(interval_metrics(split.y_val, *interval.bounds(predict_validation(pipeline, split)), "val_"))
+    validation = interval.bounds(predict_validation(pipeline, split), val_by)
+    values.update(interval_metrics(split.y_val, *validation, "val_"))
+    if isinstance(interval, StratifiedInterval):
+        values |= stratum_metrics(interval, split.y_test, low, high, test_by, "test_")
+        values |= stratum_metrics(interval, split.y_val, *validation, val_by, "val_")
     mlflow.log_metrics(values)
     metrics.update(values)
     if config.evaluation.plots:
@@ -167,7 +205,9 @@ def declared_evidence(pipeline: Pipeline, split: SplitData, interval, config, ta
         "test": pipeline.predict(split.X_test),
     }
     parts = {name: split.evidence_part(name, values) for name, values in predicted.items()}
-    parts["test"].low, parts["test"].high = interval.bounds(predicted["test"])
+    parts["test"].low, parts["test"].high = interval.bounds(
+        predicted["test"], nonzero_probability(pipeline, split.X_test)
+    )
     grouped = split.policy == "grouped"
     return RunEvidence(
         "regression",
@@ -245,10 +285,12 @@ def fit_and_log(config, model: str, split: SplitData, target: Target, on_epoch_e
         log_training_curves(config, model, regressor, target.unit)
 
     result.metrics = log_evaluation(model, pipeline, split, config, target)
-    result.predictions = pd.DataFrame({"prediction": pipeline.predict(split.X_test)})
     if members_of_model(config, model):
         log_member_tests(pipeline, split)
     interval = log_intervals(model, pipeline, split, config, result.metrics, target)
+    predicted = pipeline.predict(split.X_test)
+    low, high = interval.bounds(predicted, nonzero_probability(pipeline, split.X_test))
+    result.predictions = pd.DataFrame({"prediction": predicted, "low": low, "high": high})
     result.evidence = declared_evidence(pipeline, split, interval, config, target)
     if config.evaluation.explain:
         log_shap(model, regressor, pipeline.named_steps["scaler"], split, config)

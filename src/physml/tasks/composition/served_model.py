@@ -186,29 +186,35 @@ class CompositionModel(TaskModel):
         self.regressor = load_regressor(parts, context.artifacts)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        raw = self.predict_raw(model_input)
+        scaled = self.scaled(model_input)
+        raw = self.predict_raw(scaled)
         if self.threshold is not None:  # a classifier
             probability = np.interp(raw, *self.calibration) if self.calibration else raw
             label = (probability > self.threshold).astype("int64")
             return pd.DataFrame({f"{self.output}_probability": probability, self.output: label})
         out = pd.DataFrame({self.output: raw})
         if self.interval:
-            from physml.evaluation.conformal import ConformalInterval
+            from physml.evaluation.stratified_conformal import interval_from_dict
 
-            interval = ConformalInterval(**self.interval)
-            out[f"{self.output}_low"], out[f"{self.output}_high"] = interval.bounds(raw)
+            interval = interval_from_dict(self.interval)
+            # a stratified interval's width follows the hurdle's probability of non-zero
+            by = self.regressor.nonzero.predict(scaled) if isinstance(self.regressor, SavedHurdle) else None
+            out[f"{self.output}_low"], out[f"{self.output}_high"] = interval.bounds(raw, by)
             out["interval_level"] = interval.level
         return out
 
-    def predict_raw(self, model_input: pd.DataFrame) -> np.ndarray:
-        """The regressor's prediction, or the classifier's uncalibrated probability."""
+    def scaled(self, model_input: pd.DataFrame) -> np.ndarray:
+        """The standard-scaled feature matrix: of the features given, or made from the formulas given."""
         if self.formula_column:
             from physml.tasks.composition.elements import completed_table
             from physml.tasks.composition.formula import featurise_formulas, needs_descriptors
 
             formulas = model_input[self.formula_column].astype(str)
             model_input = featurise_formulas(formulas, completed_table(), needs_descriptors(self.columns))
-        scaled = (np.asarray(model_input[self.columns], dtype="float64") - self.mean) / self.scale
+        return (np.asarray(model_input[self.columns], dtype="float64") - self.mean) / self.scale
+
+    def predict_raw(self, scaled: np.ndarray) -> np.ndarray:
+        """The regressor's prediction, or the classifier's uncalibrated probability."""
         raw = self.regressor.predict(scaled)
         return 1.0 / (1.0 + np.exp(-raw)) if self.threshold is not None and self.linear else raw
 
