@@ -80,6 +80,7 @@ def measure(args, result: BenchResult) -> None:
         )
         sign, goal = TARGETS[name]
         passed = np.mean(means) <= goal if sign == "<=" else np.mean(means) >= goal
+        passed = None if args.quick else passed  # a smoke run's sample says nothing of the protocol's score
         result.check(
             f"{name} {metric}, mean over {len(means)} seed(s)", float(np.mean(means)), f"{sign} {goal}", passed
         )
