@@ -126,6 +126,8 @@ def test_the_strong_preset_cross_fits_and_scores_its_validation_part_out_of_fold
     predictions = pd.read_csv(mlflow.artifacts.download_artifacts(f"runs:/{parent.info.run_id}/predictions.csv"))
     report = Path(mlflow.artifacts.download_artifacts(f"runs:/{parent.info.run_id}/report.md")).read_text()
     assert "Paired per fold" in report and "RF-SCM/Magpie" in report
+    if name == "expt_gap":  # the intervals pooled over the folds, per stratum of P(non-zero)
+        assert "Intervals pooled over the folds" in report and "P(non-zero) 0.9-1" in report
     if name == "expt_gap":
         assert child.data.params["threshold"] == "0.65" and child.data.params["colsample_bytree"] == "0.3"
         assert (predictions["low"] >= 0).all() and (predictions["low"] <= predictions["prediction"]).all()

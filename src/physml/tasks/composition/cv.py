@@ -123,7 +123,7 @@ def log_summary(task, results: dict[int, RunResult], predictions: pd.DataFrame) 
         path = Path(folder) / "predictions.csv"
         predictions.rename(columns={"id": task.spec.id or "row"}).to_csv(path, index=False)
         mlflow.log_artifact(str(path))
-    mlflow.log_text(cv_report(task, results, means), "report.md")
+    mlflow.log_text(cv_report(task, results, means) + interval_report(predictions), "report.md")
 
 
 def cv_report(task, results: dict[int, RunResult], means: dict[str, tuple[float, float]]) -> str:
@@ -181,6 +181,28 @@ def paired_differences(task, per_fold: dict[int, float]) -> list[Paired]:
         better = sum((d < 0) if lower else (d > 0) for d in differences)
         paired.append(Paired(anchor.source, differences, better))
     return paired
+
+
+def interval_report(predictions: pd.DataFrame) -> str:
+    """The intervals pooled over the folds, per stratum where they were stratified: rows, coverage, width."""
+    from physml.display import markdown_table
+
+    if "low" not in predictions:
+        return ""
+    frame = predictions.assign(
+        inside=(predictions["target"] >= predictions["low"]) & (predictions["target"] <= predictions["high"]),
+        width=predictions["high"] - predictions["low"],
+    )
+    groups = [("all rows", frame), ("non-zero targets", frame[frame["target"] != 0])]
+    if "interval_stratum" in frame:
+        groups += [(f"P(non-zero) {name[1:]}", rows) for name, rows in frame.groupby("interval_stratum", sort=True)]
+    rows = [
+        [name, len(part), f"{part['inside'].mean():.3f}", f"{part['width'].mean():.3f}"]
+        for name, part in groups
+        if len(part)
+    ]
+    table = markdown_table(["rows", "n", "coverage", "mean width"], rows)
+    return f"\n## Intervals pooled over the folds\n\n{table}\n"
 
 
 def pooled_metrics(kind: str, predictions: pd.DataFrame) -> dict[str, float]:

@@ -22,7 +22,12 @@ from sklearn.preprocessing import StandardScaler
 from physml.evaluation import explain, plots
 from physml.evaluation.conformal import calibrate, interval_metrics
 from physml.evaluation.metrics import regression_metrics
-from physml.evaluation.stratified_conformal import StratifiedInterval, calibrate_stratified, stratum_metrics
+from physml.evaluation.stratified_conformal import (
+    StratifiedInterval,
+    calibrate_stratified,
+    stratum_labels,
+    stratum_metrics,
+)
 from physml.models.callbacks import as_hook_list
 from physml.run_result import RunEvidence, RunResult
 from physml.tasks.composition.models import MODELS, members_of_model, requirements_of
@@ -288,15 +293,23 @@ def fit_and_log(config, model: str, split: SplitData, target: Target, on_epoch_e
     if members_of_model(config, model):
         log_member_tests(pipeline, split)
     interval = log_intervals(model, pipeline, split, config, result.metrics, target)
-    predicted = pipeline.predict(split.X_test)
-    low, high = interval.bounds(predicted, nonzero_probability(pipeline, split.X_test))
-    result.predictions = pd.DataFrame({"prediction": predicted, "low": low, "high": high})
+    result.predictions = test_predictions(pipeline, split, interval)
     result.evidence = declared_evidence(pipeline, split, interval, config, target)
     if config.evaluation.explain:
         log_shap(model, regressor, pipeline.named_steps["scaler"], split, config)
     if config.registry.log_model:
         log_model(model, pipeline, split, config, result, {"interval": interval.as_dict()}, target)
     return result
+
+
+def test_predictions(pipeline: Pipeline, split: SplitData, interval) -> pd.DataFrame:
+    """The test part's predictions and interval bounds; under a stratified interval, each row's stratum."""
+    predicted, by = pipeline.predict(split.X_test), nonzero_probability(pipeline, split.X_test)
+    low, high = interval.bounds(predicted, by)
+    frame = pd.DataFrame({"prediction": predicted, "low": low, "high": high})
+    if isinstance(interval, StratifiedInterval):
+        frame["interval_stratum"] = np.asarray(stratum_labels(interval.edges))[interval.strata(by)]
+    return frame
 
 
 def log_member_tests(pipeline: Pipeline, split: SplitData) -> None:
