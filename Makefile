@@ -82,11 +82,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: every script in benchmarks/ (under 45 min on 2 cores): prints a summary table and logs each
+## bench: every script in benchmarks/ (under 50 min on 2 cores): prints a summary table and logs each
 ## benchmark as an MLflow run in the `benchmarks` experiment (the embedded server unless MLFLOW_TRACKING_URI
 ## is set). BENCH_ARGS="--only galaxy_pipeline", "--quick", ... (see `physml bench --help`)
 bench: install
-	$(BIN)/physml bench --budget-minutes 47 --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
+	$(BIN)/physml bench --budget-minutes 51 --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
 
 server-start: install
 	$(BIN)/physml server start --port $(PORT)

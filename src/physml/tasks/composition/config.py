@@ -52,6 +52,10 @@ class DNNParams:
     dropout: float = setting(0.0, ge=0, lt=1)  # after each hidden layer
     weight_decay: float = setting(0.0, ge=0)  # AdamW's decoupled weight decay (optimizer: adamw)
     schedule: str = setting("constant", choices=("constant", "cosine"))  # cosine: decays to 0 over the epochs
+    # 0: one process. N >= 1: one net trained data parallel by N Ray Train workers, each on its shard of
+    # the rows (physml.models.data_parallel); the global batch stays batch_size
+    workers: int = setting(0, ge=0, le=64)
+    cpus_per_worker: float = setting(1.0, gt=0)
 
 
 @dataclass

@@ -10,6 +10,7 @@ dropout after it, AdamW (decoupled weight decay) and a cosine-decayed learning r
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 import numpy as np
@@ -69,6 +70,8 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         dropout: float = 0.0,
         weight_decay: float = 0.0,
         schedule: str = "constant",
+        workers: int = 0,
+        cpus_per_worker: float = 1.0,
     ):
         self.layers = layers
         self.units = units
@@ -84,6 +87,8 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         self.scale_target = scale_target
         self.seed = seed
         self.progress = progress
+        self.workers = workers  # N >= 1: data parallel on N Ray Train workers (physml.models.data_parallel)
+        self.cpus_per_worker = cpus_per_worker
 
     def fit(
         self,
@@ -97,6 +102,8 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         X = np.asarray(X, dtype="float32")
         y_fit = self._fit_target_scale(np.asarray(y, dtype="float32").reshape(-1))
         X, y_fit, validation = self._validation_part(X, y_fit, validation_data)
+        if self.workers >= 1:
+            return self._fit_across_workers(X, y_fit, validation)
         resumed = self._build_net(X, checkpoints)
         self.resumed_epoch_ = resumed.epoch if resumed else 0
         callback = EpochReporter(
@@ -121,6 +128,31 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
             callbacks=[callback],
         )
         self.history_ = callback.history
+        return self
+
+    def _fit_across_workers(self, X: np.ndarray, y_fit: np.ndarray, validation: dict):
+        """The same net trained by `workers` Ray Train workers, each on its shard (dense_worker_loop),
+        its epochs logged to the active MLflow run by Ray Train's controller."""
+        import mlflow
+
+        from physml.errors import ConfigError
+        from physml.models.data_parallel import WorkerPlan, fit_across_workers, load_final_model
+
+        if "validation_data" not in validation or mlflow.active_run() is None:
+            raise ConfigError("dnn.workers >= 1 trains inside an MLflow run, validating on a validation part")
+        run_id = mlflow.active_run().info.run_id
+        loop_config = {**self.get_params(), "X": X, "y": y_fit, "validation": validation["validation_data"]}
+        loop_config["y_scale"] = self.y_scale_
+        result = fit_across_workers(
+            dense_worker_loop, loop_config, WorkerPlan(self.workers, self.cpus_per_worker), run_id
+        )
+        self.model_ = load_final_model(result)
+        self.resumed_epoch_ = 0
+        history = {key: mlflow.MlflowClient().get_metric_history(run_id, key) for key in ("train_rmse", "val_rmse")}
+        self.history_ = {
+            key: [m.value for m in sorted(values, key=lambda m: m.step)] for key, values in history.items()
+        }
+        mlflow.set_tags({"train.workers": str(self.workers), "train.cpus_per_worker": str(self.cpus_per_worker)})
         return self
 
     def _fit_target_scale(self, y: np.ndarray) -> np.ndarray:
@@ -175,6 +207,64 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         ]
         scaled = np.concatenate(chunks).reshape(-1) if chunks else np.zeros(0, dtype="float32")
         return scaled.astype("float64") * self.y_scale_ + self.y_mean_
+
+
+def dense_worker_loop(config: dict) -> None:
+    """One Ray Train worker's part of the data-parallel fit (physml.models.data_parallel): the net
+    under MultiWorkerMirroredStrategy, this worker's shard of the rows (rank::workers) batched at
+    batch_size / workers a step (the global batch is batch_size), rows / batch_size steps an epoch,
+    each epoch reported (rank 0 with the model) and resumed from the last checkpoint after a restart."""
+    from physml.models import data_parallel
+
+    data_parallel.prepare_worker()
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    facts = data_parallel.worker_facts()
+    rank, workers, batch = facts["rank"], config["workers"], config["batch_size"]
+    X, y = config["X"][rank::workers], config["y"][rank::workers]
+    facts["rows"] = len(X)
+    steps = max(1, len(config["X"]) // batch)
+
+    def shard(context):
+        rows = tf.data.Dataset.from_tensor_slices((X, y)).shuffle(len(X), seed=config["seed"] + rank).repeat()
+        return rows.batch(context.get_per_replica_batch_size(batch), drop_remainder=True)
+
+    data = strategy.distribute_datasets_from_function(shard)
+    with strategy.scope():
+        model, done = data_parallel.resumed_model(keras.models.load_model)
+        if model is None:
+            keras.utils.set_random_seed(config["seed"])
+            model = build_dense_net(
+                X.shape[1], config["layers"], config["units"], config["normalization"], config["dropout"]
+            )
+            optimizer = make_optimizer(
+                config["optimizer"],
+                config["learning_rate"],
+                config["schedule"],
+                config["epochs"] * steps,
+                config["weight_decay"],
+            )
+            model.compile(optimizer=optimizer, loss="mse")
+    X_val, y_val = config["validation"]
+
+    class Report(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.started
+            predicted = np.asarray(model(X_val, training=False)).reshape(-1)
+            val_loss = float(np.mean((predicted - y_val) ** 2))
+            metrics = {"loss": float(logs["loss"]), "val_loss": val_loss}
+            metrics |= {
+                "train_rmse": math.sqrt(metrics["loss"]) * config["y_scale"],
+                "val_rmse": math.sqrt(val_loss) * config["y_scale"],
+            }
+            metrics |= {"steps_per_epoch": float(steps), "epoch_seconds": seconds, "step_seconds": seconds / steps}
+            data_parallel.report_epoch(epoch + 1, metrics, model, facts)
+
+    model.fit(data, epochs=config["epochs"], initial_epoch=done, steps_per_epoch=steps, verbose=0, callbacks=[Report()])
 
 
 def _epoch_metrics(regressor: DenseRegressor, logs: dict) -> dict[str, float]:

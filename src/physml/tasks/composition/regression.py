@@ -254,10 +254,23 @@ def fit_pipeline(config, model: str, pipeline: Pipeline, split: SplitData, hooks
     """The scaler on the training part, then the estimator on the scaled part as the model table says
     (models.py): the net and the boosted model validate on the validation part (scaled the same way),
     report to `hooks` and checkpoint."""
+    check_workers(config, model)
     scaler, estimator = pipeline.steps[0][1], pipeline.steps[1][1]
     X, y = scaler.fit(split.X_train).transform(split.X_train), split.y_train.to_numpy()
     validation = (scaler.transform(split.X_val), split.y_val.to_numpy())
     MODELS[model].fit(config, estimator, X, y, validation, hooks, checkpoints, split)
+
+
+def check_workers(config, model: str) -> None:
+    """Only the dense net trains across Ray Train workers (dnn.workers, --workers): refuse any other model."""
+    from physml.errors import ConfigError
+
+    workers = getattr(getattr(config, "dnn", None), "workers", 0)
+    if workers >= 1 and "dnn" not in [model, *members_of_model(config, model)]:
+        raise ConfigError(
+            f"--workers {workers}: only the dense net (dnn) trains across workers; {model} trains in one process "
+            "(use --model dnn, or drop --workers)"
+        )
 
 
 def log_training_curves(config, model: str, regressor, unit: str, artifact: str = "plots/training_curves.png"):

@@ -71,6 +71,18 @@ class CompositionTask(Task):
             ),
             Flag("--n-estimators", "gbm.n_estimators", int, "boosting rounds of the gbm model"),
             *((Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),) if regression else ()),
+            *(
+                (
+                    Flag(
+                        "--workers",
+                        "dnn.workers",
+                        int,
+                        "Ray Train workers for the dense net (data parallel; 0: one process)",
+                    ),
+                )
+                if regression
+                else ()
+            ),
         )
         self.examples = (f"physml {spec.name} train --model gbm", f"physml {spec.name} cv")
         self.target = Target(spec.label or spec.target, spec.units, spec.composition)

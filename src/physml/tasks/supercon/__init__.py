@@ -60,6 +60,7 @@ class SuperconTask(Task):
             choices=SPLITS,
         ),
         Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),
+        Flag("--workers", "dnn.workers", int, "Ray Train workers for the dense net (data parallel; 0: one process)"),
         Flag("--batch-size", "dnn.batch_size", int, "batch size of the dense net"),
         Flag("--learning-rate", "dnn.learning_rate", float, "learning rate of the dense net"),
         Flag("--layers", "dnn.layers", int, "hidden layers of the dense net"),

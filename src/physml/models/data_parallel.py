@@ -1,0 +1,239 @@
+"""One Keras model trained across workers (data parallel) on Ray Train v2, in one MLflow run.
+
+The driver owns the MLflow run. Ray Train's controller logs each epoch to it by run id (a
+`UserCallback`: it fires once per report that every worker made, after the epoch's checkpoint is
+persisted), so an epoch's metrics are logged only once its checkpoint is safe, and an epoch that a
+restarted worker group runs again is logged once. Every worker builds the same net under
+`tf.distribute.MultiWorkerMirroredStrategy` and reads its own shard of the rows (rank::workers); the
+global batch is the single-worker recipe's, split evenly (each replica takes batch / workers rows a
+step), so steps per epoch = rows / batch as with one worker. Rank 0 saves the model each epoch as the
+checkpoint a restarted group resumes from (docs/notes/ray-train-spike.md).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ray.train import UserCallback
+
+MODEL_FILE = "model.keras"
+EPOCH_FILE = "epoch.txt"
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How many workers train the model, and what each asks Ray for."""
+
+    workers: int
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+
+def prepare_worker() -> None:
+    """A worker's first lines, before TensorFlow builds anything: Ray's TensorFlow backend sets
+    TF_USE_LEGACY_KERAS=1 on its workers (ray/train/tensorflow/config.py, `_setup_tensorflow_environment`)
+    and tf_keras is not installed, so a subprocess of the worker would fail to import Keras: drop it.
+    One intra- and one inter-op thread: the workers share the machine's cores."""
+    import tensorflow as tf
+
+    os.environ.pop("TF_USE_LEGACY_KERAS", None)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process (a restarted worker reuses none)
+        pass
+    patch_keras_for_multi_worker()
+
+
+def patch_keras_for_multi_worker() -> None:
+    """Two Keras 3 bugs that fail `fit` under MultiWorkerMirroredStrategy (keras-team/keras#20585,
+    ray-project/ray#47464), both in keras/src/backend/tensorflow/trainer.py, worked around here alone:
+    1. `_maybe_symbolic_build` MEAN-reduces the first (x, y) batch across workers to learn its shapes
+       ("Attempt to convert a value (PerReplica...) to a Tensor"): build from the local replica's batch.
+    2. `reduce_per_replica` reduces scalar logs with axis=0 ("Invalid reduction dimension 0 for input
+       with 0 dimensions"): reduce a scalar with axis=None."""
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_physml_patched", False):
+        return
+    original_reduce = trainer.reduce_per_replica
+
+    def local_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        strategy = self.distribute_strategy
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = next(it)
+                break
+
+        def local(value):
+            is_distributed = isinstance(value, tf.distribute.DistributedValues)
+            return strategy.experimental_local_results(value)[0] if is_distributed else value
+
+        with strategy.scope():
+            self._symbolic_build(data_batch=tree.map_structure(local, data_batch))
+
+    def reduce_scalars_too(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+
+            def mean(value):
+                local = strategy.experimental_local_results(value)[0] if hasattr(value, "values") else value
+                return strategy.reduce("MEAN", value, axis=0 if len(local.shape) else None)
+
+            return tree.map_structure(mean, values)
+        return original_reduce(values, strategy, reduction)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = local_symbolic_build
+    trainer.reduce_per_replica = reduce_scalars_too
+    trainer._physml_patched = True
+
+
+def worker_facts() -> dict[str, Any]:
+    """Where this worker runs: its rank, node (host name and Ray node id) and TensorFlow's devices."""
+    import ray
+    import tensorflow as tf
+
+    context = ray.train.get_context()
+    devices = ",".join(device.name for device in tf.config.list_physical_devices())
+    return {
+        "rank": context.get_world_rank(),
+        "host": socket.gethostname(),
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "pid": os.getpid(),
+        "devices": devices,
+    }
+
+
+def report_epoch(epoch: int, metrics: dict[str, float], model, facts: dict[str, Any]) -> None:
+    """Every worker reports the epoch (a collective step of Ray Train); rank 0 with the model saved
+    as the checkpoint. `epoch` counts from 1."""
+    import ray
+    from ray.train import Checkpoint
+
+    facts = {**facts, "weights_digest": weights_digest(model)}
+    payload = {"epoch": epoch, **metrics, **{f"worker.{key}": value for key, value in facts.items()}}
+    if facts["rank"] != 0:
+        ray.train.report(payload, checkpoint=None)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(Path(folder) / MODEL_FILE)
+        (Path(folder) / EPOCH_FILE).write_text(str(epoch))
+        ray.train.report(payload, checkpoint=Checkpoint.from_directory(folder))
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of the model's weights: equal on every worker after an epoch when training is data parallel."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def resumed_model(load: Callable[[Path], Any]):
+    """(the model, epochs done) from the group's last checkpoint, or (None, 0) on a first start."""
+    import ray
+
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return None, 0
+    with checkpoint.as_directory() as folder:
+        return load(Path(folder) / MODEL_FILE), int((Path(folder) / EPOCH_FILE).read_text())
+
+
+def load_final_model(result):
+    """Rank 0's model after the last epoch, from Ray Train's result; then the run's checkpoint folder
+    under local storage is removed (the MLflow run logs the model)."""
+    import shutil
+
+    import keras
+
+    with result.checkpoint.as_directory() as folder:
+        model = keras.models.load_model(Path(folder) / MODEL_FILE)
+    if "://" not in str(result.path):
+        shutil.rmtree(result.path, ignore_errors=True)
+    return model
+
+
+class EpochsToMlflow(UserCallback):
+    """In Ray Train's controller: each epoch's rank-0 metrics to the MLflow run `run_id` at step =
+    epoch, once (a restarted group's repeated epoch is skipped); the first report's worker facts as
+    tags (`train.worker.<rank>.host`, `.node_id`, `.devices`, `.rows` of its shard, `.weights_digest` after
+    the first epoch); restarts counted in `train.restarts`."""
+
+    def __init__(self, tracking_uri: str, run_id: str):
+        self.tracking_uri, self.run_id = tracking_uri, run_id
+        self.logged, self.tagged, self.restarts, self.failing = 0, False, 0, False
+
+    def after_report(self, run_context, metrics: list[dict[str, Any]], checkpoint) -> None:
+        import time
+
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        client = MlflowClient(self.tracking_uri)
+        first = metrics[0]
+        epoch = int(first["epoch"])
+        self.failing = False
+        if not self.tagged:
+            for facts in metrics:
+                rank = facts["worker.rank"]
+                for key in ("host", "node_id", "pid", "devices", "rows", "weights_digest"):
+                    client.set_tag(self.run_id, f"train.worker.{rank}.{key}", str(facts[f"worker.{key}"]))
+            self.tagged = True
+        if epoch <= self.logged:
+            return
+        now = int(time.time() * 1000)
+        values = {k: v for k, v in first.items() if k != "epoch" and not k.startswith("worker.")}
+        client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in values.items()])
+        self.logged = epoch
+
+    def after_exception(self, run_context, worker_exceptions) -> None:
+        from mlflow import MlflowClient
+
+        if self.failing:  # the same failure, seen again before the group reports anew
+            return
+        self.failing, self.restarts = True, self.restarts + 1
+        MlflowClient(self.tracking_uri).set_tag(self.run_id, "train.restarts", str(self.restarts))
+
+
+def fit_across_workers(
+    train_loop: Callable[[dict], None], loop_config: dict, plan: WorkerPlan, run_id: str, max_failures: int = 1
+):
+    """Run `train_loop(loop_config)` on `plan.workers` Ray Train workers (a Ray cluster this process
+    is attached to, or a local one started for it), the controller logging to MLflow run `run_id`;
+    returns Ray Train's Result (its checkpoint: rank 0's model after the last epoch)."""
+    import mlflow
+    import ray
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.tensorflow import TensorflowTrainer
+
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False, log_to_driver=False)
+    resources = {"CPU": plan.cpus_per_worker, **({"GPU": plan.gpus_per_worker} if plan.gpus_per_worker else {})}
+    storage = Path(tempfile.gettempdir()) / "physml-train"
+    trainer = TensorflowTrainer(
+        train_loop,
+        train_loop_config=loop_config,
+        scaling_config=ScalingConfig(num_workers=plan.workers, resources_per_worker=resources),
+        run_config=RunConfig(
+            name=f"physml-{run_id}",
+            storage_path=str(storage),
+            failure_config=FailureConfig(max_failures=max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            callbacks=[EpochsToMlflow(mlflow.get_tracking_uri(), run_id)],
+        ),
+    )
+    return trainer.fit()
