@@ -94,3 +94,24 @@ def assert_data_parallel(client, run) -> None:
     steps = client.get_metric_history(run.info.run_id, "steps_per_epoch")
     assert {m.value for m in steps} == {n_train // batch}
     assert 0 < run.data.metrics["test_rmse"] < 40
+
+
+def test_a_two_worker_trial_nests_under_its_search(mlflow_server, tracking, supercon_dir, tmp_path):
+    """`physml tune ... --set dnn.workers=2 --cpus-per-trial 0`: the trial's driver reserves no CPU (1 MiB
+    of memory: Tune needs a bundle), its two workers one each, and its run is a child of the search's
+    parent holding both workers' facts."""
+    from tests.helpers.tuning import physml_tune, search_runs
+
+    experiment = f"{EXPERIMENT}-tune"
+    physml_tune(
+        mlflow_server.url,
+        *("supercon", "--search", "bayes", "--num-samples", "1", "--max-concurrent", "1", "--epochs", "2"),
+        *("--preset", "quick", "--set", "dnn.workers=2", "--cpus-per-trial", "0", "--no-retrain"),
+        *("--set", f"experiment={experiment}", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir)),
+    )
+    parent, trials, _ = search_runs(mlflow_server.url, experiment)
+    (trial,) = trials
+    assert trial.info.status == "FINISHED" and trial.data.tags["train.workers"] == "2"
+    assert trial.data.tags["train.worker.0.weights_digest"] == trial.data.tags["train.worker.1.weights_digest"]
+    steps = [m.step for m in MlflowClient(tracking).get_metric_history(trial.info.run_id, "val_rmse")]
+    assert sorted(steps) == [1, 2] and parent.info.status == "FINISHED"

@@ -103,7 +103,10 @@ def add_commands(sub) -> None:
     tune.add_argument("--preset", help="base preset of projects/<task>/config.yaml")
     tune.add_argument("--set", action="append", metavar="KEY=VALUE", help="config key applied to every trial")
     tune.add_argument(
-        "--cpus-per-trial", type=at_least(0.01, optional_float), default=1.0, help="CPUs Ray reserves per trial"
+        "--cpus-per-trial",
+        type=at_least(0.0, optional_float),
+        default=1.0,
+        help="CPUs Ray reserves per trial (0: a trial whose training asks Ray for its own workers, e.g. --set dnn.workers=2)",
     )
     tune.add_argument("--gpus-per-trial", type=at_least(0, optional_float), default=0.0, help="GPU fraction per trial")
     tune.add_argument("--max-failures", type=at_least(0), default=2, help="retries of a trial whose worker node died")

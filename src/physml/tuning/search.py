@@ -321,6 +321,14 @@ def start_ray(address: str | None) -> bool:
     return True
 
 
+def trial_resources(options) -> dict[str, float]:
+    """What Ray reserves for each trial. A trial that asks for no CPU or GPU (its training asks Ray for
+    its own workers: Ray Train) still reserves 1 MiB of memory: Tune refuses a trial whose bundle is
+    empty ("Cannot initialize a ResourceRequest with an empty head and zero worker bundles")."""
+    resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
+    return resources if any(resources.values()) else {**resources, "memory": 2**20}
+
+
 def fit_tuner(plan: SearchPlan) -> tuple[tune.ResultGrid, ExperimentFolder]:
     """Run the trials (from Tune's saved state on --resume), adding the time to the search's wall time.
     A search stopped with trials unfinished marks them and raises SearchInterrupted."""
@@ -328,8 +336,7 @@ def fit_tuner(plan: SearchPlan) -> tuple[tune.ResultGrid, ExperimentFolder]:
     started = time.perf_counter()
     data = plan.task.load_data(plan.base, options.data_dir)
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, settings=settings, data=data),
-        {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
+        tune.with_parameters(run_trial, settings=settings, data=data), trial_resources(options)
     )
     folder = ExperimentFolder()
     LastStep.reset()
