@@ -39,7 +39,7 @@ def test_killing_rank_0_restarts_the_group_and_the_same_run_goes_on(tracking, da
     import sys
     import time
 
-    epochs, experiment = 8, f"{EXPERIMENT}-kill"
+    epochs, experiment = 12, f"{EXPERIMENT}-kill"
     argv = ["supercon", "train", "--model", "dnn", "--preset", "quick", "--workers", "2", "--epochs", str(epochs)]
     argv += [
         "--data-dir",
