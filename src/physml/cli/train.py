@@ -7,6 +7,7 @@ config key) and further actions (`Task.add_commands`).
 from __future__ import annotations
 
 import argparse
+import os
 
 from physml.cli.common import (
     add_tracking_args,
@@ -63,6 +64,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if "experiment" not in overrides and (experiment := experiment_from_env(uri)):
         config.experiment = experiment
     data_dir = none_if_empty(args.data_dir)
+    if storage := none_if_empty(args.storage):
+        os.environ["PHYSML_TRAIN_STORAGE"] = storage  # physml.models.data_parallel.storage_path reads it
     results = within_project_run(lambda: run_task(task, config, models, data_dir))
     print(task.summary(results))
     anchors = task.anchors_for(config, results)
@@ -102,6 +105,11 @@ def add_train(actions: argparse._SubParsersAction, task: Task) -> None:
     train.add_argument("--experiment", help="MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, else the config's)")
     train.add_argument("--data-dir", help=f"the task's data folder (default: $PHYSML_DATA_DIR/{task.data_folder})")
     train.add_argument("--no-register", action="store_true", help="do not register the models")
+    train.add_argument(
+        "--storage",
+        help="where Ray Train workers (--workers N) checkpoint each epoch: a folder every node sees, or "
+        "s3://bucket/prefix (default: $PHYSML_TRAIN_STORAGE, else a temporary folder on this machine)",
+    )
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. seed=7")
     add_tracking_args(train)
     train.set_defaults(func=cmd_train, task_object=task)

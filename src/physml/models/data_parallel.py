@@ -34,6 +34,14 @@ class WorkerPlan:
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
 
+    def resources(self) -> dict[str, float]:
+        return {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
+
+    def tags(self) -> dict[str, str]:
+        """What the run is tagged with besides each worker's facts."""
+        names = ("workers", "cpus_per_worker", "gpus_per_worker")
+        return {f"train.{name}": str(getattr(self, name)) for name in names}
+
 
 def prepare_worker() -> None:
     """A worker's first lines, before TensorFlow builds anything: Ray's TensorFlow backend sets
@@ -98,7 +106,8 @@ def patch_keras_for_multi_worker() -> None:
 
 
 def worker_facts() -> dict[str, Any]:
-    """Where this worker runs: its rank, node (host name and Ray node id) and TensorFlow's devices."""
+    """Where this worker runs: its rank, node (host name and Ray node id), TensorFlow's devices and the
+    GPUs Ray gave it (ids; none without --gpus-per-worker)."""
     import ray
     import tensorflow as tf
 
@@ -110,6 +119,7 @@ def worker_facts() -> dict[str, Any]:
         "node_id": ray.get_runtime_context().get_node_id(),
         "pid": os.getpid(),
         "devices": devices,
+        "gpus": ",".join(str(gpu) for gpu in ray.get_gpu_ids()) or "none",
     }
 
 
@@ -153,18 +163,26 @@ def resumed_model(load: Callable[[Path], Any]):
         return load(Path(folder) / MODEL_FILE), int((Path(folder) / EPOCH_FILE).read_text())
 
 
-def load_final_model(result):
-    """Rank 0's model after the last epoch, from Ray Train's result; then the run's checkpoint folder
-    under local storage is removed (the MLflow run logs the model)."""
+def load_final_model(result, best: tuple[str, str] | None = None):
+    """Rank 0's model from Ray Train's result: after the last epoch, or with `best` (metric, "max" or
+    "min") the epoch that scored best; then the run's checkpoint folder under local storage is removed
+    (the MLflow run logs the model)."""
     import shutil
 
     import keras
 
-    with result.checkpoint.as_directory() as folder:
+    checkpoint = result.get_best_checkpoint(*best) if best else result.checkpoint
+    with checkpoint.as_directory() as folder:
         model = keras.models.load_model(Path(folder) / MODEL_FILE)
     if "://" not in str(result.path):
         shutil.rmtree(result.path, ignore_errors=True)
     return model
+
+
+def storage_path() -> str:
+    """Where the workers' checkpoints go: $PHYSML_TRAIN_STORAGE (`train --storage`: a folder every node
+    sees, or s3://...), else a folder under this machine's temporary directory (one-machine clusters)."""
+    return os.environ.get("PHYSML_TRAIN_STORAGE") or str(Path(tempfile.gettempdir()) / "physml-train")
 
 
 class EpochsToMlflow(UserCallback):
@@ -190,7 +208,7 @@ class EpochsToMlflow(UserCallback):
         if not self.tagged:
             for facts in metrics:
                 rank = facts["worker.rank"]
-                for key in ("host", "node_id", "pid", "devices", "rows", "weights_digest"):
+                for key in ("host", "node_id", "pid", "devices", "gpus", "rows", "weights_digest"):
                     client.set_tag(self.run_id, f"train.worker.{rank}.{key}", str(facts[f"worker.{key}"]))
             self.tagged = True
         if epoch <= self.logged:
@@ -210,11 +228,17 @@ class EpochsToMlflow(UserCallback):
 
 
 def fit_across_workers(
-    train_loop: Callable[[dict], None], loop_config: dict, plan: WorkerPlan, run_id: str, max_failures: int = 1
+    train_loop: Callable[[dict], None],
+    loop_config: dict,
+    plan: WorkerPlan,
+    run_id: str,
+    best: tuple[str, str] | None = None,
+    max_failures: int = 1,
 ):
     """Run `train_loop(loop_config)` on `plan.workers` Ray Train workers (a Ray cluster this process
     is attached to, or a local one started for it), the controller logging to MLflow run `run_id`;
-    returns Ray Train's Result (its checkpoint: rank 0's model after the last epoch)."""
+    returns Ray Train's Result (its checkpoint: rank 0's model after the last epoch; with `best`
+    (metric, mode) the best-scoring epoch's checkpoint is kept too)."""
     import mlflow
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -222,17 +246,18 @@ def fit_across_workers(
 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False, log_to_driver=False)
-    resources = {"CPU": plan.cpus_per_worker, **({"GPU": plan.gpus_per_worker} if plan.gpus_per_worker else {})}
-    storage = Path(tempfile.gettempdir()) / "physml-train"
+    kept = {"checkpoint_score_attribute": best[0], "checkpoint_score_order": best[1]} if best else {}
     trainer = TensorflowTrainer(
         train_loop,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=plan.workers, resources_per_worker=resources),
+        scaling_config=ScalingConfig(
+            num_workers=plan.workers, use_gpu=plan.gpus_per_worker > 0, resources_per_worker=plan.resources()
+        ),
         run_config=RunConfig(
             name=f"physml-{run_id}",
-            storage_path=str(storage),
+            storage_path=storage_path(),
             failure_config=FailureConfig(max_failures=max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            checkpoint_config=CheckpointConfig(num_to_keep=2, **kept),  # and always the latest
             callbacks=[EpochsToMlflow(mlflow.get_tracking_uri(), run_id)],
         ),
     )

@@ -65,6 +65,15 @@ class Flag:
     choices: tuple[str, ...] | None = None
 
 
+def worker_flags(section: str, net: str) -> tuple[Flag, ...]:
+    """The `train` flags that spread one Keras net over Ray Train workers (`<section>.workers` etc.)."""
+    return (
+        Flag("--workers", f"{section}.workers", int, f"Ray Train workers for {net} (data parallel; 0: one process)"),
+        Flag("--cpus-per-worker", f"{section}.cpus_per_worker", float, "CPUs each Ray Train worker asks for"),
+        Flag("--gpus-per-worker", f"{section}.gpus_per_worker", float, "GPUs each Ray Train worker asks for"),
+    )
+
+
 @dataclass(frozen=True)
 class Anchor:
     """A published figure to compare against (projects/<task>/anchors.yaml)."""

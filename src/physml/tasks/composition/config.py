@@ -56,6 +56,7 @@ class DNNParams:
     # the rows (physml.models.data_parallel); the global batch stays batch_size
     workers: int = setting(0, ge=0, le=64)
     cpus_per_worker: float = setting(1.0, gt=0)
+    gpus_per_worker: float = setting(0.0, ge=0)
 
 
 @dataclass

@@ -72,6 +72,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         schedule: str = "constant",
         workers: int = 0,
         cpus_per_worker: float = 1.0,
+        gpus_per_worker: float = 0.0,
     ):
         self.layers = layers
         self.units = units
@@ -89,6 +90,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         self.progress = progress
         self.workers = workers  # N >= 1: data parallel on N Ray Train workers (physml.models.data_parallel)
         self.cpus_per_worker = cpus_per_worker
+        self.gpus_per_worker = gpus_per_worker
 
     def fit(
         self,
@@ -143,16 +145,15 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         run_id = mlflow.active_run().info.run_id
         loop_config = {**self.get_params(), "X": X, "y": y_fit, "validation": validation["validation_data"]}
         loop_config["y_scale"] = self.y_scale_
-        result = fit_across_workers(
-            dense_worker_loop, loop_config, WorkerPlan(self.workers, self.cpus_per_worker), run_id
-        )
+        plan = WorkerPlan(self.workers, self.cpus_per_worker, self.gpus_per_worker)
+        result = fit_across_workers(dense_worker_loop, loop_config, plan, run_id)
         self.model_ = load_final_model(result)
         self.resumed_epoch_ = 0
         history = {key: mlflow.MlflowClient().get_metric_history(run_id, key) for key in ("train_rmse", "val_rmse")}
         self.history_ = {
             key: [m.value for m in sorted(values, key=lambda m: m.step)] for key, values in history.items()
         }
-        mlflow.set_tags({"train.workers": str(self.workers), "train.cpus_per_worker": str(self.cpus_per_worker)})
+        mlflow.set_tags(plan.tags())
         return self
 
     def _fit_target_scale(self, y: np.ndarray) -> np.ndarray:

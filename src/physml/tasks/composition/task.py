@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from physml.config.core import config_from_tree, deep_merge, read_config_tree
 from physml.run_result import RunResult
-from physml.tasks.base import Flag, Task
+from physml.tasks.base import Flag, Task, worker_flags
 from physml.tasks.composition.config import FEATURE_SETS, CompositionConfig
 from physml.tasks.composition.models import (
     CLASSIFIERS,
@@ -71,18 +71,7 @@ class CompositionTask(Task):
             ),
             Flag("--n-estimators", "gbm.n_estimators", int, "boosting rounds of the gbm model"),
             *((Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),) if regression else ()),
-            *(
-                (
-                    Flag(
-                        "--workers",
-                        "dnn.workers",
-                        int,
-                        "Ray Train workers for the dense net (data parallel; 0: one process)",
-                    ),
-                )
-                if regression
-                else ()
-            ),
+            *(worker_flags("dnn", "the dense net") if regression else ()),
         )
         self.examples = (f"physml {spec.name} train --model gbm", f"physml {spec.name} cv")
         self.target = Target(spec.label or spec.target, spec.units, spec.composition)

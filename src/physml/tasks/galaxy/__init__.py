@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from physml.tasks.base import Flag, RunResult, Task
+from physml.tasks.base import Flag, RunResult, Task, worker_flags
 from physml.tasks.galaxy.config import GalaxyConfig, validate_galaxy_config
 
 
@@ -58,6 +58,7 @@ class GalaxyTask(Task):
         Flag("--epochs", "train.epochs", int, "training epochs"),
         Flag("--batch-size", "train.batch_size", int, "batch size"),
         Flag("--learning-rate", "train.learning_rate", float, "Adam's learning rate"),
+        *worker_flags("train", "the CNN"),
         Flag("--limit", "data.limit", int, "use only the first N galaxies (0 = all)"),
         Flag("--skip-bad-images", "data.skip_bad_images", bool, "skip (and count) corrupt JPEGs instead of stopping"),
     )

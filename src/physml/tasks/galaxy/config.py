@@ -56,6 +56,11 @@ class GalaxyTraining:
     augmentation: str = setting("dihedral", choices=("dihedral", "strong"))
     # a seed ensemble: nets trained from different seeds on the same split; the model averages their outputs
     members: int = setting(1, ge=1)
+    # 0: one process. N >= 1: one net trained data parallel by N Ray Train workers, each decoding and
+    # augmenting its own shard of the training galaxies (galaxy/workers.py); the global batch stays batch_size
+    workers: int = setting(0, ge=0, le=64)
+    cpus_per_worker: float = setting(1.0, gt=0)
+    gpus_per_worker: float = setting(0.0, ge=0)
 
 
 @dataclass
@@ -103,5 +108,6 @@ def validate_galaxy_config(config: GalaxyConfig) -> None:
                 "model.kernel_sizes",
                 "a list as long as model.filters",
             ),
+            (config.train.workers == 0 or config.train.members == 1, "train.workers", "0 with train.members > 1"),
         ]
     )

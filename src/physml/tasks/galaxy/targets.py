@@ -56,15 +56,21 @@ class GalaxyTarget:
     # output(model.tree_output) -> the output layer build_cnn gets
     output: Callable[[bool], str]
     calibrated: bool  # a softmax, which calibration can rescale
+    # params(training settings, training labels, number of classes) -> what the run logs about the loss
+    params: Callable[..., dict[str, str]] = lambda training, labels, n_classes: {}
     keeps_other: bool = True  # classes4 leaves out the galaxies whose most probable class is "other"
 
 
 def compile_classes(model, training, labels: np.ndarray, n_classes: int, steps_per_epoch: int) -> None:
     from physml.tasks.galaxy.cnn import compile_classifier, focal_alpha
 
-    alpha = focal_alpha(labels, n_classes, training.class_weighted)
-    mlflow.log_param("focal_alpha", ",".join(f"{a:.3f}" for a in alpha))
-    compile_classifier(model, training, alpha, steps_per_epoch)
+    compile_classifier(model, training, focal_alpha(labels, n_classes, training.class_weighted), steps_per_epoch)
+
+
+def focal_params(training, labels: np.ndarray, n_classes: int) -> dict[str, str]:
+    from physml.tasks.galaxy.cnn import focal_alpha
+
+    return {"focal_alpha": ",".join(f"{a:.3f}" for a in focal_alpha(labels, n_classes, training.class_weighted))}
 
 
 def compile_votes(model, training, labels: np.ndarray, n_classes: int, steps_per_epoch: int) -> None:
@@ -101,6 +107,7 @@ CLASSES = GalaxyTarget(
     log_predictions=lambda ids, outputs: None,  # the review list and report carry the classes
     output=lambda tree_output: "softmax",
     calibrated=True,
+    params=focal_params,
 )
 VOTES = GalaxyTarget(
     monitor=("val_rmse", "min"),

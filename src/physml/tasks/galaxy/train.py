@@ -122,6 +122,7 @@ def compile_cnn(model: keras.Model, config: GalaxyConfig, data: GalaxySet) -> tu
     train_rows = data.split["train"]
     steps_per_epoch = math.ceil(len(train_rows) / config.train.batch_size)
     target = galaxy_target(config)
+    mlflow.log_params(target.params(config.train, data.labels[train_rows], len(data.class_names)))
     target.compile(model, config.train, data.labels[train_rows], len(data.class_names), steps_per_epoch)
     return target.monitor
 
@@ -250,6 +251,9 @@ def fit_members(
     on the same split, averaged into one model. Its validation score is logged as the run's
     `best_val_accuracy` (`best_val_rmse`), the metric promotion decides on. Tuning trials train one net
     (the task's trial_overrides), so checkpoints and trial hooks only ever meet a single net."""
+    if config.train.workers >= 1:  # one net across Ray Train workers (galaxy/workers.py); a trial's
+        # hooks and checkpoints are not passed: Ray Train checkpoints the workers itself
+        return fit_workers_and_log(config, data)
     if config.train.members == 1:
         return fit(config, data, folder / "best.keras", on_epoch_end, checkpoints)[0]
     started = time.perf_counter()
@@ -261,6 +265,18 @@ def fit_members(
     target = galaxy_target(config)
     score = target.validation(data.targets[val_rows], data.labels[val_rows], outputs)
     mlflow.log_metrics({"fit_seconds": time.perf_counter() - started, f"best_{target.monitor[0]}": score})
+    return model
+
+
+def fit_workers_and_log(config: GalaxyConfig, data: GalaxySet) -> keras.Model:
+    """The net trained across Ray Train workers, with the one-process fit's time, speed and curves."""
+    from physml.tasks.galaxy.workers import fit_on_workers
+
+    started = time.perf_counter()
+    model, history = fit_on_workers(config, data)
+    monitored = galaxy_target(config).monitor
+    images = len(data.split["train"]) * config.train.epochs
+    log_fit(config, EnsembleMember(0, 1), history, monitored, time.perf_counter() - started, images)
     return model
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from physml.tasks.base import Flag, RunResult, Task
+from physml.tasks.base import Flag, RunResult, Task, worker_flags
 from physml.tasks.composition.config import OPTIMIZERS
 from physml.tasks.composition.models import EPOCHS_KEYS, MODELS, RESUMABLE, SINGLE_MODELS
 from physml.tasks.supercon.config import FEATURE_SETS, SPLITS, SuperconConfig, validate_supercon_config
@@ -60,7 +60,7 @@ class SuperconTask(Task):
             choices=SPLITS,
         ),
         Flag("--epochs", "dnn.epochs", int, "epochs of the dense net"),
-        Flag("--workers", "dnn.workers", int, "Ray Train workers for the dense net (data parallel; 0: one process)"),
+        *worker_flags("dnn", "the dense net"),
         Flag("--batch-size", "dnn.batch_size", int, "batch size of the dense net"),
         Flag("--learning-rate", "dnn.learning_rate", float, "learning rate of the dense net"),
         Flag("--layers", "dnn.layers", int, "hidden layers of the dense net"),
