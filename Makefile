@@ -86,7 +86,7 @@ format: install
 ## benchmark as an MLflow run in the `benchmarks` experiment (the embedded server unless MLFLOW_TRACKING_URI
 ## is set). BENCH_ARGS="--only galaxy_pipeline", "--quick", ... (see `physml bench --help`)
 bench: install
-	$(BIN)/physml bench --budget-minutes 51 --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
+	$(BIN)/physml bench --budget-minutes 55 --data-dir $(PHYSML_DATA_DIR) --port $(PORT) $(BENCH_ARGS)
 
 server-start: install
 	$(BIN)/physml server start --port $(PORT)

@@ -36,3 +36,17 @@ def test_bad_config_names_the_key(kwargs, message):
     with pytest.raises(ConfigError) as caught:
         get_task("supercon").load_config(**kwargs)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"train.workers": -1}, "config key 'train.workers' must be >= 0, got -1"),
+        ({"train.gpus_per_worker": -0.5}, "config key 'train.gpus_per_worker' must be >= 0, got -0.5"),
+        ({"train.workers": 2, "train.members": 3}, "config key 'train.workers' must be 0 with train.members > 1"),
+    ],
+)
+def test_bad_worker_settings_name_the_key(overrides, message):
+    """galaxy's Ray Train keys (`--workers`, `--gpus-per-worker`): a seed ensemble trains in one process."""
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        get_task("galaxy").load_config(overrides=overrides)

@@ -1,6 +1,6 @@
 """One net trained across two Ray Train v2 workers (`--workers 2`), for real: galaxy's CNN on a
-two-node Ray cluster surviving the loss of rank 0, supercon's dense net as a trial of `physml tune`.
-Each asserts data parallelism (the same weights on both workers after epoch 1, disjoint shards
+two-node Ray cluster surviving the loss of rank 0 (supercon's dense net as a 2-worker trial of
+`physml tune`, with a GPU each, on the `ray up` cluster: tests/tuning/test_ray_up.py). It asserts data parallelism (the same weights on both workers after epoch 1, disjoint shards
 covering the training part, steps per epoch = rows // global batch) and one FINISHED MLflow run
 holding every epoch once and both workers' facts; a model that is not a net refuses `--workers`."""
 
@@ -12,6 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from physml.cli import main
+from tests.helpers.workers import assert_data_parallel
 
 pytestmark = pytest.mark.integration
 EXPERIMENT = "test-data-parallel"
@@ -120,43 +121,3 @@ def assert_serves_a_raw_jpeg(run, galaxy_dir: Path) -> None:
     model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     (probs,) = np.asarray(model.predict(pixels), dtype=float)
     assert probs.shape == (4,) and abs(probs.sum() - 1) < 1e-5 and (probs >= 0).all()
-
-
-def assert_data_parallel(client, run, validated: str) -> None:
-    """The same weights on both workers after epoch 1, disjoint rank::2 shards covering the training
-    part, rows // global batch steps every epoch, both workers' node and devices named, `validated`
-    logged every epoch."""
-    tags, params = run.data.tags, run.data.params
-    digests = {tags[f"train.worker.{rank}.weights_digest"] for rank in (0, 1)}
-    assert len(digests) == 1, "the workers' weights differ after epoch 1: not one data-parallel net"
-    rows = [int(tags[f"train.worker.{rank}.rows"]) for rank in (0, 1)]
-    n_train = int(params["n_train"])
-    batch = int(params.get("train.batch_size") or params["batch_size"])
-    assert sum(rows) == n_train and abs(rows[0] - rows[1]) <= 1
-    assert all(
-        tags[f"train.worker.{rank}.node_id"] and "CPU" in tags[f"train.worker.{rank}.devices"] for rank in (0, 1)
-    )
-    steps = client.get_metric_history(run.info.run_id, "steps_per_epoch")
-    epochs = client.get_metric_history(run.info.run_id, validated)
-    assert {m.value for m in steps} == {n_train // batch} and len(steps) == len(epochs) >= 1
-
-
-def test_a_two_worker_trial_nests_under_its_search(mlflow_server, tracking, supercon_dir, tmp_path):
-    """`physml tune ... --set dnn.workers=2 --cpus-per-trial 0`: the trial's driver reserves no CPU (1 MiB
-    of memory: Tune needs a bundle), its two workers one each, and its run is a child of the search's
-    parent holding both workers' facts."""
-    from tests.helpers.tuning import physml_tune, search_runs
-
-    experiment = f"{EXPERIMENT}-tune"
-    physml_tune(
-        mlflow_server.url,
-        *("supercon", "--search", "bayes", "--num-samples", "1", "--max-concurrent", "1", "--epochs", "2"),
-        *("--preset", "quick", "--set", "dnn.workers=2", "--cpus-per-trial", "0", "--no-retrain"),
-        *("--set", f"experiment={experiment}", "--storage", str(tmp_path / "ray"), "--data-dir", str(supercon_dir)),
-    )
-    parent, trials, _ = search_runs(mlflow_server.url, experiment)
-    (trial,) = trials
-    assert trial.info.status == "FINISHED" and trial.data.tags["train.workers"] == "2"
-    assert_data_parallel(MlflowClient(tracking), trial, "val_rmse")
-    steps = [m.step for m in MlflowClient(tracking).get_metric_history(trial.info.run_id, "val_rmse")]
-    assert sorted(steps) == [1, 2] and parent.info.status == "FINISHED"

@@ -1,9 +1,10 @@
 """`ray up` for real: infra/ray_local_cluster.yaml, Ray's on-premises `local` provider over SSH, with
 a head at 127.0.0.1 and a worker at 127.0.0.2 (sshd on port 2222 of both, reached through the
-file's `socat` proxy command). Two physml searches go in with `ray job submit`; the MLflow server
-shows their trials on both nodes, and the GPU-fraction trials placed by Ray's GPU resource (the
-worker advertises 2 GPUs and has no CUDA device: this checks scheduling, not kernels). `ray down`
-ends it. Everything Ray runs, sshd included, lives in one PID and mount namespace
+file's `socat` proxy command). Three physml searches go in with `ray job submit`; the MLflow server
+shows their trials on both nodes, the GPU-fraction trials placed by Ray's GPU resource, and a trial
+that is one net on 2 Ray Train workers with a GPU each (the worker advertises 2 GPUs and has no CUDA
+device: this checks scheduling, not kernels). `ray down` ends it. Everything Ray runs, sshd
+included, lives in one PID and mount namespace
 (tests/helpers/isolated.py), so the `ray stop` of `ray up`/`ray down` touches nothing else."""
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow import MlflowClient
 
 from tests.helpers.isolated import isolated_in_background, require_isolation, run_isolated
 from tests.helpers.processes import REPO_ROOT, subprocess_env
 from tests.helpers.ray_nodes import NodePorts, wait_for_nodes
 from tests.helpers.tuning import one_finished_run_per_trial, search_runs
+from tests.helpers.workers import assert_data_parallel
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +121,9 @@ def test_ray_up_submit_and_down(mlflow_server, supercon_dir, small_grid, tmp_pat
     gcs, dashboard = ports.take(), ports.take()
     cluster = cluster_config(tmp_path, key, mlflow_server.url, supercon_dir.parent, ports, gcs, dashboard)
     cpu_spec = str(Path(small_grid(units=(16, 32, 64), learning_rates=(3e-3,), epochs=2)).rename(tmp_path / "cpu.yaml"))
-    gpu_spec = small_grid(units=(16, 32), learning_rates=(3e-3,), epochs=1)
+    gpu_spec = str(Path(small_grid(units=(16, 32), learning_rates=(3e-3,), epochs=1)).rename(tmp_path / "gpu.yaml"))
+    workers_spec = small_grid(units=(16,), learning_rates=(3e-3,), epochs=1)
+    on_workers = ("--cpus-per-trial", "0", "--set", "dnn.workers=2", "--set", "dnn.gpus_per_worker=1")
     submit = f"ray job submit --address http://{HEAD}:{dashboard} --"
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -149,6 +154,7 @@ for address in {{ray.util.get_node_ip_address(), "{WORKER}"}} - {{"{HEAD}"}}:  #
 EOF
 {submit} {search_command(cpu_spec, "test-ray-up", tmp_path / "ray")} > {logs}/job-cpu.log 2>&1
 {submit} {search_command(gpu_spec, "test-ray-up-gpu", tmp_path / "ray", "--gpus-per-trial", "0.5")} > {logs}/job-gpu.log 2>&1
+{submit} {search_command(workers_spec, "test-ray-up-workers", tmp_path / "ray", *on_workers)} > {logs}/job-workers.log 2>&1
 """
     env = {**subprocess_env(mlflow_server.url), "RAY_AUTH_MODE": "disabled"}
     with isolated_in_background(worker_node, tmp_path / "ns-worker", env, logs / "worker-namespace.log"):
@@ -158,7 +164,7 @@ EOF
     assert result.returncode == 0, result.stderr[-2000:] + journal
     assert "down exit 0" in (logs / "down.log").read_text(), journal
     assert f"dashboard closed on {WORKER}" in (logs / "dashboard.log").read_text(), journal
-    for job in ("job-cpu", "job-gpu"):
+    for job in ("job-cpu", "job-gpu", "job-workers"):
         assert "succeeded" in (logs / f"{job}.log").read_text(), journal
 
     # three 1-CPU trials on a 1-CPU head and a 2-CPU worker: both nodes
@@ -177,3 +183,17 @@ EOF
     for run in finished:
         assert run.data.tags["ray.gpu_ids"] in ("0", "1"), run.data.tags
         assert run.data.tags["ray.cuda_visible_devices"] == run.data.tags["ray.gpu_ids"]
+    # a trial that is one net on 2 Ray Train workers with a GPU each: its driver reserves no CPU, its
+    # workers both land on the worker node (the GPUs are there), on the two ids Ray has; its run is a
+    # child of the search's parent; the workers checkpointed to the trial's folder on the search's storage
+    parent, trials, _ = search_runs(mlflow_server.url, "test-ray-up-workers")
+    (trial,) = one_finished_run_per_trial(trials)
+    tags = trial.data.tags
+    assert parent.info.status == "FINISHED" and tags["mlflow.parentRunId"] == parent.info.run_id
+    assert tags["train.workers"] == "2" and tags["train.gpus_per_worker"] == "1.0"
+    assert {tags[f"train.worker.{rank}.node_id"] for rank in (0, 1)} == {worker}
+    assert sorted(tags[f"train.worker.{rank}.gpus"] for rank in (0, 1)) == ["0", "1"]
+    assert_data_parallel(MlflowClient(mlflow_server.url), trial, "val_rmse")
+    assert list((tmp_path / "ray").rglob("physml-train")) and not list(
+        (tmp_path / "ray").rglob("physml-train/*/checkpoint_*")
+    )

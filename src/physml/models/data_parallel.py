@@ -167,22 +167,33 @@ def load_final_model(result, best: tuple[str, str] | None = None):
     """Rank 0's model from Ray Train's result: after the last epoch, or with `best` (metric, "max" or
     "min") the epoch that scored best; then the run's checkpoint folder under local storage is removed
     (the MLflow run logs the model)."""
-    import shutil
-
     import keras
 
     checkpoint = result.get_best_checkpoint(*best) if best else result.checkpoint
     with checkpoint.as_directory() as folder:
         model = keras.models.load_model(Path(folder) / MODEL_FILE)
-    if "://" not in str(result.path):
-        shutil.rmtree(result.path, ignore_errors=True)
+    try:
+        result.filesystem.delete_dir(result.path)
+    except OSError:  # already gone; the model is loaded either way
+        pass
     return model
 
 
-def storage_path() -> str:
-    """Where the workers' checkpoints go: $PHYSML_TRAIN_STORAGE (`train --storage`: a folder every node
-    sees, or s3://...), else a folder under this machine's temporary directory (one-machine clusters)."""
-    return os.environ.get("PHYSML_TRAIN_STORAGE") or str(Path(tempfile.gettempdir()) / "physml-train")
+def storage():
+    """(path, pyarrow filesystem or None) where the workers' checkpoints go: $PHYSML_TRAIN_STORAGE
+    (`train --storage`: a folder every node sees, or s3://...); inside a Tune trial, the trial's folder
+    on the search's storage (`tune --storage`, which every node of a cluster reaches); else a folder
+    under this machine's temporary directory (enough for one machine)."""
+    if configured := os.environ.get("PHYSML_TRAIN_STORAGE"):
+        return configured, None
+    from ray.tune.trainable.trainable_fn_utils import _in_tune_session
+
+    if _in_tune_session():
+        import ray.tune
+
+        search = ray.tune.get_context().get_storage()
+        return f"{search.trial_fs_path}/physml-train", search.storage_filesystem
+    return str(Path(tempfile.gettempdir()) / "physml-train"), None
 
 
 class EpochsToMlflow(UserCallback):
@@ -247,6 +258,7 @@ def fit_across_workers(
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False, log_to_driver=False)
     kept = {"checkpoint_score_attribute": best[0], "checkpoint_score_order": best[1]} if best else {}
+    path, filesystem = storage()
     trainer = TensorflowTrainer(
         train_loop,
         train_loop_config=loop_config,
@@ -255,7 +267,8 @@ def fit_across_workers(
         ),
         run_config=RunConfig(
             name=f"physml-{run_id}",
-            storage_path=storage_path(),
+            storage_path=path,
+            storage_filesystem=filesystem,
             failure_config=FailureConfig(max_failures=max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2, **kept),  # and always the latest
             callbacks=[EpochsToMlflow(mlflow.get_tracking_uri(), run_id)],
