@@ -31,6 +31,22 @@ def test_a_model_that_is_not_the_net_refuses_workers_in_one_line(tracking, data_
     assert all(run.info.status != "RUNNING" for run in runs)
 
 
+def test_workers_this_machine_cannot_place_are_refused_in_one_line(tracking, data_root, capsys, monkeypatch):
+    """A GPU per worker on a machine without one: the local Ray that physml starts never grows, so
+    the run is refused at once (exit 2, the run FAILED) instead of waiting for resources forever."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    argv = ["supercon", "train", "--model", "dnn", "--preset", "quick", "--workers", "2", "--gpus-per-worker", "1"]
+    experiment = f"{EXPERIMENT}-no-gpu"
+    assert main([*argv, "--data-dir", str(data_root / "supercon"), "--set", f"experiment={experiment}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(
+        "physml: error: --workers 2: the workers need 2 GPU (2 x 1) but the cluster has 0 (the Ray physml started"
+    ), err[-1]
+    client = MlflowClient(tracking)
+    (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    assert run.info.status == "FAILED"
+
+
 EPOCHS = 8  # of the galaxy run: the kill lands after epoch 2 (each epoch's report takes ~2 s), epochs left to go on
 HEAD, WORKER = "127.0.0.1", "127.0.0.2"
 

@@ -238,6 +238,37 @@ class EpochsToMlflow(UserCallback):
         MlflowClient(self.tracking_uri).set_tag(self.run_id, "train.restarts", str(self.restarts))
 
 
+def missing_resources(plan: WorkerPlan, cluster: dict[str, float]) -> str | None:
+    """What the plan asks of the cluster beyond what it has (`cluster`: Ray's cluster_resources()), in
+    words, or None when it fits."""
+    short = []
+    for name, each in plan.resources().items():
+        need, have = each * plan.workers, float(cluster.get(name, 0))
+        if need > have:
+            short.append(f"{need:g} {name} ({plan.workers} x {each:g}) but the cluster has {have:g}")
+    return "; ".join(short) or None
+
+
+def check_resources(plan: WorkerPlan, started_here: bool) -> None:
+    """A Ray that physml started on this machine never grows: refuse a plan it cannot place, in one
+    line, instead of waiting for resources forever. A cluster this process joined may have an
+    autoscaler that adds nodes: say what is missing and wait."""
+    import ray
+
+    from physml.errors import ConfigError
+
+    missing = missing_resources(plan, ray.cluster_resources())
+    if missing and started_here:
+        ray.shutdown()
+        raise ConfigError(
+            f"--workers {plan.workers}: the workers need {missing} (the Ray physml started on this machine, "
+            "which cannot grow); lower --workers, --cpus-per-worker or --gpus-per-worker, or join a cluster "
+            "that has them (RAY_ADDRESS)"
+        )
+    if missing:
+        print(f"physml: waiting for Ray resources: the workers need {missing} (an autoscaler may add nodes)")
+
+
 def fit_across_workers(
     train_loop: Callable[[dict], None],
     loop_config: dict,
@@ -255,8 +286,10 @@ def fit_across_workers(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.tensorflow import TensorflowTrainer
 
+    started_here = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False, log_to_driver=False)
+    check_resources(plan, started_here)
     kept = {"checkpoint_score_attribute": best[0], "checkpoint_score_order": best[1]} if best else {}
     path, filesystem = storage()
     trainer = TensorflowTrainer(
