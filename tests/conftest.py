@@ -80,3 +80,46 @@ def isolated_image_cache(tmp_path_factory):
     """Decoded-image caches go to a temporary folder, not the user's cache."""
     os.environ["PHYSML_CACHE_DIR"] = str(tmp_path_factory.mktemp("physml-cache"))
     yield
+
+
+@pytest.fixture
+def s3_storage(tmp_path):
+    """A bucket on a real S3-compatible server (moto's server mode, its own process): (the URI for
+    `--storage`, the variables that point boto3, pyarrow and Ray Tune at it)."""
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+    import requests
+
+    from tests.helpers.processes import free_port
+    from tests.helpers.tuning import s3_client_arguments
+
+    port = free_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "physml-test",
+        "AWS_SECRET_ACCESS_KEY": "physml-test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    log = (tmp_path / "moto.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{env['AWS_ENDPOINT_URL']}/moto-api/", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail("moto's S3 server did not start")
+                time.sleep(0.2)
+        boto3.client("s3", **s3_client_arguments(env)).create_bucket(Bucket="physml-tune")
+        yield "s3://physml-tune/ray_results", env
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+        log.close()

@@ -58,14 +58,15 @@ def namespace_init(unshare) -> int:
 
 
 def test_the_galaxy_cnn_trains_across_both_nodes_of_a_cluster_and_survives_losing_rank_0(
-    mlflow_server, tracking, galaxy_dir, tmp_path
+    mlflow_server, tracking, galaxy_dir, s3_storage, tmp_path
 ):
     """`physml galaxy train --workers 2 --gpus-per-worker 1` on a real two-node Ray cluster (each node
     in its own namespace with 1 CPU and 1 declared GPU, so the two workers land on different nodes),
     and SIGKILL to rank 0 once epoch 2 is logged: Ray Train restarts the group from the last
     checkpoint, the one MLflow run ends FINISHED with epochs 1..E once each and `train.restarts` 1;
     the training was data parallel (identical weights, disjoint shards covering the training part,
-    n_train // batch steps an epoch) on both nodes, and the logged model takes a raw Kaggle JPEG."""
+    n_train // batch steps an epoch) on both nodes, each epoch's checkpoint went to `--storage s3://...`
+    (moto's S3 server) and was removed after, and the logged model takes a raw Kaggle JPEG."""
     import json
     import shlex
     import subprocess
@@ -77,11 +78,11 @@ def test_the_galaxy_cnn_trains_across_both_nodes_of_a_cluster_and_survives_losin
     from tests.helpers.ray_nodes import NodePorts, wait_for_nodes
 
     require_isolation()
-    experiment, storage = f"{EXPERIMENT}-galaxy", tmp_path / "train-storage"
+    experiment, (storage, s3_env) = f"{EXPERIMENT}-galaxy", s3_storage
     train = [str(Path(sys.executable).parent / "physml"), "galaxy", "train", "--preset", "quick", "--workers", "2"]
     train += ["--gpus-per-worker", "1", "--epochs", str(EPOCHS), "--storage", str(storage)]
     train += ["--set", f"experiment={experiment}", "--no-register", "--data-dir", str(galaxy_dir)]
-    env = {**subprocess_env(mlflow_server.url), "RAY_AUTH_MODE": "disabled", "PHYSML_PROGRESS": "0"}
+    env = {**subprocess_env(mlflow_server.url), **s3_env, "RAY_AUTH_MODE": "disabled", "PHYSML_PROGRESS": "0"}
     env.pop("RAY_ADDRESS", None)
     ports = NodePorts()
     gcs, nodes_file, log = ports.take(), tmp_path / "nodes.json", tmp_path / "train.log"
@@ -120,8 +121,21 @@ RAY_ADDRESS={HEAD}:{gcs} {shlex.join(train)} > {log} 2>&1
     assert_data_parallel(client, run, "val_accuracy")
     assert {tags[f"train.worker.{rank}.node_id"] for rank in (0, 1)} == set(json.loads(nodes_file.read_text()))
     assert all(tags[f"train.worker.{rank}.gpus"] != "none" for rank in (0, 1))  # a declared GPU each
-    assert storage.is_dir() and not list(storage.glob("*/checkpoint_*"))  # checkpoints went there, then were removed
+    assert_checkpoints_went_to_s3_and_were_removed(s3_env, tmp_path / "moto.log")
     assert_serves_a_raw_jpeg(run, galaxy_dir)
+
+
+def assert_checkpoints_went_to_s3_and_were_removed(s3_env: dict[str, str], moto_log: Path) -> None:
+    """Each epoch's checkpoint was written to the `--storage` bucket (the S3 server's log holds the
+    PUTs), and the run's folder was removed once the model was logged."""
+    import boto3
+
+    from tests.helpers.tuning import s3_client_arguments
+
+    puts = [line for line in moto_log.read_text().splitlines() if '"PUT ' in line and "/checkpoint_" in line]
+    assert len({line.split("/checkpoint_")[1].split("/")[0] for line in puts}) >= EPOCHS, puts[-5:]
+    listing = boto3.client("s3", **s3_client_arguments(s3_env)).list_objects_v2(Bucket="physml-tune")
+    assert not [item["Key"] for item in listing.get("Contents", []) if "checkpoint_" in item["Key"]]
 
 
 def assert_serves_a_raw_jpeg(run, galaxy_dir: Path) -> None:
