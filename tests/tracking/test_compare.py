@@ -25,6 +25,10 @@ def train(supercon_dir, model: str, *args: str) -> None:
             "--set",
             "evaluation.explain=false",
             "--set",
+            "evaluation.plots=false",  # compare reads metrics only
+            "--set",
+            "registry.log_model=false",
+            "--set",
             "registry.register=false",
             "--data-dir",
             str(supercon_dir),

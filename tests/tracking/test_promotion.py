@@ -23,6 +23,8 @@ def train_linear(supercon_dir, *args: str) -> str:
             f"registry.names.linear={NAME}",
             "--set",
             "evaluation.explain=false",
+            "--set",
+            "evaluation.plots=false",  # the gates read metrics and evidence, not figures
             "--data-dir",
             str(supercon_dir),
             *args,

@@ -53,6 +53,8 @@ def start_training(url: str, supercon_dir, experiment: str, epochs: int = EPOCHS
         "--set",
         "evaluation.explain=false",
         "--set",
+        "evaluation.plots=false",
+        "--set",
         "registry.register=false",
         "--data-dir",
         str(supercon_dir),

@@ -18,6 +18,7 @@ EVERY = 20
 
 def train(supercon_dir, *args: str) -> str:
     common = ["--preset", "quick", "--experiment", EXPERIMENT, "--set", f"registry.names.gbm={NAME}"]
+    common += ["--set", "evaluation.explain=false", "--set", "evaluation.plots=false"]  # promotion reads metrics
     code = main(["supercon", "train", "--model", "gbm", *common, "--data-dir", str(supercon_dir), *args])
     assert code == 0
     return MlflowClient().get_model_version_by_alias(NAME, "candidate").version

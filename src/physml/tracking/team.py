@@ -122,6 +122,9 @@ def _auth_config(home: Path, settings: TeamSettings) -> Path:
         f"database_uri = {auth_db}\n"
         f"admin_username = {settings.admin_user}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # a user's successful password check is kept 30 s (MLflow's default 0 re-hashes PBKDF2 on every
+        # request: logging a model is one request per file); a changed password takes effect within 30 s
+        "auth_cache_ttl_seconds = 30\n"
     )
     return path
 

@@ -9,7 +9,12 @@ from physml.tasks import get_task
 from physml.tracking.runs import run_task
 
 # what these tests read is the metrics: no SHAP, no logged model
-FAST_EVALUATION = {"evaluation.explain": False, "registry.log_model": False, "registry.register": False}
+FAST_EVALUATION = {
+    "evaluation.explain": False,
+    "evaluation.plots": False,
+    "registry.log_model": False,
+    "registry.register": False,
+}
 
 
 @pytest.mark.slow
