@@ -65,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config.experiment = experiment
     data_dir = none_if_empty(args.data_dir)
     if storage := none_if_empty(args.storage):
-        os.environ["PHYSML_TRAIN_STORAGE"] = storage  # physml.models.data_parallel.storage_path reads it
+        os.environ["PHYSML_TRAIN_STORAGE"] = storage  # physml.models.data_parallel.storage() reads it
     results = within_project_run(lambda: run_task(task, config, models, data_dir))
     print(task.summary(results))
     anchors = task.anchors_for(config, results)

@@ -140,6 +140,36 @@ def report_epoch(epoch: int, metrics: dict[str, float], model, facts: dict[str, 
         ray.train.report(payload, checkpoint=Checkpoint.from_directory(folder))
 
 
+def epoch_reporter(model, facts: dict[str, Any], steps: int, metrics_of: Callable[[dict], dict[str, float]]):
+    """The Keras callback of a worker's fit: each epoch's `metrics_of(Keras' logs)`, its steps and
+    seconds (per epoch and per step), reported by report_epoch."""
+    import time
+
+    import keras
+
+    class EpochReport(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.started
+            metrics = metrics_of(logs or {})
+            metrics |= {"steps_per_epoch": float(steps), "epoch_seconds": seconds, "step_seconds": seconds / steps}
+            report_epoch(epoch + 1, metrics, model, facts)
+
+    return EpochReport()
+
+
+def logged_history(run_id: str, keys) -> dict[str, list[float]]:
+    """{metric: its values by step} of the run's logged epochs (what the controller logged), for the
+    keys the run has."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    history = {key: sorted(client.get_metric_history(run_id, key), key=lambda m: m.step) for key in keys}
+    return {key: [m.value for m in values] for key, values in history.items() if values}
+
+
 def weights_digest(model) -> str:
     """SHA-256 of the model's weights: equal on every worker after an epoch when training is data parallel."""
     import hashlib

@@ -10,7 +10,6 @@ dropout after it, AdamW (decoupled weight decay) and a cosine-decayed learning r
 from __future__ import annotations
 
 import math
-import time
 
 import keras
 import numpy as np
@@ -138,7 +137,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         import mlflow
 
         from physml.errors import ConfigError
-        from physml.models.data_parallel import WorkerPlan, fit_across_workers, load_final_model
+        from physml.models.data_parallel import WorkerPlan, fit_across_workers, load_final_model, logged_history
 
         if "validation_data" not in validation or mlflow.active_run() is None:
             raise ConfigError("dnn.workers >= 1 trains inside an MLflow run, validating on a validation part")
@@ -149,10 +148,7 @@ class DenseRegressor(RegressorMixin, BaseEstimator):
         result = fit_across_workers(dense_worker_loop, loop_config, plan, run_id)
         self.model_ = load_final_model(result)
         self.resumed_epoch_ = 0
-        history = {key: mlflow.MlflowClient().get_metric_history(run_id, key) for key in ("train_rmse", "val_rmse")}
-        self.history_ = {
-            key: [m.value for m in sorted(values, key=lambda m: m.step)] for key, values in history.items()
-        }
+        self.history_ = logged_history(run_id, ("train_rmse", "val_rmse"))
         mlflow.set_tags(plan.tags())
         return self
 
@@ -249,23 +245,18 @@ def dense_worker_loop(config: dict) -> None:
             model.compile(optimizer=optimizer, loss="mse")
     X_val, y_val = config["validation"]
 
-    class Report(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
+    def metrics_of(logs: dict) -> dict[str, float]:
+        predicted = np.asarray(model(X_val, training=False)).reshape(-1)
+        val_loss = float(np.mean((predicted - y_val) ** 2))
+        return {
+            "loss": float(logs["loss"]),
+            "val_loss": val_loss,
+            "train_rmse": math.sqrt(float(logs["loss"])) * config["y_scale"],
+            "val_rmse": math.sqrt(val_loss) * config["y_scale"],
+        }
 
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.started
-            predicted = np.asarray(model(X_val, training=False)).reshape(-1)
-            val_loss = float(np.mean((predicted - y_val) ** 2))
-            metrics = {"loss": float(logs["loss"]), "val_loss": val_loss}
-            metrics |= {
-                "train_rmse": math.sqrt(metrics["loss"]) * config["y_scale"],
-                "val_rmse": math.sqrt(val_loss) * config["y_scale"],
-            }
-            metrics |= {"steps_per_epoch": float(steps), "epoch_seconds": seconds, "step_seconds": seconds / steps}
-            data_parallel.report_epoch(epoch + 1, metrics, model, facts)
-
-    model.fit(data, epochs=config["epochs"], initial_epoch=done, steps_per_epoch=steps, verbose=0, callbacks=[Report()])
+    report = data_parallel.epoch_reporter(model, facts, steps, metrics_of)
+    model.fit(data, epochs=config["epochs"], initial_epoch=done, steps_per_epoch=steps, verbose=0, callbacks=[report])
 
 
 def _epoch_metrics(regressor: DenseRegressor, logs: dict) -> dict[str, float]:

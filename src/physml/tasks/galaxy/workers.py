@@ -11,7 +11,6 @@ best on validation, as a one-process run keeps its best epoch, and evaluates it 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import keras
@@ -32,7 +31,7 @@ def fit_on_workers(config: GalaxyConfig, data: GalaxySet) -> tuple[keras.Model, 
     logged by Ray Train's controller); (the best epoch's net, the logged history)."""
     import mlflow
 
-    from physml.models.data_parallel import WorkerPlan, fit_across_workers, load_final_model
+    from physml.models.data_parallel import WorkerPlan, fit_across_workers, load_final_model, logged_history
 
     target, training = galaxy_target(config), config.train
     train_rows, val_rows = data.split["train"], data.split["val"]
@@ -55,10 +54,8 @@ def fit_on_workers(config: GalaxyConfig, data: GalaxySet) -> tuple[keras.Model, 
     run_id = mlflow.active_run().info.run_id
     result = fit_across_workers(galaxy_worker_loop, loop, plan, run_id, best=target.monitor)
     mlflow.set_tags(plan.tags())
-    client = mlflow.MlflowClient()
     keys = {"loss", "val_loss", *(key for panel in target.curves.values() for key in panel)}
-    history = {key: sorted(client.get_metric_history(run_id, key), key=lambda m: m.step) for key in keys}
-    return load_final_model(result, best=target.monitor), {k: [m.value for m in v] for k, v in history.items() if v}
+    return load_final_model(result, best=target.monitor), logged_history(run_id, keys)
 
 
 def galaxy_worker_loop(loop: dict) -> None:
@@ -96,20 +93,16 @@ def galaxy_worker_loop(loop: dict) -> None:
             model = build_cnn(config.data.input_size, targets.shape[1], config.model, output)
             target.compile(model, config.train, loop["labels"], loop["n_classes"], steps)
 
-    class Report(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
+    def metrics_of(logs: dict) -> dict[str, float]:
+        metrics = {key: float(value) for key, value in logs.items()}
+        if rank == 0:  # only rank 0's metrics are logged: the others skip the validation pass
+            metrics |= validation_metrics(model, loop, target)
+        return metrics
 
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.started
-            metrics = {key: float(value) for key, value in (logs or {}).items()}
-            if rank == 0:  # only rank 0's metrics are logged: the others skip the validation pass
-                metrics |= validation_metrics(model, loop, target)
-            metrics |= {"steps_per_epoch": float(steps), "epoch_seconds": seconds, "step_seconds": seconds / steps}
-            data_parallel.report_epoch(epoch + 1, metrics, model, facts)
-
-    epochs = config.train.epochs
-    model.fit(batches, epochs=epochs, initial_epoch=done, steps_per_epoch=steps, verbose=0, callbacks=[Report()])
+    report = data_parallel.epoch_reporter(model, facts, steps, metrics_of)
+    model.fit(
+        batches, epochs=config.train.epochs, initial_epoch=done, steps_per_epoch=steps, verbose=0, callbacks=[report]
+    )
 
 
 def validation_metrics(model: keras.Model, loop: dict, target) -> dict[str, float]:
