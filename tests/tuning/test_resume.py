@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,23 @@ def running_trial_epochs(client: MlflowClient, experiment: str) -> int:
     runs = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'")
     trials = [r for r in runs if "ray.trial_id" in r.data.tags]
     return max((len(client.get_metric_history(r.info.run_id, "val_rmse")) for r in trials), default=0)
+
+
+def delete_named_checkpoint(client: MlflowClient, experiment: str, tune_folder: Path) -> str:
+    """What Tune's pruning does when a kill lands between its deleting a trial's oldest checkpoint and
+    its next save of the experiment state: the checkpoint that state names for the cut-off trial
+    (the one whose run is still RUNNING) is gone. Returns its name."""
+    found = client.get_experiment_by_name(experiment)
+    running = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'")
+    trial_id = next(r.data.tags["ray.trial_id"] for r in running if "ray.trial_id" in r.data.tags)
+    (state_file,) = tune_folder.glob("experiment_state-*.json")
+    for trial, metadata in json.loads(state_file.read_text())["trial_data"]:
+        if json.loads(trial)["trial_id"] == trial_id:
+            named = json.loads(metadata)["last_result"]["checkpoint_dir_name"]
+            (checkpoint,) = tune_folder.glob(f"*{trial_id}*/{named}")
+            shutil.rmtree(checkpoint)
+            return named
+    raise AssertionError(f"trial {trial_id} is not in {state_file}")
 
 
 def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, supercon_dir, small_grid, tmp_path):
@@ -82,22 +100,32 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
             for r in finished_trials(client, "test-tune-resume")
         }
         assert 2 <= len(before_kill) < 6, "the search should be part-way when it is killed"
+    deleted = delete_named_checkpoint(client, "test-tune-resume", tmp_path / "ray" / "resumable")
 
     output = physml_tune(mlflow_server.url, *args[1:], "--resume").stdout
     assert "resuming the search" in output
     parent, trials, _ = search_runs(mlflow_server.url, "test-tune-resume")
     finished = [t for t in trials if t.info.status == "FINISHED"]
     configs = [(t.data.params["units"], t.data.params["learning_rate"]) for t in finished]
-    assert len(configs) == len(set(configs)) == 6  # every point once: nothing finished was trained again
+    seen = [
+        (t.data.params.get("units"), t.data.params.get("learning_rate"), t.info.status, t.data.tags) for t in trials
+    ]
+    # every point once: nothing finished was trained again
+    assert len(configs) == len(set(configs)) == 6, (output[-3000:], seen)
     assert set(before_kill) <= {t.info.run_id for t in finished}
     interrupted = [t for t in trials if t.data.tags.get("interrupted") == "true"]
     assert interrupted and all(t.info.status == "KILLED" for t in interrupted)
-    # the trial the kill cut off went on from a checkpoint of Tune's saved state, not from epoch 0
+    # the trial the kill cut off went on from a checkpoint, not from epoch 0: the one Tune's saved
+    # state named was deleted, so from its newest whole one left, and its run says which
     cut_off = {t.data.tags["ray.trial_id"] for t in interrupted}
     continued = [t for t in finished if t.data.tags["ray.trial_id"] in cut_off]
     assert continued and all(int(t.data.tags.get("trial.resumed_from_epoch", 0)) >= 1 for t in continued), [
         t.data.tags for t in continued
     ]
+    assert all(f"named {deleted}, deleted" in t.data.tags["trial.restored_from"] for t in continued), [
+        t.data.tags for t in continued
+    ]
+    assert f"trial {cut_off.pop()} continues from checkpoint_" in output
     assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials"] == 6
 
 

@@ -1,11 +1,15 @@
 """`physml tune` with a local Ray, against the real MLflow server."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib.image as mpimg
 import mlflow
 from mlflow import MlflowClient
 
+from tests.helpers.processes import REPO_ROOT, subprocess_env
 from tests.helpers.tuning import physml_tune, search_runs
 
 
@@ -15,31 +19,41 @@ def decodes(run_id: str, artifact: str, tmp_path) -> bool:
     return image.ndim == 3 and image.std() > 0.01
 
 
+def mlflow_run_tune(server_url: str, experiment: str, *params: str) -> None:
+    """`mlflow run . -e tune -P ...` as a user runs the project's entry point; it must exit 0."""
+    command = [str(Path(sys.executable).parent / "mlflow"), "run", str(REPO_ROOT), "-e", "tune"]
+    command += ["--env-manager", "local", "--experiment-name", experiment]
+    for param in params:
+        command += ["-P", param]
+    result = subprocess.run(command, capture_output=True, text=True, env=subprocess_env(server_url), timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+
+
 def test_grid_search_runs_every_point_records_divergence_and_registers_the_best(
     mlflow_server, tracking, supercon_dir, small_grid, tmp_path
 ):
     """A 2 x 2 x 2 grid over the study's axes (units, learning rate, layers; the study's own 32 points
-    are checked in test_spaces.py) with one learning rate that diverges: every point runs once on Ray,
-    the diverged trials are failed runs tagged as such and the search goes on, and the best point is
+    are checked in test_spaces.py) with one learning rate that diverges, run as the MLflow Project's
+    `tune` entry point: the project's run is the search's parent, every point runs once on Ray, the
+    diverged trials are failed runs tagged as such and the search goes on, and the best point is
     retrained with every artifact and registered as the candidate."""
     spec = small_grid(units=(16, 32), learning_rates=(1e-3, 50.0), layers=(1, 2), epochs=1)
-    physml_tune(
+    mlflow_run_tune(
         mlflow_server.url,
-        "supercon",
-        "--search",
-        "grid",
-        "--spec",
-        spec,
-        "--preset",
-        "quick",  # the retrained best's evaluation on the quick preset (SHAP on 40 rows)
-        "--set",
-        "experiment=test-tune-grid",
-        "--storage",
-        str(tmp_path / "ray"),
-        "--data-dir",
-        str(supercon_dir),
+        "test-tune-grid",
+        "search=grid",
+        f"spec={spec}",
+        "preset=quick",  # the retrained best's evaluation on the quick preset (SHAP on 40 rows)
+        f"storage={tmp_path / 'ray'}",
+        f"data_dir={supercon_dir}",
     )
-    parent, trials, retrained = search_runs(mlflow_server.url, "test-tune-grid")
+    client = MlflowClient(mlflow_server.url)
+    runs = client.search_runs([client.get_experiment_by_name("test-tune-grid").experiment_id], max_results=100)
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.data.tags["mlflow.source.type"] == "PROJECT"  # the project's run, not one physml opened
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    trials = [r for r in children if "ray.trial_id" in r.data.tags]
+    (retrained,) = [r for r in children if "ray.trial_id" not in r.data.tags]
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["n_trials"] == 8 and parent.data.params["search.searcher"].startswith("grid")
     assert parent.data.metrics["n_diverged"] == 4
@@ -57,7 +71,7 @@ def test_grid_search_runs_every_point_records_divergence_and_registers_the_best(
     assert json.loads(parent.data.tags["best_config"])["dnn.learning_rate"] == 0.001
     assert decodes(parent.info.run_id, "search/grid_heatmap.png", tmp_path)
     # the best config, retrained with every artifact and registered as the candidate
-    assert retrained is not None and retrained.info.status == "FINISHED"
+    assert retrained.info.status == "FINISHED"
     assert parent.data.tags["best_run_id"] == retrained.info.run_id
     assert "best_test_r2" in parent.data.metrics
     candidate = MlflowClient().get_model_version_by_alias("supercon-dnn", "candidate")
@@ -97,50 +111,3 @@ def test_bayesian_search_with_asha_stops_weak_trials(mlflow_server, tracking, su
     assert all(len(MlflowClient().get_metric_history(t.info.run_id, "val_rmse")) < 9 for t in stopped)
     for artifact in ("search/history.png", "search/parallel_coordinates.png", "search/importance.png"):
         assert decodes(parent.info.run_id, artifact, tmp_path), artifact
-
-
-def test_mlflow_run_tune_entry_point_makes_the_project_run_the_parent(
-    mlflow_server, supercon_dir, small_grid, tmp_path
-):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tests.helpers.processes import REPO_ROOT, subprocess_env
-
-    spec = small_grid(units=(16,), learning_rates=(1e-3, 3e-3), epochs=1)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "mlflow"),
-            "run",
-            str(REPO_ROOT),
-            "-e",
-            "tune",
-            "--env-manager",
-            "local",
-            "-P",
-            "search=grid",
-            "-P",
-            f"spec={spec}",
-            "-P",
-            "preset=quick",
-            "-P",
-            f"storage={tmp_path / 'ray'}",
-            "-P",
-            f"data_dir={supercon_dir}",
-            "--experiment-name",
-            "test-tune-project",
-        ],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(mlflow_server.url),
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    client = MlflowClient(mlflow_server.url)
-    runs = client.search_runs([client.get_experiment_by_name("test-tune-project").experiment_id])
-    (project,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == project.info.run_id]
-    assert project.info.status == "FINISHED" and project.data.metrics["n_trials"] == 2
-    assert len([c for c in children if "ray.trial_id" in c.data.tags]) == 2
-    assert len([c for c in children if "ray.trial_id" not in c.data.tags]) == 1  # the retrained best

@@ -3,10 +3,14 @@ runs in test_cluster.py, test_resume.py and test_pbt.py)."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import shutil
 
-from physml.models.checkpoints import Checkpoints
-from physml.tuning import trainable
+import pytest
+from ray import tune
+
+from physml.models.checkpoints import STATE_FILE, Checkpoints, is_complete
+from physml.tuning import restore, trainable
 
 
 @pytest.fixture
@@ -49,3 +53,32 @@ def test_resume_tags_name_the_donor_of_a_cloned_checkpoint(tmp_path):
         "pbt.exploited_params": '{"dnn.learning_rate": 0.01}',
     }
     assert trainable.resume_tags(None, "t1") == {} and trainable.resume_tags(Checkpoints(), "t1") == {}
+
+
+def test_resume_puts_the_newest_whole_checkpoint_where_tune_expects_a_deleted_one(tmp_path):
+    """Tune's saved state names checkpoint_000005, which its pruning deleted before the state was
+    saved; checkpoint_000006's upload was cut off (its model file short), checkpoint_000004 is whole."""
+    trial = tmp_path / "run_trial_x_00002"
+    for epoch, cut_off in ((4, False), (6, True)):
+        saved = Checkpoints(meta={"trial_id": "x_00002"}).save(
+            epoch, lambda f: (f / "model.keras").write_text("w" * 100)
+        )
+        if cut_off:
+            (saved / "model.keras").write_text("w" * 10)
+        assert is_complete(saved) is not cut_off
+        shutil.copytree(saved, trial / f"checkpoint_00000{epoch}")
+    named = tune.Checkpoint(str(trial / "checkpoint_000005"))
+    outcome = restore.replace_missing(named)
+    assert outcome.startswith("continues from checkpoint_000004 (Tune's saved state named checkpoint_000005")
+    state = json.loads((trial / "checkpoint_000005" / STATE_FILE).read_text())
+    assert state["epoch"] == 4 and (trial / "checkpoint_000005" / "model.keras").read_text() == "w" * 100
+    assert trainable.resume_tags(Checkpoints(trial / "checkpoint_000005"), "x_00002") == {
+        "trial.resumed_from_epoch": "4",
+        "trial.restored_from": state[restore.RESTORED_NOTE],
+    }
+    # nothing whole is left: the trial starts again, and says so
+    for epoch in (4, 5):
+        shutil.rmtree(trial / f"checkpoint_00000{epoch}")
+    assert restore.replace_missing(tune.Checkpoint(str(trial / "checkpoint_000007"))).startswith(
+        "starts again at epoch 0"
+    )

@@ -20,6 +20,23 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE = "physml_state.json"
+MANIFEST = "checkpoint_files"  # in STATE_FILE: each file the checkpoint holds, with its size in bytes
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    return {str(path.relative_to(folder)): path.stat().st_size for path in folder.rglob("*") if path.is_file()}
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether a checkpoint folder holds everything it was saved with: a copy cut off half-way (its
+    process killed while it was uploaded) misses files or has them short. A checkpoint saved before
+    the manifest existed counts as complete when its state file reads."""
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    sizes = file_sizes(folder)
+    return all(sizes.get(name) == size for name, size in state.get(MANIFEST, {}).items())
 
 
 @dataclass
@@ -65,7 +82,8 @@ class Checkpoints:
         self.discard()
         folder = Path(tempfile.mkdtemp(prefix=f"physml-ckpt-{epoch}-"))
         write(folder)
-        (folder / STATE_FILE).write_text(json.dumps({**(state or {}), **self.meta, "epoch": epoch}, default=str))
+        saved = {**(state or {}), **self.meta, "epoch": epoch, MANIFEST: file_sizes(folder)}
+        (folder / STATE_FILE).write_text(json.dumps(saved, default=str))
         self._staged = (epoch, folder)
         return folder
 

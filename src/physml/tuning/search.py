@@ -43,6 +43,7 @@ from physml.tracking.server import home_dir
 from physml.tracking.spool import RETRY_VARIABLES
 from physml.tracking.system_metrics import VARIABLES as SYSTEM_METRICS
 from physml.tuning.options import SearchOptions
+from physml.tuning.restore import repair_missing_checkpoints
 from physml.tuning.searchers import bayes_searcher
 from physml.tuning.spaces import SearchSpec, load_search_spec, validate_search
 from physml.tuning.storage import SearchStorage, search_storage
@@ -97,6 +98,11 @@ def build_tuner(
 ) -> tune.Tuner:
     if options.resume and tune.Tuner.can_restore(storage.experiment):
         print(f"resuming the search in {storage.experiment}")
+        try:
+            for line in repair_missing_checkpoints(storage.experiment):
+                print(f"physml: {line}")
+        except Exception as exc:  # a check, not the restore: Tune's own restore goes on and says what it finds
+            print(f"physml: could not check the trials' checkpoints before resuming: {exc}", file=sys.stderr)
         return tune.Tuner.restore(storage.experiment, trainable, resume_unfinished=True, resume_errored=True)
     if spec.kind == "grid":
         search_alg, scheduler, samples = None, None, 1

@@ -33,6 +33,7 @@ from physml.tasks import get_task
 from physml.tasks.base import Task
 from physml.tracking.lineage import log_config
 from physml.tracking.runs import mark_diverged, standard_tags
+from physml.tuning.restore import RESTORED_NOTE
 from physml.tuning.trial_runs import close_earlier_attempts
 
 
@@ -110,6 +111,8 @@ def resume_tags(checkpoints: Checkpoints | None, trial_id: str) -> dict[str, str
     if resumed is None:
         return {}
     tags = {"trial.resumed_from_epoch": str(resumed.epoch)}
+    if RESTORED_NOTE in resumed.state:  # a copy --resume put where Tune's state named a deleted checkpoint
+        tags["trial.restored_from"] = str(resumed.state[RESTORED_NOTE])[:5000]
     owner = resumed.state.get("trial_id")
     if owner and owner != trial_id:
         tags["pbt.exploited_trial"] = owner
