@@ -40,21 +40,34 @@ def running_trial_epochs(client: MlflowClient, experiment: str) -> int:
     return max((len(client.get_metric_history(r.info.run_id, "val_rmse")) for r in trials), default=0)
 
 
-def delete_named_checkpoint(client: MlflowClient, experiment: str, tune_folder: Path) -> str:
-    """What Tune's pruning does when a kill lands between its deleting a trial's oldest checkpoint and
-    its next save of the experiment state: the checkpoint that state names for the cut-off trial
-    (the one whose run is still RUNNING) is gone. Returns its name."""
+def running_trial_id(client: MlflowClient, experiment: str) -> str | None:
     found = client.get_experiment_by_name(experiment)
-    running = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'")
-    trial_id = next(r.data.tags["ray.trial_id"] for r in running if "ray.trial_id" in r.data.tags)
-    (state_file,) = tune_folder.glob("experiment_state-*.json")
-    for trial, metadata in json.loads(state_file.read_text())["trial_data"]:
-        if json.loads(trial)["trial_id"] == trial_id:
-            named = json.loads(metadata)["last_result"]["checkpoint_dir_name"]
-            (checkpoint,) = tune_folder.glob(f"*{trial_id}*/{named}")
-            shutil.rmtree(checkpoint)
-            return named
-    raise AssertionError(f"trial {trial_id} is not in {state_file}")
+    running = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'") if found else []
+    return next((r.data.tags["ray.trial_id"] for r in running if "ray.trial_id" in r.data.tags), None)
+
+
+def named_checkpoint(tune_folder: Path, trial_id: str | None) -> str | None:
+    """The checkpoint Tune's saved experiment state names for the trial (None before it names one)."""
+    for state_file in tune_folder.glob("experiment_state-*.json"):
+        try:
+            trials = json.loads(state_file.read_text())["trial_data"]
+        except ValueError:  # being written
+            return None
+        for trial, metadata in trials:
+            if json.loads(trial)["trial_id"] == trial_id:
+                return (json.loads(metadata).get("last_result") or {}).get("checkpoint_dir_name")
+    return None
+
+
+def delete_named_checkpoint(tune_folder: Path, trial_id: str) -> str:
+    """What Tune's pruning does when a kill lands between its deleting a trial's oldest checkpoint and
+    its next save of the experiment state: the checkpoint that state names for the cut-off trial is
+    gone. Returns its name."""
+    named = named_checkpoint(tune_folder, trial_id)
+    assert named, f"Tune's saved state names no checkpoint of trial {trial_id}"
+    for checkpoint in tune_folder.glob(f"*{trial_id}*/{named}"):  # none when the race happened for real
+        shutil.rmtree(checkpoint)
+    return named
 
 
 def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, supercon_dir, small_grid, tmp_path):
@@ -89,9 +102,11 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
     first = shlex.join([str(Path(sys.executable).parent / "physml"), *args]) + "\n"
     with isolated_in_background(first, tmp_path / "ns", env, tmp_path / "first-search.log") as search:
         deadline = time.monotonic() + 300
+        tune_folder = tmp_path / "ray" / "resumable"
         while time.monotonic() < deadline and not (
             len(finished_trials(client, "test-tune-resume")) >= 2
             and running_trial_epochs(client, "test-tune-resume") >= 4
+            and named_checkpoint(tune_folder, running_trial_id(client, "test-tune-resume"))
         ):
             assert search.poll() is None, (tmp_path / "first-search.log").read_text()[-3000:]
             time.sleep(0.3)
@@ -100,7 +115,7 @@ def test_killed_search_resumes_without_redoing_finished_trials(mlflow_server, su
             for r in finished_trials(client, "test-tune-resume")
         }
         assert 2 <= len(before_kill) < 6, "the search should be part-way when it is killed"
-    deleted = delete_named_checkpoint(client, "test-tune-resume", tmp_path / "ray" / "resumable")
+    deleted = delete_named_checkpoint(tune_folder, running_trial_id(client, "test-tune-resume"))
 
     output = physml_tune(mlflow_server.url, *args[1:], "--resume").stdout
     assert "resuming the search" in output
