@@ -1,15 +1,12 @@
 """`physml tune` with a local Ray, against the real MLflow server."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import mlflow
 from mlflow import MlflowClient
 
-from tests.helpers.processes import REPO_ROOT, subprocess_env
+from tests.helpers.processes import mlflow_run_project
 from tests.helpers.tuning import physml_tune, search_runs
 
 
@@ -17,16 +14,6 @@ def decodes(run_id: str, artifact: str, tmp_path) -> bool:
     local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=str(tmp_path))
     image = mpimg.imread(local)
     return image.ndim == 3 and image.std() > 0.01
-
-
-def mlflow_run_tune(server_url: str, experiment: str, *params: str) -> None:
-    """`mlflow run . -e tune -P ...` as a user runs the project's entry point; it must exit 0."""
-    command = [str(Path(sys.executable).parent / "mlflow"), "run", str(REPO_ROOT), "-e", "tune"]
-    command += ["--env-manager", "local", "--experiment-name", experiment]
-    for param in params:
-        command += ["-P", param]
-    result = subprocess.run(command, capture_output=True, text=True, env=subprocess_env(server_url), timeout=900)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
 
 def test_grid_search_runs_every_point_records_divergence_and_registers_the_best(
@@ -38,20 +25,10 @@ def test_grid_search_runs_every_point_records_divergence_and_registers_the_best(
     diverged trials are failed runs tagged as such and the search goes on, and the best point is
     retrained with every artifact and registered as the candidate."""
     spec = small_grid(units=(16, 32), learning_rates=(1e-3, 50.0), layers=(1, 2), epochs=1)
-    mlflow_run_tune(
-        mlflow_server.url,
-        "test-tune-grid",
-        "search=grid",
-        f"spec={spec}",
-        "preset=quick",  # the retrained best's evaluation on the quick preset (SHAP on 40 rows)
-        f"storage={tmp_path / 'ray'}",
-        f"data_dir={supercon_dir}",
-    )
-    client = MlflowClient(mlflow_server.url)
-    runs = client.search_runs([client.get_experiment_by_name("test-tune-grid").experiment_id], max_results=100)
-    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    params = {"search": "grid", "spec": spec, "storage": tmp_path / "ray", "data_dir": supercon_dir}
+    params["preset"] = "quick"  # the retrained best's evaluation on the quick preset (SHAP on 40 rows)
+    parent, children = mlflow_run_project(mlflow_server.url, "tune", params, "test-tune-grid")
     assert parent.data.tags["mlflow.source.type"] == "PROJECT"  # the project's run, not one physml opened
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     trials = [r for r in children if "ray.trial_id" in r.data.tags]
     (retrained,) = [r for r in children if "ray.trial_id" not in r.data.tags]
     assert parent.info.status == "FINISHED"

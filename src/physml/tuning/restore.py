@@ -61,8 +61,12 @@ def whole_local_copy(checkpoint: tune.Checkpoint) -> Path | None:
 
 
 def replace_missing(named: tune.Checkpoint) -> str:
-    """Copy the trial's newest whole checkpoint to the missing `named` one; what was done, in words."""
-    for candidate in siblings_newest_first(named):
+    """Copy the trial's newest whole checkpoint to the missing `named` one; what was done, in words.
+    The folder is made either way: Tune fails a trial whose named folder is missing, and an empty one
+    starts it at epoch 0."""
+    others = siblings_newest_first(named)
+    named.filesystem.create_dir(named.path)  # also: a local filesystem makes no folder for copy_files
+    for candidate in others:
         folder = whole_local_copy(candidate)
         if folder is None:
             continue
@@ -72,7 +76,6 @@ def replace_missing(named: tune.Checkpoint) -> str:
             )
             state = json.loads((folder / STATE_FILE).read_text())
             (folder / STATE_FILE).write_text(json.dumps({**state, RESTORED_NOTE: note}))
-            named.filesystem.create_dir(named.path)  # a local filesystem makes no folder for copy_files
             copy_files(str(folder), named.path, LocalFileSystem(), named.filesystem)
             return f"continues from {note}"
         finally:
@@ -88,8 +91,5 @@ def repair_missing_checkpoints(experiment: str) -> list[str]:
         named = trial.checkpoint
         if trial.status == "TERMINATED" or named is None or exists(named):
             continue
-        outcome = replace_missing(named)
-        if outcome.startswith("starts again"):  # Tune would fail the trial on the missing folder
-            named.filesystem.create_dir(named.path)
-        lines.append(f"trial {trial.trial_id} {outcome}")
+        lines.append(f"trial {trial.trial_id} {replace_missing(named)}")
     return lines
